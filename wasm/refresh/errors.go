@@ -1,0 +1,71 @@
+package refresh
+
+import (
+	"errors"
+	"strconv"
+)
+
+// Sentinels for the two ways a refresh can fail. Callers branch on them with
+// errors.Is; every error the Policy returns for a failed refresh is an *Error
+// that wraps exactly one of them.
+var (
+	// ErrRejected means the refresh endpoint definitely refused the session
+	// (it answered 401 or 403). The session is over until a new login.
+	ErrRejected = errors.New("refresh: rejected")
+
+	// ErrUnavailable means the refresh could not be done right now (no answer,
+	// a timeout, or any other status). The session is kept; the call may be
+	// retried later.
+	ErrUnavailable = errors.New("refresh: unavailable")
+)
+
+// Error describes one failed refresh.
+type Error struct {
+	// Status is the HTTP status the refresh endpoint answered, or 0 when no
+	// answer arrived.
+	Status int
+	// Kind is ErrRejected or ErrUnavailable.
+	Kind error
+	// Cause is the transport error or context error behind a missing answer;
+	// nil when an answer arrived.
+	Cause error
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	msg := e.Kind.Error()
+	if e.Status != 0 {
+		msg += ": status " + strconv.Itoa(e.Status)
+	}
+	if e.Cause != nil {
+		msg += ": " + e.Cause.Error()
+	}
+	return msg
+}
+
+// Unwrap returns Kind and, when set, Cause, so that errors.Is matches both
+// ErrUnavailable and, say, context.DeadlineExceeded.
+func (e *Error) Unwrap() []error {
+	if e.Cause == nil {
+		return []error{e.Kind}
+	}
+	return []error{e.Kind, e.Cause}
+}
+
+// classify turns the outcome of one refresh call into nil (success) or an
+// *Error. Only 401 and 403 are definite; everything else keeps the session.
+func classify(status int, err error) error {
+	switch {
+	case err != nil:
+		return &Error{Kind: ErrUnavailable, Cause: err}
+	case status >= 200 && status < 300:
+		return nil
+	case status == 401 || status == 403:
+		return &Error{Status: status, Kind: ErrRejected}
+	default:
+		return &Error{Status: status, Kind: ErrUnavailable}
+	}
+}
+
+// isUnavailable reports whether err is a transient refresh failure.
+func isUnavailable(err error) bool { return errors.Is(err, ErrUnavailable) }
