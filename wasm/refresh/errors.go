@@ -67,5 +67,10 @@ func classify(status int, err error) error {
 	}
 }
 
-// isUnavailable reports whether err is a transient refresh failure.
-func isUnavailable(err error) bool { return errors.Is(err, ErrUnavailable) }
+// isUnavailable reports whether err, as the policy produced it (not
+// wrapped), is a transient refresh failure. It avoids errors.Is, whose
+// reflection costs 30 KB in the browser module.
+func isUnavailable(err error) bool {
+	e, ok := err.(*Error)
+	return ok && e.Kind == ErrUnavailable
+}

@@ -11,13 +11,13 @@ import (
 func Example() {
 	token := "old"
 	p := refresh.New(refresh.Config{
-		Refresh: func(ctx context.Context) (refresh.Result, error) {
+		Refresh: func(refresh.Context) (refresh.Result, error) {
 			token = "new"
 			fmt.Println("refresh")
 			return refresh.Result{Status: 200}, nil
 		},
 	})
-	err := p.Do(context.Background(), func(ctx context.Context) (int, error) {
+	err := p.Do(refresh.FromContext(context.Background()), func() (int, error) {
 		if token != "new" {
 			fmt.Println("GET /api/departments: 401")
 			return 401, nil

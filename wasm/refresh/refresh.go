@@ -32,17 +32,30 @@
 package refresh
 
 import (
-	"context"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/wasm/internal/ctxlite"
 )
 
+// Context is a call's cancellation as the policy needs it: context.Context's
+// Done and Err, and context.AfterFunc as a method. FromContext adapts a
+// context.Context. The policy takes no context.Context because every
+// implementation of it (its Deadline returns a time.Time) links time's
+// formatting code, 60 KB of brotli, into the browser module; and AfterFunc
+// lets a waiter leave without a select, whose runtime support is another 5.
+type Context interface {
+	Done() <-chan struct{}
+	Err() error
+	AfterFunc(f func()) (stop func() bool)
+}
+
 // SendFunc sends one attempt of a call and returns the HTTP status of its
-// answer. The caller keeps the answer itself; the policy only needs the
-// status. An error means no answer arrived; it is returned to the caller as
-// it is.
-type SendFunc func(ctx context.Context) (status int, err error)
+// answer. The caller keeps the answer itself (and the call's context, which
+// it got when it made the closure); the policy only needs the status. An
+// error means no answer arrived; it is returned to the caller as it is.
+type SendFunc func() (status int, err error)
 
 // Result is what a RefreshFunc learned from the refresh endpoint.
 type Result struct {
@@ -53,9 +66,11 @@ type Result struct {
 	Expiry time.Time
 }
 
-// RefreshFunc calls the refresh endpoint once. An error means no answer
-// arrived (network failure, ctx done); any status is reported in Result.
-type RefreshFunc func(ctx context.Context) (Result, error)
+// RefreshFunc calls the refresh endpoint once and gives up when ctx ends
+// (see StdContext for APIs that need a context.Context). An error means no
+// answer arrived (network failure, ctx done); any status is reported in
+// Result.
+type RefreshFunc func(ctx Context) (Result, error)
 
 // Config configures a Policy. Only Refresh is required.
 type Config struct {
@@ -71,6 +86,19 @@ type Config struct {
 	Ahead time.Duration
 	// Now returns the current time. If nil, time.Now.
 	Now func() time.Time
+	// Done, if set, is called after every refresh with its outcome: nil or
+	// an *Error. It runs before the waiters are released, once per refresh,
+	// so it is the place to report a definite failure exactly once.
+	Done func(err error)
+}
+
+// Stats counts what a Policy did. Every field only grows.
+type Stats struct {
+	Calls        uint64 // calls to Do
+	Unauthorized uint64 // attempts answered with a refresh status
+	Refreshes    uint64 // refreshes started
+	Replays      uint64 // attempts sent again after a refresh
+	Failures     uint64 // calls that ended with a refresh error
 }
 
 // DefaultTimeout is the refresh timeout used when Config.Timeout is zero.
@@ -86,6 +114,7 @@ type Policy struct {
 	flight  *flight    // the refresh in progress, or nil
 	failure error      // the sticky ErrRejected, or nil
 	expiry  time.Time  // when the access token expires; zero if unknown
+	stats   Stats
 }
 
 // flight is one refresh in progress.
@@ -113,19 +142,47 @@ func New(cfg Config) *Policy {
 // call once more. It returns nil when the last attempt got an answer, whose
 // status the caller already has from its SendFunc; the error of send; ctx's
 // error if ctx ended while waiting; or an *Error if the refresh failed.
-func (p *Policy) Do(ctx context.Context, send SendFunc) error {
+func (p *Policy) Do(ctx Context, send SendFunc) error {
+	p.count(&p.stats.Calls)
 	epoch, err := p.refreshAhead(ctx)
 	if err != nil {
-		return err
+		return p.fail(err)
 	}
-	status, err := send(ctx)
+	status, err := send()
 	if err != nil || !slices.Contains(p.cfg.StatusCodes, status) {
 		return err
 	}
+	p.count(&p.stats.Unauthorized)
 	if err := p.await(ctx, epoch); err != nil {
-		return err
+		return p.fail(err)
 	}
-	_, err = send(ctx)
+	p.count(&p.stats.Replays)
+	status, err = send()
+	if err == nil && slices.Contains(p.cfg.StatusCodes, status) {
+		p.count(&p.stats.Unauthorized)
+	}
+	return err
+}
+
+// Stats returns a copy of the counters.
+func (p *Policy) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stats
+}
+
+// count adds one to the counter c of p.stats.
+func (p *Policy) count(c *uint64) {
+	p.mu.Lock()
+	*c++
+	p.mu.Unlock()
+}
+
+// fail counts err as a failed call when it is a refresh error, and returns it.
+func (p *Policy) fail(err error) error {
+	if _, ok := err.(*Error); ok { // refresh errors reach Do unwrapped
+		p.count(&p.stats.Failures)
+	}
 	return err
 }
 
@@ -152,7 +209,7 @@ func (p *Policy) Epoch() uint64 {
 // waiting for a refresh if the access token is about to expire. A transient
 // failure of that refresh is not returned: the token may still be good, and
 // a 401 will try again.
-func (p *Policy) refreshAhead(ctx context.Context) (uint64, error) {
+func (p *Policy) refreshAhead(ctx Context) (uint64, error) {
 	p.mu.Lock()
 	epoch := p.epoch
 	due := p.cfg.Ahead > 0 && p.failure == nil && !p.expiry.IsZero() &&
@@ -170,7 +227,7 @@ func (p *Policy) refreshAhead(ctx context.Context) (uint64, error) {
 // await waits until the token that was current in epoch has been replaced:
 // at once if a refresh has finished since, by joining the refresh in
 // progress, or by starting one.
-func (p *Policy) await(ctx context.Context, epoch uint64) error {
+func (p *Policy) await(ctx Context, epoch uint64) error {
 	p.mu.Lock()
 	if p.epoch != epoch {
 		p.mu.Unlock()
@@ -184,15 +241,29 @@ func (p *Policy) await(ctx context.Context, epoch uint64) error {
 	if f == nil {
 		f = &flight{done: make(chan struct{})}
 		p.flight = f
+		p.stats.Refreshes++
 		go p.run(f)
 	}
 	p.mu.Unlock()
 
+	// Whichever comes first of the refresh's end and ctx's end is the
+	// answer; the other one's send finds the buffer full and is dropped.
+	answer := make(chan error, 1)
+	go func() {
+		<-f.done // a flight always ends, at the latest at its timeout
+		trySend(answer, f.err)
+	}()
+	stop := ctx.AfterFunc(func() { trySend(answer, ctx.Err()) })
+	err := <-answer
+	stop()
+	return err
+}
+
+// trySend sends err on ch unless ch is full.
+func trySend(ch chan<- error, err error) {
 	select {
-	case <-f.done:
-		return f.err
-	case <-ctx.Done():
-		return ctx.Err()
+	case ch <- err:
+	default:
 	}
 }
 
@@ -200,24 +271,25 @@ func (p *Policy) await(ctx context.Context, epoch uint64) error {
 // waiters. The refresh runs on its own context, so a waiter that leaves does
 // not cancel it for the others.
 func (p *Policy) run(f *flight) {
-	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
-	defer cancel()
+	ctx, stop := ctxlite.WithTimeout(p.cfg.Timeout)
+	defer stop()
 
 	type outcome struct {
 		res Result
 		err error
 	}
-	ch := make(chan outcome, 1) // buffered: a late answer must not block
+	// The first of the answer and the end of ctx wins, so that a RefreshFunc
+	// that ignores ctx cannot hang us.
+	ch := make(chan outcome, 2) // buffered: the loser must not block
+	go func() {
+		<-ctx.Done() // at the timeout, or when stop ends ctx after the answer
+		ch <- outcome{err: ctx.Err()}
+	}()
 	go func() {
 		res, err := p.cfg.Refresh(ctx)
 		ch <- outcome{res, err}
 	}()
-	var out outcome
-	select {
-	case out = <-ch:
-	case <-ctx.Done():
-		out.err = ctx.Err()
-	}
+	out := <-ch
 	err := classify(out.res.Status, out.err)
 
 	p.mu.Lock()
@@ -233,5 +305,8 @@ func (p *Policy) run(f *flight) {
 	}
 	f.err = err
 	p.mu.Unlock()
+	if p.cfg.Done != nil {
+		p.cfg.Done(err)
+	}
 	close(f.done)
 }

@@ -27,7 +27,7 @@ func newSession() *session { return &session{} }
 // expire makes the server stop accepting the token in the jar.
 func (s *session) expire() { s.valid.Add(1) }
 
-func (s *session) send(ctx context.Context) (int, error) {
+func (s *session) send() (int, error) {
 	s.sends.Add(1)
 	if s.jar.Load() == s.valid.Load() {
 		return 200, nil
@@ -36,17 +36,20 @@ func (s *session) send(ctx context.Context) (int, error) {
 }
 
 // refresh rotates the token and stores the new one in the jar.
-func (s *session) refresh(ctx context.Context) (Result, error) {
+func (s *session) refresh(Context) (Result, error) {
 	s.refreshes.Add(1)
 	s.jar.Store(s.valid.Add(1))
 	return Result{Status: 200}, nil
 }
 
+// background is a Context that never ends.
+var background = FromContext(context.Background())
+
 // call runs one Do with send and returns the status of the last attempt.
-func call(ctx context.Context, p *Policy, send SendFunc) (int, error) {
+func call(ctx Context, p *Policy, send SendFunc) (int, error) {
 	var last int
-	err := p.Do(ctx, func(ctx context.Context) (int, error) {
-		status, err := send(ctx)
+	err := p.Do(ctx, func() (int, error) {
+		status, err := send()
 		last = status
 		return status, err
 	})
@@ -56,7 +59,7 @@ func call(ctx context.Context, p *Policy, send SendFunc) (int, error) {
 func TestDoValidTokenSendsOnce(t *testing.T) {
 	s := newSession()
 	p := New(Config{Refresh: s.refresh})
-	status, err := call(context.Background(), p, s.send)
+	status, err := call(background, p, s.send)
 	require.NoError(t, err)
 	assert.Equal(t, 200, status)
 	assert.EqualValues(t, 1, s.sends.Load())
@@ -72,7 +75,7 @@ func TestDoDupSuppress(t *testing.T) {
 	s.expire()
 	var first sync.WaitGroup // done when every call got its first 401
 	first.Add(n)
-	p := New(Config{Refresh: func(ctx context.Context) (Result, error) {
+	p := New(Config{Refresh: func(ctx Context) (Result, error) {
 		first.Wait()
 		return s.refresh(ctx)
 	}})
@@ -83,8 +86,8 @@ func TestDoDupSuppress(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			sent := false
-			statuses[i], errs[i] = call(context.Background(), p, func(ctx context.Context) (int, error) {
-				status, err := s.send(ctx)
+			statuses[i], errs[i] = call(background, p, func() (int, error) {
+				status, err := s.send()
 				if !sent {
 					sent = true
 					first.Done()
@@ -101,6 +104,7 @@ func TestDoDupSuppress(t *testing.T) {
 	assert.EqualValues(t, 1, s.refreshes.Load())
 	assert.EqualValues(t, 2*n, s.sends.Load())
 	assert.EqualValues(t, 1, p.Epoch())
+	assert.Equal(t, Stats{Calls: n, Unauthorized: n, Refreshes: 1, Replays: n}, p.Stats())
 }
 
 // A 401 that arrives after another call's refresh finished belongs to an
@@ -115,9 +119,9 @@ func TestDoLate401IsReplayedWithoutRefresh(t *testing.T) {
 	doneA := make(chan int)
 	go func() {
 		attempts := 0
-		status, err := call(context.Background(), p, func(ctx context.Context) (int, error) {
+		status, err := call(background, p, func() (int, error) {
 			attempts++
-			status, err := s.send(ctx) // the first attempt carries the old token
+			status, err := s.send() // the first attempt carries the old token
 			if attempts == 1 {
 				close(sentA)
 				<-releaseA // its answer is slow
@@ -129,7 +133,7 @@ func TestDoLate401IsReplayedWithoutRefresh(t *testing.T) {
 	}()
 	<-sentA
 
-	status, err := call(context.Background(), p, s.send) // B: 401, refresh, 200
+	status, err := call(background, p, s.send) // B: 401, refresh, 200
 	require.NoError(t, err)
 	require.Equal(t, 200, status)
 	require.EqualValues(t, 1, s.refreshes.Load())
@@ -144,7 +148,7 @@ func TestDoLate401IsReplayedWithoutRefresh(t *testing.T) {
 func TestDoReplaysOnce(t *testing.T) {
 	s := newSession()
 	p := New(Config{Refresh: s.refresh})
-	status, err := call(context.Background(), p, func(ctx context.Context) (int, error) {
+	status, err := call(background, p, func() (int, error) {
 		s.sends.Add(1)
 		return 401, nil // this resource never accepts the token
 	})
@@ -158,7 +162,7 @@ func TestDoSendErrorIsReturnedWithoutRefresh(t *testing.T) {
 	s := newSession()
 	p := New(Config{Refresh: s.refresh})
 	boom := errors.New("connection refused")
-	_, err := call(context.Background(), p, func(context.Context) (int, error) { return 0, boom })
+	_, err := call(background, p, func() (int, error) { return 0, boom })
 	require.ErrorIs(t, err, boom)
 	assert.EqualValues(t, 0, s.refreshes.Load())
 }
@@ -180,7 +184,7 @@ func TestDoStatusCodes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newSession()
 			p := New(Config{Refresh: s.refresh, StatusCodes: tt.codes})
-			status, err := call(context.Background(), p, func(context.Context) (int, error) { return tt.status, nil })
+			status, err := call(background, p, func() (int, error) { return tt.status, nil })
 			require.NoError(t, err)
 			assert.Equal(t, tt.status, status)
 			assert.Equal(t, tt.wantRefresh, s.refreshes.Load() == 1)
@@ -234,7 +238,8 @@ func TestDoRejectedIsStickyUntilReset(t *testing.T) {
 	first.Add(n)
 	var refreshes atomic.Int64
 	rejected := true
-	p := New(Config{Refresh: func(ctx context.Context) (Result, error) {
+	var done []error
+	p := New(Config{Done: func(err error) { done = append(done, err) }, Refresh: func(ctx Context) (Result, error) {
 		refreshes.Add(1)
 		first.Wait()
 		if rejected {
@@ -248,9 +253,9 @@ func TestDoRejectedIsStickyUntilReset(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			once := sync.OnceFunc(first.Done)
-			_, errs[i] = call(context.Background(), p, func(ctx context.Context) (int, error) {
+			_, errs[i] = call(background, p, func() (int, error) {
 				defer once()
-				return s.send(ctx)
+				return s.send()
 			})
 		})
 	}
@@ -262,8 +267,11 @@ func TestDoRejectedIsStickyUntilReset(t *testing.T) {
 		assert.Equal(t, 401, re.Status)
 	}
 	require.EqualValues(t, 1, refreshes.Load())
+	require.Len(t, done, 1, "Done reports the failure once")
+	assert.ErrorIs(t, done[0], ErrRejected)
+	assert.EqualValues(t, n, p.Stats().Failures)
 
-	_, err := call(context.Background(), p, s.send)
+	_, err := call(background, p, s.send)
 	require.ErrorIs(t, err, ErrRejected)
 	assert.EqualValues(t, 1, refreshes.Load(), "a sticky failure does not refresh again")
 
@@ -271,7 +279,7 @@ func TestDoRejectedIsStickyUntilReset(t *testing.T) {
 	s.jar.Store(s.valid.Load())
 	p.Reset(time.Time{})
 	s.expire()
-	status, err := call(context.Background(), p, s.send)
+	status, err := call(background, p, s.send)
 	require.NoError(t, err)
 	assert.Equal(t, 200, status)
 	assert.EqualValues(t, 2, refreshes.Load())
@@ -286,14 +294,14 @@ func TestDoUnavailableIsNotSticky(t *testing.T) {
 		refresh   RefreshFunc
 		wantCause error
 	}{
-		{"503", func(context.Context) (Result, error) { return Result{Status: 503}, nil }, nil},
-		{"500", func(context.Context) (Result, error) { return Result{Status: 500}, nil }, nil},
-		{"network error", func(context.Context) (Result, error) { return Result{}, netErr }, netErr},
-		{"timeout honoured", func(ctx context.Context) (Result, error) {
+		{"503", func(Context) (Result, error) { return Result{Status: 503}, nil }, nil},
+		{"500", func(Context) (Result, error) { return Result{Status: 500}, nil }, nil},
+		{"network error", func(Context) (Result, error) { return Result{}, netErr }, netErr},
+		{"timeout honoured", func(ctx Context) (Result, error) {
 			<-ctx.Done()
 			return Result{}, ctx.Err()
 		}, context.DeadlineExceeded},
-		{"timeout ignored by the refresh", func(ctx context.Context) (Result, error) {
+		{"timeout ignored by the refresh", func(ctx Context) (Result, error) {
 			select {} // a refresh that never answers must not hang the policy
 		}, context.DeadlineExceeded},
 	}
@@ -303,13 +311,13 @@ func TestDoUnavailableIsNotSticky(t *testing.T) {
 			s.expire()
 			var failing atomic.Bool // read by a refresh that may outlive its call
 			failing.Store(true)
-			p := New(Config{Timeout: 20 * time.Millisecond, Refresh: func(ctx context.Context) (Result, error) {
+			p := New(Config{Timeout: 20 * time.Millisecond, Refresh: func(ctx Context) (Result, error) {
 				if failing.Load() {
 					return tt.refresh(ctx)
 				}
 				return s.refresh(ctx)
 			}})
-			_, err := call(context.Background(), p, s.send)
+			_, err := call(background, p, s.send)
 			require.ErrorIs(t, err, ErrUnavailable)
 			assert.NotErrorIs(t, err, ErrRejected)
 			if tt.wantCause != nil {
@@ -317,7 +325,7 @@ func TestDoUnavailableIsNotSticky(t *testing.T) {
 			}
 
 			failing.Store(false)
-			status, err := call(context.Background(), p, s.send)
+			status, err := call(background, p, s.send)
 			require.NoError(t, err)
 			assert.Equal(t, 200, status)
 			assert.EqualValues(t, 1, s.refreshes.Load())
@@ -332,7 +340,7 @@ func TestDoCancelledWaiterLeavesAlone(t *testing.T) {
 	s.expire()
 	release := make(chan struct{})
 	started := make(chan struct{})
-	p := New(Config{Refresh: func(ctx context.Context) (Result, error) {
+	p := New(Config{Refresh: func(ctx Context) (Result, error) {
 		close(started)
 		<-release
 		return s.refresh(ctx)
@@ -341,14 +349,14 @@ func TestDoCancelledWaiterLeavesAlone(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancelled := make(chan error)
 	go func() {
-		_, err := call(ctx, p, s.send)
+		_, err := call(FromContext(ctx), p, s.send)
 		cancelled <- err
 	}()
 	<-started
 	others := make(chan int, 2)
 	for range 2 {
 		go func() {
-			status, err := call(context.Background(), p, s.send)
+			status, err := call(background, p, s.send)
 			assert.NoError(t, err)
 			others <- status
 		}()
@@ -407,8 +415,8 @@ func TestDoRefreshAhead(t *testing.T) {
 			if tt.want401 {
 				s.expire()
 			}
-			status, err := call(context.Background(), p, func(ctx context.Context) (int, error) {
-				status, err := s.send(ctx)
+			status, err := call(background, p, func() (int, error) {
+				status, err := s.send()
 				if status == 401 {
 					seen401.Add(1)
 				}
@@ -432,7 +440,7 @@ func TestDoRefreshAheadBurst(t *testing.T) {
 	start := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	clock := &fakeClock{now: start}
 	s := newSession()
-	p := New(Config{Ahead: 30 * time.Second, Now: clock.Now, Refresh: func(ctx context.Context) (Result, error) {
+	p := New(Config{Ahead: 30 * time.Second, Now: clock.Now, Refresh: func(ctx Context) (Result, error) {
 		res, err := s.refresh(ctx)
 		res.Expiry = clock.Now().Add(time.Minute)
 		return res, err
@@ -444,7 +452,7 @@ func TestDoRefreshAheadBurst(t *testing.T) {
 	var seen401 atomic.Int64
 	for range 50 {
 		wg.Go(func() {
-			status, err := call(context.Background(), p, s.send)
+			status, err := call(background, p, s.send)
 			assert.NoError(t, err)
 			if status != 200 {
 				seen401.Add(1)
@@ -463,20 +471,20 @@ func TestDoRefreshAheadUnavailableStillSends(t *testing.T) {
 	start := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	clock := &fakeClock{now: start}
 	s := newSession()
-	p := New(Config{Ahead: 30 * time.Second, Now: clock.Now, Refresh: func(context.Context) (Result, error) {
+	p := New(Config{Ahead: 30 * time.Second, Now: clock.Now, Refresh: func(Context) (Result, error) {
 		return Result{Status: 503}, nil
 	}})
 	p.Reset(start.Add(time.Minute))
 	clock.Advance(45 * time.Second)
-	status, err := call(context.Background(), p, s.send)
+	status, err := call(background, p, s.send)
 	require.NoError(t, err)
 	assert.Equal(t, 200, status)
 }
 
 func BenchmarkDoValidToken(b *testing.B) {
-	p := New(Config{Refresh: func(context.Context) (Result, error) { return Result{Status: 200}, nil }})
-	send := func(context.Context) (int, error) { return 200, nil }
-	ctx := context.Background()
+	p := New(Config{Refresh: func(Context) (Result, error) { return Result{Status: 200}, nil }})
+	send := func() (int, error) { return 200, nil }
+	ctx := background
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := p.Do(ctx, send); err != nil {
