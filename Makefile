@@ -41,7 +41,7 @@ npm: node_modules/.package-lock.json
 
 .PHONY: serve
 serve: wasm ## run the demo on http://$(ADDR) with the embedded demo upstream
-	$(GO) run ./cmd/server -addr $(ADDR) -insecure-cookies
+	$(GO) run ./cmd/server -addr $(ADDR)
 
 ## Test
 

@@ -2,10 +2,21 @@ module github.com/fetch-with-refresh/fetch-with-refresh
 
 go 1.26.8
 
-require github.com/stretchr/testify v1.12.1
+require (
+	github.com/andybalholm/brotli v1.3.0
+	github.com/hack-pad/safejs v0.1.0
+	github.com/prometheus/client_golang v1.25.0
+	github.com/stretchr/testify v1.12.1
+)
 
 require (
-	github.com/andybalholm/brotli v1.3.0 // indirect
-	github.com/hack-pad/safejs v0.1.0 // indirect
+	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
+	github.com/prometheus/client_model v0.6.3 // indirect
+	github.com/prometheus/common v0.72.0 // indirect
+	github.com/prometheus/procfs v0.22.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 )

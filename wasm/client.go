@@ -24,8 +24,11 @@ type client struct {
 	hooks      safejs.Value // the loader's callbacks and error constructors
 }
 
-// errNoRefreshURL is returned by newClient when the loader gave no refreshURL.
-var errNoRefreshURL = errors.New("fetch-with-refresh: options.refreshURL must be an absolute URL")
+// Errors of newClient, for options the loader passed on unchecked.
+var (
+	errNoRefreshURL = errors.New("fetch-with-refresh: options.refreshURL must be an absolute URL")
+	errNegative     = errors.New("fetch-with-refresh: refreshTimeoutMs and refreshAheadMs must not be negative")
+)
 
 // newClient reads the options object the loader passes (see the package
 // comment) and keeps the hooks object.
@@ -39,6 +42,9 @@ func newClient(jsOptions, jsHooks safejs.Value) (*client, error) {
 		Timeout: millis(get(jsOptions, "refreshTimeoutMs")),
 		Ahead:   millis(get(jsOptions, "refreshAheadMs")),
 		Done:    c.refreshDone,
+	}
+	if cfg.Timeout < 0 || cfg.Ahead < 0 {
+		return nil, errNegative
 	}
 	if codes := get(jsOptions, "statusCodes"); codes.Type() == safejs.TypeObject {
 		n, _ := codes.Length()

@@ -1,0 +1,64 @@
+// Package apierr writes the JSON bodies of the server's answers, errors
+// above all: every failure of an /api call is a JSON object with an error
+// code and a message, never an HTML page or a redirect.
+package apierr
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+)
+
+// MaxBody bounds the request bodies the server reads (64 KiB).
+const MaxBody = 64 << 10
+
+// Body is the JSON body of an error answer.
+type Body struct {
+	// Error is a stable, machine-readable code such as "csrf" or "no_session".
+	Error string `json:"error"`
+	// Message explains the error to a person.
+	Message string `json:"message"`
+}
+
+// Write answers with status and {"error": code, "message": message}.
+func Write(w http.ResponseWriter, status int, code, message string) {
+	JSON(w, status, Body{Error: code, Message: message})
+}
+
+// JSON answers with status and v encoded as JSON. The answer is never
+// cached: it may describe a session.
+func JSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // the status is out; a failed write has no one to tell
+}
+
+// MethodNotAllowed answers 405 with the Allow header.
+func MethodNotAllowed(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	Write(w, http.StatusMethodNotAllowed, "method_not_allowed", "this endpoint accepts "+allow+" only")
+}
+
+// Decode reads a JSON body of at most MaxBody bytes into v, or answers 400
+// or 413 and returns false.
+func Decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	err := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody)).Decode(v)
+	if err != nil {
+		BodyError(w, err, "the body must be a JSON object")
+	}
+	return err == nil
+}
+
+// BodyError answers a failure to read a request body: 413 when it was
+// larger than MaxBody, else 400 with message.
+func BodyError(w http.ResponseWriter, err error, message string) {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		Write(w, http.StatusRequestEntityTooLarge, "too_large", "the body is larger than 64 KiB")
+		return
+	}
+	Write(w, http.StatusBadRequest, "invalid_request", message)
+}

@@ -1,0 +1,167 @@
+// Package bff is the backend-for-frontend auth endpoints: login, refresh
+// and logout, with the tokens kept in HttpOnly cookies (package session)
+// and exchanged with the upstream's /auth/login and /auth/refresh.
+//
+// Refresh tells a definite rejection (the session is over: 401, cookies
+// cleared) from a transient failure (502/503/504, cookies untouched), so
+// that an upstream hiccup never logs anyone out.
+package bff
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/apierr"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/observe"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
+)
+
+// Config configures a Handler. Upstream is required.
+type Config struct {
+	// Upstream is the base URL of the API whose /auth/login and
+	// /auth/refresh are called.
+	Upstream *url.URL
+	// Client makes the upstream calls. If nil, http.DefaultClient.
+	Client *http.Client
+	// Timeout bounds each upstream call. If zero, 10 seconds.
+	Timeout time.Duration
+	// Cookies sets the session cookies.
+	Cookies session.Cookies
+	// Observer is told each outcome. If nil, nothing is.
+	Observer observe.Observer
+	// Now returns the current time. If nil, time.Now.
+	Now func() time.Time
+}
+
+// Handler serves POST /api/auth/login, /api/auth/refresh and
+// /api/auth/logout, and a JSON 404 for the rest of /api/auth/. Create one
+// with New.
+type Handler struct {
+	cookies session.Cookies
+	obs     observe.Observer
+	x       *exchanger
+	mux     *http.ServeMux
+}
+
+// New returns a Handler for cfg, filling in the documented defaults.
+func New(cfg Config) *Handler {
+	if cfg.Client == nil {
+		cfg.Client = http.DefaultClient
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = observe.Nop{}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	h := &Handler{
+		cookies: cfg.Cookies,
+		obs:     cfg.Observer,
+		mux:     http.NewServeMux(),
+		x: &exchanger{
+			base: cfg.Upstream, client: cfg.Client, timeout: cfg.Timeout, now: cfg.Now,
+			observe: func(d time.Duration) { cfg.Observer.Upstream("auth", d) },
+		},
+	}
+	h.mux.HandleFunc("/api/auth/login", post(h.login))
+	h.mux.HandleFunc("/api/auth/refresh", post(h.refresh))
+	h.mux.HandleFunc("/api/auth/logout", post(h.logout))
+	h.mux.HandleFunc("/api/auth/", func(w http.ResponseWriter, r *http.Request) {
+		apierr.Write(w, http.StatusNotFound, "not_found", "no such auth endpoint")
+	})
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// success is the body of a successful login or refresh.
+type success struct {
+	Success bool `json:"success"`
+	// ExpiresAt is the access token's expiry in Unix milliseconds.
+	ExpiresAt int64 `json:"expiresAt"`
+}
+
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if !apierr.Decode(w, r, &in) {
+		h.obs.Auth("login", "bad_request")
+		return
+	}
+	if in.Username == "" || in.Password == "" {
+		h.obs.Auth("login", "bad_request")
+		apierr.Write(w, http.StatusBadRequest, "invalid_request", "username and password are required")
+		return
+	}
+	t, err := h.x.exchange(r.Context(), "auth/login", in)
+	if errors.Is(err, ErrRejected) {
+		h.obs.Auth("login", "rejected")
+		apierr.Write(w, http.StatusUnauthorized, "invalid_credentials", "unknown user or wrong password")
+		return
+	}
+	h.answer(w, "login", t, err)
+}
+
+func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
+	token := session.Read(r, session.RefreshCookie)
+	if token == "" {
+		h.obs.Auth("refresh", "rejected")
+		apierr.Write(w, http.StatusUnauthorized, "no_session", "no refresh token cookie: log in")
+		return
+	}
+	t, err := h.x.exchange(r.Context(), "auth/refresh", map[string]string{"refreshToken": token})
+	if errors.Is(err, ErrRejected) {
+		h.obs.Auth("refresh", "rejected")
+		h.cookies.Clear(w)
+		apierr.Write(w, http.StatusUnauthorized, "refresh_rejected", "the session has ended: log in again")
+		return
+	}
+	h.answer(w, "refresh", t, err)
+}
+
+// answer finishes a login or refresh: cookies and 200 on success, the
+// matching JSON error otherwise.
+func (h *Handler) answer(w http.ResponseWriter, endpoint string, t session.Tokens, err error) {
+	var upErr *UpstreamError
+	var badReq *BadRequestError
+	switch {
+	case err == nil:
+		h.obs.Auth(endpoint, "ok")
+		h.cookies.Set(w, t)
+		apierr.JSON(w, http.StatusOK, success{Success: true, ExpiresAt: t.Expires.UnixMilli()})
+	case errors.As(err, &upErr):
+		h.obs.Auth(endpoint, "unavailable")
+		apierr.Write(w, upErr.Status, upErr.Code, "the auth server could not be reached; try again")
+	case errors.As(err, &badReq):
+		h.obs.Auth(endpoint, "bad_request")
+		apierr.Write(w, http.StatusBadRequest, "invalid_request", badReq.Message)
+	default:
+		h.obs.Auth(endpoint, "unavailable")
+		apierr.Write(w, http.StatusBadGateway, "upstream_invalid", "the auth call failed")
+	}
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	h.obs.Auth("logout", "ok")
+	h.cookies.Clear(w)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// post answers 405 with Allow: POST to other methods.
+func post(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			apierr.MethodNotAllowed(w, http.MethodPost)
+			return
+		}
+		h(w, r)
+	}
+}

@@ -1,0 +1,163 @@
+// Package static serves files from an fs.FS: the demo page and the js/
+// bundle. It serves a precompressed sibling (name.br, name.gz) to clients
+// that accept it, sets strong ETags from the content, answers conditional
+// and range requests through http.ServeContent, and never lists a
+// directory.
+package static
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+	"sync"
+	"time"
+)
+
+// encodings in order of preference: the sibling's suffix and the
+// Content-Encoding it is served with.
+var encodings = []struct{ suffix, name string }{{".br", "br"}, {".gz", "gzip"}}
+
+// types the standard library may not know on every machine.
+var types = map[string]string{
+	".wasm": "application/wasm",
+	".mjs":  "text/javascript; charset=utf-8",
+	".js":   "text/javascript; charset=utf-8",
+	".ts":   "text/plain; charset=utf-8",
+	".map":  "application/json",
+}
+
+// Handler serves files from an fs.FS. Create one with New.
+type Handler struct {
+	fsys         fs.FS
+	cacheControl string
+
+	mu    sync.Mutex       // protects etags
+	etags map[string]entry // by file name
+}
+
+// entry caches a file's ETag against its modification time and size.
+type entry struct {
+	mod  time.Time
+	size int64
+	etag string
+}
+
+// New returns a Handler for fsys. Every answer carries cacheControl
+// (for example "no-cache": revalidate with the ETag each time).
+func New(fsys fs.FS, cacheControl string) *Handler {
+	return &Handler{fsys: fsys, cacheControl: cacheControl, etags: map[string]entry{}}
+}
+
+// ServeHTTP serves r.URL.Path from the FS: "/" and paths ending in "/" as
+// their index.html, anything else as a file or 404.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
+	if name == "" || strings.HasSuffix(r.URL.Path, "/") {
+		name = path.Join(name, "index.html")
+	}
+	if !fs.ValidPath(name) || hasSibling(name) {
+		http.NotFound(w, r)
+		return
+	}
+	ctype, ok := types[path.Ext(name)]
+	if !ok {
+		ctype = mime.TypeByExtension(path.Ext(name))
+	}
+	if ctype == "" {
+		ctype = "application/octet-stream"
+	}
+
+	served, encoding := name, ""
+	variants := false
+	for _, e := range encodings {
+		if _, err := fs.Stat(h.fsys, name+e.suffix); err != nil {
+			continue
+		}
+		variants = true
+		if encoding == "" && accepts(r, e.name) {
+			served, encoding = name+e.suffix, e.name
+		}
+	}
+	data, info, err := h.read(served)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", ctype)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	if h.cacheControl != "" {
+		hd.Set("Cache-Control", h.cacheControl)
+	}
+	if variants {
+		hd.Add("Vary", "Accept-Encoding")
+	}
+	if encoding != "" {
+		hd.Set("Content-Encoding", encoding)
+	}
+	hd.Set("ETag", h.etag(served, info, data))
+	http.ServeContent(w, r, name, info.ModTime(), bytes.NewReader(data))
+}
+
+// read returns a regular file's content; directories are not found.
+func (h *Handler) read(name string) ([]byte, fs.FileInfo, error) {
+	info, err := fs.Stat(h.fsys, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, nil, errors.New("static: not a regular file")
+	}
+	data, err := fs.ReadFile(h.fsys, name)
+	return data, info, err
+}
+
+// etag returns the strong ETag of a file's content, cached until the file
+// changes.
+func (h *Handler) etag(name string, info fs.FileInfo, data []byte) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if e, ok := h.etags[name]; ok && e.mod.Equal(info.ModTime()) && e.size == info.Size() {
+		return e.etag
+	}
+	sum := sha256.Sum256(data)
+	tag := `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
+	h.etags[name] = entry{mod: info.ModTime(), size: info.Size(), etag: tag}
+	return tag
+}
+
+// hasSibling reports whether name is itself a precompressed sibling, which
+// is only served through content negotiation.
+func hasSibling(name string) bool {
+	for _, e := range encodings {
+		if strings.HasSuffix(name, e.suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// accepts reports whether the request's Accept-Encoding allows coding
+// (listed without q=0).
+func accepts(r *http.Request, coding string) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(name), coding) {
+			continue
+		}
+		q := strings.ReplaceAll(params, " ", "")
+		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+	}
+	return false
+}

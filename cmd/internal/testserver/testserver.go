@@ -1,0 +1,160 @@
+// Package testserver runs the real server handler, with the embedded demo
+// upstream, on loopback for tests that drive it from outside: the GOOS=js
+// tests under Node and the browser tests in Chromium. It adds what tests
+// need and the product must not have: counters of every request by path
+// and a switch that makes a path fail.
+//
+//	GET  /test/stats  -> {"requests": {path: n}, "upstream": upstream.Stats}
+//	POST /test/fault  {"path": "/api/auth/refresh", "status": 503, "delayMs": 0, "times": 1}
+//
+// A fault answers status (or, when status is 0, passes the request on)
+// after delayMs, for the next times requests to path.
+//	POST /test/reset  -> counters to zero, faults cleared
+package testserver
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/apierr"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/app"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/upstream"
+)
+
+// Config configures a test server.
+type Config struct {
+	// AccessTTL is the demo upstream's access token lifetime.
+	AccessTTL time.Duration
+	// Grace is the demo upstream's reuse grace window.
+	Grace time.Duration
+	// Root is the repository root, whose www/ and js/ are served; "" serves
+	// no static files.
+	Root string
+}
+
+// Server is a running test server.
+type Server struct {
+	// URL is the base URL, http://127.0.0.1:port.
+	URL      string
+	Upstream *upstream.Server
+
+	front, back *httptest.Server
+
+	mu       sync.Mutex // protects requests and faults
+	requests map[string]int
+	faults   map[string]*fault
+}
+
+// Stats is the body of GET /test/stats.
+type Stats struct {
+	Requests map[string]int `json:"requests"`
+	Upstream upstream.Stats `json:"upstream"`
+}
+
+type fault struct {
+	Path    string `json:"path"`
+	Status  int    `json:"status"`
+	DelayMs int    `json:"delayMs"`
+	Times   int    `json:"times"`
+}
+
+// Start starts a server; Close stops it.
+func Start(cfg Config) *Server {
+	s := &Server{
+		Upstream: upstream.New(upstream.Config{AccessTTL: cfg.AccessTTL, Grace: cfg.Grace}),
+		requests: map[string]int{},
+		faults:   map[string]*fault{},
+	}
+	s.back = httptest.NewServer(s.Upstream)
+	u, _ := url.Parse(s.back.URL)
+	ac := app.Config{
+		Upstream: u,
+		// Secure cookies work on http://127.0.0.1 in Chromium; Node's fetch
+		// has no cookie jar, so the attribute changes nothing there.
+		Cookies: session.Cookies{},
+	}
+	if cfg.Root != "" {
+		ac.WWW, ac.JS = os.DirFS(cfg.Root+"/www"), os.DirFS(cfg.Root+"/js")
+	}
+	handler := app.New(ac)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /test/stats", func(w http.ResponseWriter, r *http.Request) { apierr.JSON(w, http.StatusOK, s.Stats()) })
+	mux.HandleFunc("POST /test/fault", func(w http.ResponseWriter, r *http.Request) {
+		var f fault
+		if !apierr.Decode(w, r, &f) {
+			return
+		}
+		s.mu.Lock()
+		s.faults[f.Path] = &f
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /test/reset", func(w http.ResponseWriter, r *http.Request) {
+		s.Reset()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f := s.count(r.URL.Path); f != nil {
+			time.Sleep(time.Duration(f.DelayMs) * time.Millisecond)
+			if f.Status != 0 {
+				apierr.Write(w, f.Status, "test_fault", "injected by the test server")
+				return
+			}
+		}
+		handler.ServeHTTP(w, r)
+	}))
+	s.front = httptest.NewServer(mux)
+	s.URL = s.front.URL
+	return s
+}
+
+// count counts a request and returns the fault to inject, or nil.
+func (s *Server) count(path string) *fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests[path]++
+	f := s.faults[path]
+	if f == nil || f.Times == 0 {
+		return nil
+	}
+	f.Times--
+	return f
+}
+
+// Fault makes the next times requests to path wait delay, then answer
+// status (0: pass them on).
+func (s *Server) Fault(path string, status int, delay time.Duration, times int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults[path] = &fault{Path: path, Status: status, DelayMs: int(delay / time.Millisecond), Times: times}
+}
+
+// Stats returns the request counters and the upstream's counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	req := make(map[string]int, len(s.requests))
+	for k, v := range s.requests {
+		req[k] = v
+	}
+	return Stats{Requests: req, Upstream: s.Upstream.Stats()}
+}
+
+// Reset zeroes the request counters and clears the faults.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = map[string]int{}
+	s.faults = map[string]*fault{}
+}
+
+// Close stops the server and its upstream.
+func (s *Server) Close() {
+	s.front.Close()
+	s.back.Close()
+}

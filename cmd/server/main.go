@@ -1,0 +1,124 @@
+// Command server is the fetch-with-refresh backend-for-frontend: the auth
+// endpoints that keep tokens in HttpOnly cookies, the /api proxy that
+// attaches the bearer token, the demo page and the js/ bundle. With no
+// -upstream it starts the embedded demo upstream on loopback, so that the
+// demo needs nothing else. Run it with -h for the flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/app"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/upstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "server:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx ends, then shuts down gracefully. If ready is not
+// nil it receives the server's base URL once it listens.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready chan<- string) error {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
+	if cfg.logJSON {
+		handler = slog.NewJSONHandler(stderr, nil)
+	}
+	log := slog.New(handler)
+
+	upstreamURL := cfg.upstreamParsed
+	if upstreamURL == nil {
+		demo := upstream.New(upstream.Config{AccessTTL: cfg.accessTTL, RefreshTTL: cfg.refreshTTL, Grace: cfg.refreshGrace})
+		addr, stopDemo, err := serve(cfg.demoAddr, demo, log.With("server", "demo-upstream"))
+		if err != nil {
+			return fmt.Errorf("demo upstream: %w", err)
+		}
+		defer stopDemo()
+		upstreamURL = &url.URL{Scheme: "http", Host: addr}
+		log.Info("demo upstream", "url", upstreamURL.String(), "login", "demo / demo", "access_ttl", cfg.accessTTL.String())
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/", app.New(app.Config{
+		Upstream:     upstreamURL,
+		AuthTimeout:  cfg.authTimeout,
+		ProxyTimeout: cfg.proxyTimeout,
+		Cookies:      session.Cookies{AccessMaxAge: cfg.accessMaxAge, RefreshMaxAge: cfg.refreshMaxAge, Insecure: cfg.insecure},
+		WWW:          os.DirFS(cfg.wwwDir),
+		JS:           os.DirFS(cfg.jsDir),
+		Observer:     newMetrics(reg),
+	}))
+
+	addr, stopMain, err := serve(cfg.addr, logRequests(log, mux), log)
+	if err != nil {
+		return err
+	}
+	base := "http://" + addr
+	log.Info("fetch-with-refresh is serving", "url", base+"/", "upstream", upstreamURL.String(), "secure_cookies", !cfg.insecure)
+	if ready != nil {
+		ready <- base
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	stopMain()
+	return nil
+}
+
+// serve starts an http.Server for h on addr and returns the address it
+// listens on and a function that shuts it down gracefully (10 s at most).
+func serve(addr string, h http.Handler, log *slog.Logger) (string, func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      90 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("serve", "err", err)
+		}
+	}()
+	return ln.Addr().String(), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}

@@ -1,0 +1,2 @@
+// Lets TypeScript find fetch-with-refresh.d.ts for `import ... from "./fetch-with-refresh.mjs"`.
+export * from "./fetch-with-refresh.js";

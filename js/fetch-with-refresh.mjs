@@ -1,0 +1,195 @@
+// fetch-with-refresh: the ESM loader of the Go WebAssembly module.
+//
+//   import { load } from "/js/fetch-with-refresh.mjs";
+//   const client = await load({ refreshURL: "/api/auth/refresh" });
+//   const res = await client.fetchWithRefresh("/api/departments");
+//
+// The loader prepares each call (configured headers on same-origin calls, a
+// ReadableStream body buffered so that it can be sent twice), queues calls
+// made before the module is ready, and turns the module's outcomes into
+// real Error objects. Every decision about refreshing is made in Go
+// (wasm/refresh). Types: fetch-with-refresh.d.ts.
+
+/** A definite refresh failure: the session is over. */
+export class AuthError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.name = "AuthError";
+    this.status = status;
+  }
+}
+
+/** A transient refresh failure: the session is kept; retry later. */
+export class RefreshUnavailableError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.name = "RefreshUnavailableError";
+    this.status = status;
+  }
+}
+
+/** The header in which the server states the access token's expiry (Unix ms). */
+export const EXPIRES_HEADER = "X-Access-Expires";
+
+const DEFAULTS = {
+  refreshURL: "/api/auth/refresh",
+  statusCodes: [401],
+  headers: { "X-CSRF": "1" },
+  refreshTimeoutMs: 10000,
+  refreshAheadMs: 30000,
+  onAuthFailure: undefined,
+  onRefresh: undefined,
+  loginURL: undefined,
+};
+
+let instances = 0;
+
+/**
+ * Loads the module and resolves to a client once it is ready. Calls made
+ * through client.fetchWithRefresh or globalThis.fetchWithRefresh before then
+ * wait in a queue. Rejects if the module cannot be fetched or started.
+ */
+export function load(options = {}) {
+  const opts = { ...DEFAULTS, ...options };
+  const base = globalThis.location?.href;
+  const refreshURL = new URL(opts.refreshURL, base).href;
+  const wasmURL = new URL(opts.wasmURL ?? "./fetch-with-refresh.wasm", import.meta.url);
+  const counts = { refreshes: 0, authFailures: 0 };
+
+  let goExited;
+  const exited = new Promise((_, reject) => (goExited = reject)); // rejects when Go ends
+  exited.catch(() => {}); // handled by each call's race
+  const started = new Promise((resolve, reject) => {
+    exited.catch(reject); // ended before ready: load rejects
+    const key = `__fetchWithRefresh${instances++}`;
+    globalThis[key] = {
+      options: {
+        refreshURL,
+        statusCodes: opts.statusCodes,
+        refreshTimeoutMs: opts.refreshTimeoutMs,
+        refreshAheadMs: opts.refreshAheadMs,
+      },
+      hooks: {
+        ready: (fetchFn, statsFn) => {
+          delete globalThis[key];
+          resolve({ fetchFn, statsFn });
+        },
+        refreshInit: () => ({
+          method: "POST",
+          credentials: "same-origin",
+          headers: sameOrigin(refreshURL) ? opts.headers : {},
+          signal: AbortSignal.timeout(opts.refreshTimeoutMs),
+        }),
+        expiresAt: (response) => Number(response.headers.get(EXPIRES_HEADER)) || 0,
+        error: (name, message, status) =>
+          name === "AuthError" ? new AuthError(message, status)
+            : name === "RefreshUnavailableError" ? new RefreshUnavailableError(message, status)
+              : new Error(message),
+        onRefresh: (event) => {
+          counts.refreshes++;
+          opts.onRefresh?.(event);
+          if (event.error?.name === "AuthError") authFailed(event.error);
+        },
+      },
+    };
+    start(wasmURL, opts.wasmExecURL, key).then(({ running }) => running.then(
+      () => goExited(new Error("fetch-with-refresh: the Go program exited")),
+      goExited,
+    ), reject);
+  });
+
+  function authFailed(err) {
+    counts.authFailures++;
+    try {
+      opts.onAuthFailure?.(err);
+    } finally {
+      if (opts.loginURL) globalThis.location?.assign(opts.loginURL);
+    }
+  }
+
+  async function fetchWithRefresh(input, init) {
+    const [request, optOut] = await prepare(input, init, opts.headers);
+    if (optOut) return fetch(request);
+    const { fetchFn } = await started;
+    const call = new Promise((resolve, reject) => fetchFn(request, resolve, reject));
+    return Promise.race([call, exited, aborted(request.signal)]);
+  }
+
+  const client = {
+    fetchWithRefresh,
+    /** Counters of what the module did, for dashboards and tests. */
+    stats() {
+      return started.then(({ statsFn }) => {
+        const [calls, unauthorized, refreshes, replays, failures, epoch] = statsFn();
+        return { calls, unauthorized, refreshes, replays, failures, epoch, authFailures: counts.authFailures };
+      });
+    },
+  };
+  globalThis.fetchWithRefresh = fetchWithRefresh;
+  return started.then(() => client);
+}
+
+/**
+ * Fetches, instantiates and starts the module. Resolves to { running }, the
+ * promise of go.run, which settles when the Go program ends (wrapped, so
+ * that this async function does not wait for it).
+ */
+async function start(wasmURL, wasmExecURL, key) {
+  if (typeof globalThis.Go !== "function") {
+    await import(new URL(wasmExecURL ?? "./wasm_exec.js", import.meta.url).href);
+  }
+  const go = new globalThis.Go();
+  go.argv = ["fetch-with-refresh", key];
+  const response = await fetch(wasmURL);
+  if (!response.ok) {
+    throw new Error(`fetch-with-refresh: ${wasmURL}: HTTP ${response.status}`);
+  }
+  let result;
+  if (WebAssembly.instantiateStreaming &&
+      response.headers.get("Content-Type")?.startsWith("application/wasm")) {
+    result = await WebAssembly.instantiateStreaming(response, go.importObject);
+  } else { // a server without application/wasm: slower, but works
+    result = await WebAssembly.instantiate(await response.arrayBuffer(), go.importObject);
+  }
+  return { running: go.run(result.instance) };
+}
+
+/**
+ * Builds the Request every attempt of a call clones: init without the
+ * refresh option, a ReadableStream body read into memory (a stream can be
+ * read once, and browsers cannot upload streams over HTTP/1.1), and the
+ * configured headers on a same-origin call that lacks them.
+ */
+async function prepare(input, init, headers) {
+  let optOut = false;
+  if (init) {
+    init = { ...init };
+    optOut = init.refresh === false;
+    delete init.refresh;
+    if (typeof ReadableStream !== "undefined" && init.body instanceof ReadableStream) {
+      init.body = await new Response(init.body).arrayBuffer();
+      delete init.duplex;
+    }
+  }
+  const request = new Request(input, init);
+  if (sameOrigin(request.url)) {
+    for (const [name, value] of Object.entries(headers ?? {})) {
+      if (!request.headers.has(name)) request.headers.set(name, value);
+    }
+  }
+  return [request, optOut];
+}
+
+/** Same origin as the page; outside a page (Node) every URL is. */
+function sameOrigin(url) {
+  const origin = globalThis.location?.origin;
+  return !origin || new URL(url).origin === origin;
+}
+
+/** A promise that rejects with the signal's reason when it aborts. */
+function aborted(signal) {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+  });
+}

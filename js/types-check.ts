@@ -1,0 +1,27 @@
+// Compiled by `make test-types` (tsc --noEmit) to check that
+// fetch-with-refresh.d.ts describes the API the README shows.
+import { load, AuthError, RefreshUnavailableError, EXPIRES_HEADER, type Client, type Stats } from "./fetch-with-refresh.mjs";
+
+async function demo(): Promise<void> {
+  const client: Client = await load({
+    refreshURL: "/api/auth/refresh",
+    statusCodes: [401, 419],
+    headers: { "X-CSRF": "1" },
+    refreshTimeoutMs: 5000,
+    refreshAheadMs: 30000,
+    onAuthFailure: (err: AuthError) => console.log(err.status),
+    onRefresh: (e) => console.log(e.ok, e.error?.name),
+    loginURL: "/login",
+  });
+  const res: Response = await client.fetchWithRefresh("/api/departments");
+  await client.fetchWithRefresh(new URL("https://example.test/x"), { method: "POST", body: "x", refresh: false });
+  await client.fetchWithRefresh(new Request("/api/echo"), { signal: AbortSignal.timeout(1000) });
+  const stats: Stats = await client.stats();
+  console.log(res.status, stats.refreshes, EXPIRES_HEADER);
+  try {
+    await globalThis.fetchWithRefresh?.("/api/departments");
+  } catch (e) {
+    if (e instanceof AuthError || e instanceof RefreshUnavailableError) console.log(e.status);
+  }
+}
+void demo();
