@@ -30,6 +30,9 @@ type Config struct {
 	ProxyTimeout time.Duration
 	// Cookies configures the session cookies.
 	Cookies session.Cookies
+	// AbsorbWindow is bff.Config.AbsorbWindow: how long duplicate refreshes
+	// get the same new pair. Zero: bff.DefaultAbsorbWindow; negative: off.
+	AbsorbWindow time.Duration
 	// WWW is served at / and JS at /js/; nil: not served (Workers serves
 	// them as static assets).
 	WWW, JS fs.FS
@@ -44,11 +47,12 @@ func New(cfg Config) http.Handler {
 	}
 	api := http.NewServeMux()
 	api.Handle("/api/auth/", bff.New(bff.Config{
-		Upstream: cfg.Upstream,
-		Client:   &http.Client{Transport: cfg.Transport},
-		Timeout:  cfg.AuthTimeout,
-		Cookies:  cfg.Cookies,
-		Observer: cfg.Observer,
+		Upstream:     cfg.Upstream,
+		Client:       &http.Client{Transport: cfg.Transport},
+		Timeout:      cfg.AuthTimeout,
+		Cookies:      cfg.Cookies,
+		AbsorbWindow: cfg.AbsorbWindow,
+		Observer:     cfg.Observer,
 	}))
 	api.Handle("/api/", proxy.New(proxy.Config{
 		Upstream:  cfg.Upstream,

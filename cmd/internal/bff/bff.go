@@ -8,6 +8,7 @@
 package bff
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -31,6 +32,11 @@ type Config struct {
 	Cookies session.Cookies
 	// Observer is told each outcome. If nil, nothing is.
 	Observer observe.Observer
+	// AbsorbWindow is how long a refresh's new pair is handed to duplicate
+	// refreshes that present the same refresh token. If zero,
+	// DefaultAbsorbWindow; negative turns absorption off, so that every
+	// duplicate reaches the upstream (which may revoke the session).
+	AbsorbWindow time.Duration
 	// Now returns the current time. If nil, time.Now.
 	Now func() time.Time
 }
@@ -42,6 +48,7 @@ type Handler struct {
 	cookies session.Cookies
 	obs     observe.Observer
 	x       *exchanger
+	absorb  *absorber // nil when absorption is off
 	mux     *http.ServeMux
 }
 
@@ -59,6 +66,9 @@ func New(cfg Config) *Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.AbsorbWindow == 0 {
+		cfg.AbsorbWindow = DefaultAbsorbWindow
+	}
 	h := &Handler{
 		cookies: cfg.Cookies,
 		obs:     cfg.Observer,
@@ -67,6 +77,9 @@ func New(cfg Config) *Handler {
 			base: cfg.Upstream, client: cfg.Client, timeout: cfg.Timeout, now: cfg.Now,
 			observe: func(d time.Duration) { cfg.Observer.Upstream("auth", d) },
 		},
+	}
+	if cfg.AbsorbWindow > 0 {
+		h.absorb = newAbsorber(cfg.AbsorbWindow, cfg.Now)
 	}
 	h.mux.HandleFunc("/api/auth/login", post(h.login))
 	h.mux.HandleFunc("/api/auth/refresh", post(h.refresh))
@@ -117,14 +130,30 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, http.StatusUnauthorized, "no_session", "no refresh token cookie: log in")
 		return
 	}
-	t, err := h.x.exchange(r.Context(), "auth/refresh", map[string]string{"refreshToken": token})
+	t, shared, err := h.rotate(r, token)
 	if errors.Is(err, ErrRejected) {
 		h.obs.Auth("refresh", "rejected")
 		h.cookies.Clear(w)
 		apierr.Write(w, http.StatusUnauthorized, "refresh_rejected", "the session has ended: log in again")
 		return
 	}
+	if shared && err == nil {
+		h.obs.Auth("refresh", "absorbed")
+	}
 	h.answer(w, "refresh", t, err)
+}
+
+// rotate exchanges a refresh token upstream, through the absorber when
+// absorption is on.
+func (h *Handler) rotate(r *http.Request, token string) (session.Tokens, bool, error) {
+	exchange := func(ctx context.Context) (session.Tokens, error) {
+		return h.x.exchange(ctx, "auth/refresh", map[string]string{"refreshToken": token})
+	}
+	if h.absorb == nil {
+		t, err := exchange(r.Context())
+		return t, false, err
+	}
+	return h.absorb.rotate(r.Context(), token, exchange)
 }
 
 // answer finishes a login or refresh: cookies and 200 on success, the

@@ -9,6 +9,7 @@
 //
 // A fault answers status (or, when status is 0, passes the request on)
 // after delayMs, for the next times requests to path.
+//
 //	POST /test/reset  -> counters to zero, faults cleared
 package testserver
 

@@ -1,0 +1,450 @@
+package app
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/upstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The HTTP contract of DESIGN.md, row by row, against the real handler in
+// front of the demo upstream (or a hand-written failing one).
+
+type env struct {
+	handler  http.Handler
+	upstream *upstream.Server
+}
+
+func newEnv(t *testing.T, mutate ...func(*Config)) *env {
+	t.Helper()
+	up := upstream.New(upstream.Config{})
+	srv := httptest.NewServer(up)
+	t.Cleanup(srv.Close)
+	return &env{handler: newHandler(t, srv.URL, mutate...), upstream: up}
+}
+
+func newHandler(t *testing.T, upstreamURL string, mutate ...func(*Config)) http.Handler {
+	t.Helper()
+	u, err := url.Parse(upstreamURL)
+	require.NoError(t, err)
+	cfg := Config{Upstream: u, AuthTimeout: 2 * time.Second, ProxyTimeout: 2 * time.Second}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	return New(cfg)
+}
+
+// request builds an /api request with the CSRF header and the given cookies.
+func request(method, path, body string, cookies ...*http.Cookie) *http.Request {
+	r := httptest.NewRequest(method, "http://app.test"+path, strings.NewReader(body))
+	r.Header.Set("X-CSRF", "1")
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	return r
+}
+
+func serve(h http.Handler, r *http.Request) *http.Response {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w.Result()
+}
+
+// cookies returns the response's cookies by name.
+func cookies(res *http.Response) map[string]*http.Cookie {
+	m := map[string]*http.Cookie{}
+	for _, c := range res.Cookies() {
+		m[c.Name] = c
+	}
+	return m
+}
+
+func login(t *testing.T, h http.Handler) (access, refresh *http.Cookie) {
+	t.Helper()
+	res := serve(h, request("POST", "/api/auth/login", `{"username":"demo","password":"demo"}`))
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	c := cookies(res)
+	require.Contains(t, c, session.AccessCookie)
+	require.Contains(t, c, session.RefreshCookie)
+	return c[session.AccessCookie], c[session.RefreshCookie]
+}
+
+func jsonError(t *testing.T, res *http.Response) string {
+	t.Helper()
+	assert.Equal(t, "application/json; charset=utf-8", res.Header.Get("Content-Type"))
+	var body struct{ Error, Message string }
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+	assert.NotEmpty(t, body.Message)
+	return body.Error
+}
+
+func TestAuthEndpointsAllowOnlyPOST(t *testing.T) {
+	e := newEnv(t)
+	for _, path := range []string{"/api/auth/login", "/api/auth/refresh", "/api/auth/logout"} {
+		for _, method := range []string{"GET", "PUT", "DELETE"} {
+			res := serve(e.handler, request(method, path, ""))
+			assert.Equal(t, http.StatusMethodNotAllowed, res.StatusCode, method+" "+path)
+			assert.Equal(t, "POST", res.Header.Get("Allow"))
+			assert.Equal(t, "method_not_allowed", jsonError(t, res))
+		}
+	}
+	res := serve(e.handler, request("POST", "/api/auth/nope", ""))
+	assert.Equal(t, http.StatusNotFound, res.StatusCode)
+	assert.Equal(t, "not_found", jsonError(t, res))
+}
+
+func TestCSRF(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name   string
+		header string
+		origin string
+		want   int
+	}{
+		{"no header", "", "", http.StatusForbidden},
+		{"wrong value", "yes", "", http.StatusForbidden},
+		{"foreign origin", "1", "http://evil.test", http.StatusForbidden},
+		{"origin with another port", "1", "http://app.test:8443", http.StatusForbidden},
+		{"malformed origin", "1", "http://[::1", http.StatusForbidden},
+		{"same origin", "1", "http://app.test", http.StatusUnauthorized},
+		{"no origin", "1", "", http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := request("POST", "/api/auth/refresh", "")
+			r.Header.Del("X-CSRF")
+			if tt.header != "" {
+				r.Header.Set("X-CSRF", tt.header)
+			}
+			if tt.origin != "" {
+				r.Header.Set("Origin", tt.origin)
+			}
+			res := serve(e.handler, r)
+			assert.Equal(t, tt.want, res.StatusCode)
+			if tt.want == http.StatusForbidden {
+				assert.Equal(t, "csrf", jsonError(t, res))
+			}
+		})
+	}
+}
+
+func TestLoginSetsCookiesWithEveryAttribute(t *testing.T) {
+	tests := []struct {
+		name          string
+		cookies       session.Cookies
+		accessMaxAge  int
+		refreshMaxAge int
+	}{
+		{"defaults", session.Cookies{}, 3600, 604800},
+		{"flags", session.Cookies{AccessMaxAge: 2 * time.Hour, RefreshMaxAge: 48 * time.Hour, Insecure: true}, 7200, 172800},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, func(c *Config) { c.Cookies = tt.cookies })
+			res := serve(e.handler, request("POST", "/api/auth/login", `{"username":"demo","password":"demo"}`))
+			require.Equal(t, http.StatusOK, res.StatusCode)
+			var body struct {
+				Success   bool
+				ExpiresAt int64
+			}
+			require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+			assert.True(t, body.Success)
+			assert.InDelta(t, time.Now().Add(time.Minute).UnixMilli(), body.ExpiresAt, 5000)
+			assert.NotEmpty(t, res.Header.Get(session.ExpiresHeader))
+
+			c := cookies(res)
+			for name, maxAge := range map[string]int{session.AccessCookie: tt.accessMaxAge, session.RefreshCookie: tt.refreshMaxAge} {
+				require.Contains(t, c, name)
+				ck := c[name]
+				assert.NotEmpty(t, ck.Value)
+				assert.True(t, ck.HttpOnly, name)
+				assert.Equal(t, !tt.cookies.Insecure, ck.Secure, name)
+				assert.Equal(t, http.SameSiteStrictMode, ck.SameSite, name)
+				assert.Equal(t, "/", ck.Path, name)
+				assert.Equal(t, maxAge, ck.MaxAge, name)
+			}
+			assert.False(t, c[session.ExpiresCookie].HttpOnly, "the expiry is readable by the page")
+		})
+	}
+}
+
+func TestLoginBadInput(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       int
+		code       string
+	}{
+		{"wrong password", `{"username":"demo","password":"nope"}`, 401, "invalid_credentials"},
+		{"malformed JSON", `{"username":"demo",`, 400, "invalid_request"},
+		{"not JSON", `username=demo`, 400, "invalid_request"},
+		{"missing password", `{"username":"demo"}`, 400, "invalid_request"},
+		{"empty body", ``, 400, "invalid_request"},
+		{"wrong types", `{"username":1,"password":true}`, 400, "invalid_request"},
+		{"too large", `{"username":"` + strings.Repeat("x", 80<<10) + `"}`, 413, "too_large"},
+	}
+	e := newEnv(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := serve(e.handler, request("POST", "/api/auth/login", tt.body))
+			assert.Equal(t, tt.want, res.StatusCode)
+			assert.Equal(t, tt.code, jsonError(t, res))
+			assert.Empty(t, res.Cookies())
+		})
+	}
+}
+
+func TestRefresh(t *testing.T) {
+	e := newEnv(t)
+	access, refresh := login(t, e.handler)
+
+	res := serve(e.handler, request("POST", "/api/auth/refresh", ""))
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "no cookie")
+	assert.Equal(t, "no_session", jsonError(t, res))
+
+	res = serve(e.handler, request("POST", "/api/auth/refresh", "", access, refresh))
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	c := cookies(res)
+	assert.NotEqual(t, access.Value, c[session.AccessCookie].Value, "rotated")
+	assert.NotEqual(t, refresh.Value, c[session.RefreshCookie].Value, "rotated")
+	assert.Equal(t, 1, e.upstream.Stats().Refreshes)
+}
+
+// Reuse of an old refresh cookie after the absorption window: 401, cookies
+// cleared, and the upstream revoked the family (the new pair is dead too).
+func TestRefreshReuseEndsTheSession(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.AbsorbWindow = -1 })
+	_, refresh := login(t, e.handler)
+	res := serve(e.handler, request("POST", "/api/auth/refresh", "", refresh))
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	next := cookies(res)
+
+	res = serve(e.handler, request("POST", "/api/auth/refresh", "", refresh))
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode)
+	assert.Equal(t, "refresh_rejected", jsonError(t, res))
+	cleared := cookies(res)
+	for _, name := range []string{session.AccessCookie, session.RefreshCookie, session.ExpiresCookie} {
+		require.Contains(t, cleared, name)
+		assert.Equal(t, -1, cleared[name].MaxAge, name+" cleared")
+	}
+	assert.Equal(t, 1, e.upstream.Stats().Reuses)
+	res = serve(e.handler, request("POST", "/api/auth/refresh", "", next[session.RefreshCookie]))
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "the family is revoked")
+}
+
+func TestRefreshWithMalformedCookies(t *testing.T) {
+	e := newEnv(t)
+	for _, header := range []string{"refreshToken=", "refreshToken", "refreshToken=\"unterminated", "=x; ;;", "refreshToken=a b"} {
+		r := request("POST", "/api/auth/refresh", "")
+		r.Header.Set("Cookie", header)
+		res := serve(e.handler, r)
+		assert.Equal(t, http.StatusUnauthorized, res.StatusCode, header)
+		jsonError(t, res)
+	}
+}
+
+// failingUpstream answers the auth endpoints with status after delay.
+func failingUpstream(t *testing.T, status int, delay time.Duration) string {
+	done := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(delay):
+		case <-done:
+			return
+		}
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(func() {
+		close(done)
+		srv.Close()
+	})
+	return srv.URL
+}
+
+// A transient upstream failure during refresh is never a logout: the BFF
+// answers 502/503/504 JSON and sets no cookie.
+func TestRefreshTransientFailuresKeepCookies(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	tests := []struct {
+		name     string
+		upstream string
+		want     int
+		code     string
+	}{
+		{"unreachable", closed.URL, 502, "upstream_unreachable"},
+		{"500", failingUpstream(t, 500, 0), 503, "upstream_error"},
+		{"503", failingUpstream(t, 503, 0), 503, "upstream_error"},
+		{"unexpected 302", failingUpstream(t, 302, 0), 502, "upstream_invalid"},
+		{"200 without tokens", failingUpstream(t, 200, 0), 502, "upstream_invalid"},
+		{"slow", failingUpstream(t, 200, 5*time.Second), 504, "upstream_timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHandler(t, tt.upstream, func(c *Config) { c.AuthTimeout = 200 * time.Millisecond })
+			start := time.Now()
+			res := serve(h, request("POST", "/api/auth/refresh", "", &http.Cookie{Name: session.RefreshCookie, Value: "tok"}))
+			assert.Less(t, time.Since(start), 3*time.Second, "the timeout bounds the call")
+			assert.Equal(t, tt.want, res.StatusCode)
+			assert.Equal(t, tt.code, jsonError(t, res))
+			assert.Empty(t, res.Header.Values("Set-Cookie"), "cookies untouched")
+		})
+	}
+}
+
+func TestLogoutClearsCookies(t *testing.T) {
+	e := newEnv(t)
+	res := serve(e.handler, request("POST", "/api/auth/logout", ""))
+	assert.Equal(t, http.StatusNoContent, res.StatusCode)
+	c := cookies(res)
+	for _, name := range []string{session.AccessCookie, session.RefreshCookie} {
+		require.Contains(t, c, name)
+		assert.Equal(t, -1, c[name].MaxAge)
+		assert.True(t, c[name].HttpOnly)
+	}
+}
+
+// recordingUpstream records the last request it got and answers with a
+// cookie of its own.
+type recordingUpstream struct {
+	mu   sync.Mutex
+	last *http.Request
+	body string
+}
+
+func (u *recordingUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	u.mu.Lock()
+	u.last, u.body = r, string(b)
+	u.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: "upstream", Value: "x"})
+	w.WriteHeader(http.StatusCreated)
+}
+
+func TestProxy(t *testing.T) {
+	rec := &recordingUpstream{}
+	srv := httptest.NewServer(rec)
+	t.Cleanup(srv.Close)
+	h := newHandler(t, srv.URL+"/v1")
+
+	r := request("PATCH", "/api/items/42?q=a%20b&x=1", `{"name":"n"}`,
+		&http.Cookie{Name: session.AccessCookie, Value: "tok123"},
+		&http.Cookie{Name: session.RefreshCookie, Value: "secret"})
+	r.Header.Set("Authorization", "Bearer forged")
+	r.Header.Set("Content-Type", "application/json")
+	res := serve(h, r)
+	assert.Equal(t, http.StatusCreated, res.StatusCode)
+	assert.Empty(t, res.Header.Values("Set-Cookie"), "upstream cookies do not reach the browser")
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.NotNil(t, rec.last)
+	assert.Equal(t, "PATCH", rec.last.Method)
+	assert.Equal(t, "/v1/items/42", rec.last.URL.Path)
+	assert.Equal(t, "q=a%20b&x=1", rec.last.URL.RawQuery)
+	assert.Equal(t, `{"name":"n"}`, rec.body)
+	assert.Equal(t, "application/json", rec.last.Header.Get("Content-Type"))
+	assert.Equal(t, "Bearer tok123", rec.last.Header.Get("Authorization"))
+	assert.Empty(t, rec.last.Header.Get("Cookie"), "browser cookies stay here")
+	assert.Empty(t, rec.last.Header.Get("X-CSRF"))
+}
+
+func TestProxyPassesUpstream401AndMapsFailures(t *testing.T) {
+	e := newEnv(t)
+	res := serve(e.handler, request("GET", "/api/departments", ""))
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "no token: the upstream's 401 passes through")
+	access, _ := login(t, e.handler)
+	res = serve(e.handler, request("GET", "/api/departments", "", access))
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	res = serve(newHandler(t, closed.URL), request("GET", "/api/departments", ""))
+	assert.Equal(t, http.StatusBadGateway, res.StatusCode)
+	assert.Equal(t, "upstream_unreachable", jsonError(t, res))
+
+	slow := newHandler(t, failingUpstream(t, 200, 5*time.Second), func(c *Config) { c.ProxyTimeout = 200 * time.Millisecond })
+	res = serve(slow, request("GET", "/api/departments", ""))
+	assert.Equal(t, http.StatusGatewayTimeout, res.StatusCode)
+	assert.Equal(t, "upstream_timeout", jsonError(t, res))
+}
+
+func TestStatic(t *testing.T) {
+	mod := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	js := fstest.MapFS{
+		"fetch-with-refresh.wasm":    {Data: []byte("raw wasm"), ModTime: mod},
+		"fetch-with-refresh.wasm.br": {Data: []byte("br wasm"), ModTime: mod},
+		"fetch-with-refresh.wasm.gz": {Data: []byte("gz wasm"), ModTime: mod},
+		"fetch-with-refresh.mjs":     {Data: []byte("export {}"), ModTime: mod},
+		"sub/x.txt":                  {Data: []byte("x"), ModTime: mod},
+	}
+	www := fstest.MapFS{"index.html": {Data: []byte("<!doctype html>"), ModTime: mod}}
+	e := newEnv(t, func(c *Config) { c.JS, c.WWW = js, www })
+
+	get := func(path, acceptEncoding string) *http.Response {
+		r := httptest.NewRequest("GET", path, nil)
+		if acceptEncoding != "" {
+			r.Header.Set("Accept-Encoding", acceptEncoding)
+		}
+		return serve(e.handler, r)
+	}
+	tests := []struct {
+		name, path, accept string
+		status             int
+		encoding, body     string
+		contentType        string
+	}{
+		{"brotli preferred", "/js/fetch-with-refresh.wasm", "gzip, deflate, br", 200, "br", "br wasm", "application/wasm"},
+		{"gzip", "/js/fetch-with-refresh.wasm", "gzip", 200, "gzip", "gz wasm", "application/wasm"},
+		{"br refused with q=0", "/js/fetch-with-refresh.wasm", "br;q=0, gzip", 200, "gzip", "gz wasm", "application/wasm"},
+		{"identity", "/js/fetch-with-refresh.wasm", "", 200, "", "raw wasm", "application/wasm"},
+		{"module", "/js/fetch-with-refresh.mjs", "br", 200, "", "export {}", "text/javascript; charset=utf-8"},
+		{"index", "/", "", 200, "", "<!doctype html>", "text/html; charset=utf-8"},
+		{"no directory listing", "/js/sub/", "", 404, "", "", ""},
+		{"directory", "/js/sub", "", 404, "", "", ""},
+		{"sibling not served directly", "/js/fetch-with-refresh.wasm.br", "", 404, "", "", ""},
+		{"missing", "/js/nope.js", "", 404, "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := get(tt.path, tt.accept)
+			assert.Equal(t, tt.status, res.StatusCode)
+			if tt.status != 200 {
+				return
+			}
+			body, _ := io.ReadAll(res.Body)
+			assert.Equal(t, tt.body, string(body))
+			assert.Equal(t, tt.encoding, res.Header.Get("Content-Encoding"))
+			assert.Equal(t, tt.contentType, res.Header.Get("Content-Type"))
+			assert.Equal(t, "no-cache", res.Header.Get("Cache-Control"))
+			assert.NotEmpty(t, res.Header.Get("ETag"))
+			if strings.HasSuffix(tt.path, ".wasm") {
+				assert.Equal(t, "Accept-Encoding", res.Header.Get("Vary"))
+			}
+		})
+	}
+
+	first := get("/js/fetch-with-refresh.wasm", "br")
+	r := httptest.NewRequest("GET", "/js/fetch-with-refresh.wasm", nil)
+	r.Header.Set("Accept-Encoding", "br")
+	r.Header.Set("If-None-Match", first.Header.Get("ETag"))
+	assert.Equal(t, http.StatusNotModified, serve(e.handler, r).StatusCode)
+	assert.NotEqual(t, first.Header.Get("ETag"), get("/js/fetch-with-refresh.wasm", "gzip").Header.Get("ETag"),
+		"each encoding has its own ETag")
+}
+
+func TestHealthz(t *testing.T) {
+	e := newEnv(t)
+	res := serve(e.handler, httptest.NewRequest("GET", "/healthz", nil))
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+}

@@ -1,0 +1,251 @@
+package bff
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/upstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// clock is a settable time source.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// countingUpstream counts the refreshes that reach the demo upstream and
+// can hold them until released, so that duplicates pile up.
+type countingUpstream struct {
+	*upstream.Server
+	refreshes atomic.Int64
+	hold      chan struct{} // when not nil, refreshes wait for it to close
+}
+
+func (u *countingUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/auth/refresh" {
+		u.refreshes.Add(1)
+		if u.hold != nil {
+			<-u.hold
+		}
+	}
+	u.Server.ServeHTTP(w, r)
+}
+
+func newBFF(t *testing.T, up *countingUpstream, window time.Duration, now func() time.Time) *Handler {
+	t.Helper()
+	srv := httptest.NewServer(up)
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	return New(Config{Upstream: u, AbsorbWindow: window, Now: now})
+}
+
+func send(h http.Handler, path, body string, cookies ...*http.Cookie) *httptest.ResponseRecorder {
+	r := httptest.NewRequest("POST", path, strings.NewReader(body))
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func sessionCookies(w *httptest.ResponseRecorder) (access, refresh *http.Cookie) {
+	for _, c := range w.Result().Cookies() {
+		switch c.Name {
+		case session.AccessCookie:
+			access = c
+		case session.RefreshCookie:
+			refresh = c
+		}
+	}
+	return access, refresh
+}
+
+func loginCookie(t *testing.T, h http.Handler) *http.Cookie {
+	t.Helper()
+	w := send(h, "/api/auth/login", `{"username":"demo","password":"demo"}`)
+	require.Equal(t, 200, w.Code)
+	_, refresh := sessionCookies(w)
+	return refresh
+}
+
+// 50 concurrent refreshes presenting the same cookie: one upstream refresh,
+// 50 identical new pairs, no reuse detected.
+func TestAbsorbConcurrentDuplicates(t *testing.T) {
+	up := &countingUpstream{Server: upstream.New(upstream.Config{})}
+	h := newBFF(t, up, 0, nil)
+	cookie := loginCookie(t, h)
+	up.hold = make(chan struct{})
+
+	const n = 50
+	var wg sync.WaitGroup
+	results := make([]*httptest.ResponseRecorder, n)
+	for i := range n {
+		wg.Go(func() { results[i] = send(h, "/api/auth/refresh", "", cookie) })
+	}
+	for up.refreshes.Load() == 0 { // the first refresh is upstream; let the others pile up
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(up.hold)
+	wg.Wait()
+
+	assert.EqualValues(t, 1, up.refreshes.Load())
+	firstAccess, firstRefresh := sessionCookies(results[0])
+	for i, w := range results {
+		require.Equal(t, 200, w.Code, "call %d", i)
+		a, r := sessionCookies(w)
+		assert.Equal(t, firstAccess.Value, a.Value, "call %d: the same access token", i)
+		assert.Equal(t, firstRefresh.Value, r.Value, "call %d: the same refresh token", i)
+	}
+	assert.Zero(t, up.Stats().Reuses)
+}
+
+// A duplicate within the window gets the same pair; after the window the
+// upstream decides, and a reuse revokes the session. The result is dropped
+// with its window.
+func TestAbsorbWindow(t *testing.T) {
+	c := &clock{now: time.Now()}
+	up := &countingUpstream{Server: upstream.New(upstream.Config{Now: c.Now})}
+	h := newBFF(t, up, 10*time.Second, c.Now)
+	cookie := loginCookie(t, h)
+
+	first := send(h, "/api/auth/refresh", "", cookie)
+	require.Equal(t, 200, first.Code)
+	c.Advance(9 * time.Second)
+	dup := send(h, "/api/auth/refresh", "", cookie)
+	require.Equal(t, 200, dup.Code)
+	_, r1 := sessionCookies(first)
+	_, r2 := sessionCookies(dup)
+	assert.Equal(t, r1.Value, r2.Value)
+	assert.EqualValues(t, 1, up.refreshes.Load())
+
+	c.Advance(2 * time.Second)
+	late := send(h, "/api/auth/refresh", "", cookie)
+	assert.Equal(t, 401, late.Code, "after the window the upstream sees a reuse")
+	assert.EqualValues(t, 2, up.refreshes.Load())
+	assert.Equal(t, 1, up.Stats().Reuses)
+	assert.Zero(t, h.absorb.size(), "nothing kept past its window")
+}
+
+// Failures are not absorbed: the next duplicate asks the upstream again.
+func TestAbsorbDoesNotKeepFailures(t *testing.T) {
+	up := &countingUpstream{Server: upstream.New(upstream.Config{})}
+	h := newBFF(t, up, 0, nil)
+	bogus := &http.Cookie{Name: session.RefreshCookie, Value: "bogus"}
+	assert.Equal(t, 401, send(h, "/api/auth/refresh", "", bogus).Code)
+	assert.Equal(t, 401, send(h, "/api/auth/refresh", "", bogus).Code)
+	assert.EqualValues(t, 2, up.refreshes.Load())
+}
+
+// 200 goroutines keep 50 sessions alive, four to a session, refreshing
+// with whatever cookie their session last got: the absorber turns the
+// races into shared refreshes, and no session is lost.
+func TestConcurrentSessionsNothingLost(t *testing.T) {
+	up := &countingUpstream{Server: upstream.New(upstream.Config{})}
+	h := newBFF(t, up, 0, nil)
+	type jar struct {
+		mu     sync.Mutex
+		cookie *http.Cookie
+	}
+	const sessions, perSession, rounds = 50, 4, 5
+	jars := make([]*jar, sessions)
+	for i := range jars {
+		jars[i] = &jar{cookie: loginCookie(t, h)}
+	}
+	var wg sync.WaitGroup
+	var failures atomic.Int64
+	for g := range sessions * perSession {
+		j := jars[g%sessions]
+		wg.Go(func() {
+			for range rounds {
+				j.mu.Lock()
+				cookie := j.cookie
+				j.mu.Unlock()
+				w := send(h, "/api/auth/refresh", "", cookie)
+				if w.Code != 200 {
+					failures.Add(1)
+					return
+				}
+				_, next := sessionCookies(w)
+				j.mu.Lock()
+				j.cookie = next
+				j.mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	assert.Zero(t, failures.Load())
+	assert.Zero(t, up.Stats().Reuses)
+	for _, j := range jars { // every session is still alive
+		w := send(h, "/api/auth/refresh", "", j.cookie)
+		require.Equal(t, 200, w.Code)
+		var body struct{ Success bool }
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body))
+		assert.True(t, body.Success)
+	}
+}
+
+func FuzzLoginBody(f *testing.F) {
+	for _, seed := range []string{
+		`{"username":"demo","password":"demo"}`, `{"username":"demo"}`, `{}`, `[]`, `null`, ``,
+		`{"username":"demo","password":"demo"} trailing`, `{"username":"\u0000","password":"x"}`,
+		`{"username":["a"],"password":{"b":1}}`, strings.Repeat("[", 10000),
+	} {
+		f.Add(seed)
+	}
+	up := &countingUpstream{Server: upstream.New(upstream.Config{})}
+	srv := httptest.NewServer(up)
+	f.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	h := New(Config{Upstream: u})
+	f.Fuzz(func(t *testing.T, body string) {
+		w := send(h, "/api/auth/login", body)
+		assert.Contains(t, []int{200, 400, 401, 413}, w.Code, body)
+		assert.Equal(t, "application/json; charset=utf-8", w.Header().Get("Content-Type"))
+		if w.Code != 200 {
+			assert.Empty(t, w.Header().Values("Set-Cookie"))
+		}
+	})
+}
+
+func FuzzRefreshCookie(f *testing.F) {
+	for _, seed := range []string{"refreshToken=abc", "refreshToken=", "refreshToken", "a=b; refreshToken=\"x\"", ";;=;", "refreshToken=\x00", "refreshToken=" + strings.Repeat("z", 5000)} {
+		f.Add(seed)
+	}
+	up := &countingUpstream{Server: upstream.New(upstream.Config{})}
+	srv := httptest.NewServer(up)
+	f.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	h := New(Config{Upstream: u})
+	f.Fuzz(func(t *testing.T, header string) {
+		r := httptest.NewRequest("POST", "/api/auth/refresh", nil)
+		r.Header.Set("Cookie", header)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		assert.Equal(t, 401, w.Code, header) // no cookie here is a live session
+		assert.Equal(t, "application/json; charset=utf-8", w.Header().Get("Content-Type"))
+	})
+}
