@@ -98,7 +98,9 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	var logs syncBuffer
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-www", t.TempDir(), "-js", t.TempDir()}, env(nil), &logs, ready) }()
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-www", t.TempDir(), "-js", t.TempDir()}, env(nil), &logs, ready)
+	}()
 	var base string
 	select {
 	case base = <-ready:
