@@ -55,7 +55,7 @@ test-native: ## native packages with -race (includes a smoke run of the benchmar
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./wasm/refresh/ ./cmd/...
 
 .PHONY: test-js
-test-js: ## GOOS=js GOARCH=wasm tests under Node against a real server
+test-js: wasm ## GOOS=js GOARCH=wasm tests under Node against a real server
 	GOOS=js GOARCH=wasm $(GO) vet ./wasm/...
 	$(GO) run ./cmd/internal/tools/withserver -- env GOOS=js GOARCH=wasm $(GO) test -count=1 -exec $(WASM_EXEC) ./wasm/...
 
@@ -64,9 +64,13 @@ test-types: npm ## type-check js/fetch-with-refresh.d.ts with tsc
 	npx --no-install tsc -p js/tsconfig.json
 
 .PHONY: test-e2e
-test-e2e: wasm ## end-to-end tests in headless Chromium
-	@command -v chromium >/dev/null || { echo "chromium is missing: apt-get install -y chromium"; exit 1; }
-	$(GO) test -count=1 -v -tags e2e ./e2e/
+test-e2e: wasm ## end-to-end tests in headless Chromium (writes test-artifacts/demo.png)
+	@command -v chromium >/dev/null || { echo "chromium is missing: run 'apt-get install -y chromium' (as root), then make test-e2e"; exit 1; }
+	$(GO) test -count=1 -v -tags e2e ./cmd/internal/e2e/
+
+.PHONY: screenshot
+screenshot: test-e2e ## refresh the README's screenshot (www/screenshot.png) from the e2e run
+	cp test-artifacts/demo.png www/screenshot.png
 
 ## Benchmarks
 

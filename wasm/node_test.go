@@ -103,6 +103,20 @@ func TestStormOneRefreshAllSucceed(t *testing.T) {
 	assert.Equal(t, 1, got.UpstreamRefreshes)
 	assert.Zero(t, got.Reuses)
 	assert.EqualValues(t, 50, got.Stats["replays"])
+
+	var next struct{ Status, RefreshCalls int }
+	scenario(t, &next, "nextExpiry")
+	assert.Equal(t, 200, next.Status, "the session survives the next expiry")
+	assert.Equal(t, 1, next.RefreshCalls)
+}
+
+func TestLate401IsReplayedWithoutRefresh(t *testing.T) {
+	var got struct{ Fast, Late, RefreshCalls, DepartmentsCalls int }
+	scenario(t, &got, "late401")
+	assert.Equal(t, 200, got.Fast)
+	assert.Equal(t, 200, got.Late)
+	assert.Equal(t, 1, got.RefreshCalls)
+	assert.Equal(t, 2, got.DepartmentsCalls, "the late call was replayed once")
 }
 
 func TestRejectedRefreshFailsEveryCallOnce(t *testing.T) {

@@ -33,6 +33,17 @@ async function login() {
   if (res.status !== 200) throw new Error(`login: ${res.status}`);
 }
 
+// first: a login and a first fetch.
+export async function first() {
+  await post("/api/auth/logout");
+  const res = await client.fetchWithRefresh(`${base}/api/auth/login`, {
+    method: "POST",
+    body: JSON.stringify({ username: "demo", password: "demo" }),
+  });
+  const departments = await client.fetchWithRefresh(`${base}/api/departments`);
+  return { login: res.status, departments: departments.status };
+}
+
 async function post(path, body) {
   const res = await fetch(`${base}${path}`, { method: "POST", headers: { "X-CSRF": "1" }, body: JSON.stringify(body ?? {}) });
   if (!res.ok) throw new Error(`${path}: ${res.status}`);
@@ -80,6 +91,10 @@ const kinds = [
     check: async (r, i) => (await r.text()) === text(i),
   },
   {
+    name: "Blob body", make: (i) => [`${base}/api/echo`, { method: "POST", body: new Blob([text(i)], { type: "application/octet-stream" }) }],
+    check: async (r, i) => (await r.text()) === text(i) && r.headers.get("Content-Type") === "application/octet-stream",
+  },
+  {
     name: "Request with body", make: (i) => [new Request(`${base}/api/echo`, { method: "PUT", body: text(i) })],
     check: async (r, i) => (await r.text()) === text(i) && r.headers.get("X-Echo-Method") === "PUT",
   },
@@ -108,6 +123,30 @@ export async function storm(n) {
     reuses: after.upstream.reuses - before.upstream.reuses,
     stats: await client.stats(),
   };
+}
+
+// late401: a call sent with the old token whose 401 arrives after another
+// call's refresh finished is replayed without a second refresh.
+export async function late401() {
+  await login();
+  await expire();
+  await reset();
+  await fault({ path: "/api/departments", status: 0, delayMs: 500, times: 1 });
+  const slow = client.fetchWithRefresh(`${base}/api/departments`); // held 500 ms by the server
+  await new Promise((r) => setTimeout(r, 100));
+  const fast = await client.fetchWithRefresh(`${base}/api/echo`, { method: "POST", body: "x" });
+  const late = await slow;
+  const stats = await serverStats();
+  return { fast: fast.status, late: late.status, refreshCalls: stats.requests["/api/auth/refresh"] ?? 0, departmentsCalls: stats.requests["/api/departments"] };
+}
+
+// nextExpiry: after one refresh, the next expiry refreshes again.
+export async function nextExpiry() {
+  await expire();
+  await reset();
+  const res = await client.fetchWithRefresh(`${base}/api/departments`);
+  const stats = await serverStats();
+  return { status: res.status, refreshCalls: stats.requests["/api/auth/refresh"] ?? 0 };
 }
 
 // rejected: the session is revoked; every waiting call and a later one
@@ -189,7 +228,8 @@ export async function exit() {
 }
 
 function installCookieJar() {
-  if (globalThis.fetch.jar) return;
+  if (typeof document !== "undefined" || globalThis.fetch.jar) return; // a browser has its own
+
   const jar = new Map();
   const realFetch = globalThis.fetch;
   const jarFetch = async (input, init) => {

@@ -14,8 +14,9 @@ const (
 	AccessCookie  = "accessToken"
 	RefreshCookie = "refreshToken"
 	// ExpiresCookie holds the access token's expiry in Unix milliseconds. It
-	// is readable by scripts, so that a page loaded with an existing session
-	// knows when to refresh ahead; it carries no secret.
+	// is readable by scripts and lives as long as the refresh cookie, so that
+	// a page can tell whether a session exists and when to refresh ahead; it
+	// carries no secret.
 	ExpiresCookie = "accessExpires"
 )
 
@@ -48,7 +49,7 @@ func (c Cookies) Set(w http.ResponseWriter, t Tokens) {
 	ms := strconv.FormatInt(t.Expires.UnixMilli(), 10)
 	http.SetCookie(w, c.cookie(AccessCookie, t.AccessToken, c.accessMaxAge(), true))
 	http.SetCookie(w, c.cookie(RefreshCookie, t.RefreshToken, c.refreshMaxAge(), true))
-	http.SetCookie(w, c.cookie(ExpiresCookie, ms, c.accessMaxAge(), false))
+	http.SetCookie(w, c.cookie(ExpiresCookie, ms, c.refreshMaxAge(), false))
 	w.Header().Set(ExpiresHeader, ms)
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/apierr"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/app"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/static"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/upstream"
 )
 
@@ -33,8 +34,9 @@ type Config struct {
 	AccessTTL time.Duration
 	// Grace is the demo upstream's reuse grace window.
 	Grace time.Duration
-	// Root is the repository root, whose www/ and js/ are served; "" serves
-	// no static files.
+	// Root is the repository root, whose www/ and js/ are served, and also
+	// wasm/testdata/ at /testdata/wasm/ and cmd/internal/e2e/testdata/ at
+	// /testdata/e2e/; "" serves no static files.
 	Root string
 }
 
@@ -99,6 +101,11 @@ func Start(cfg Config) *Server {
 		s.Reset()
 		w.WriteHeader(http.StatusNoContent)
 	})
+	if cfg.Root != "" {
+		for prefix, dir := range map[string]string{"/testdata/wasm": "wasm/testdata", "/testdata/e2e": "cmd/internal/e2e/testdata"} {
+			mux.Handle(prefix+"/", http.StripPrefix(prefix, static.New(os.DirFS(cfg.Root+"/"+dir), "no-store")))
+		}
+	}
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if f := s.count(r.URL.Path); f != nil {
 			time.Sleep(time.Duration(f.DelayMs) * time.Millisecond)

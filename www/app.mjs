@@ -1,0 +1,179 @@
+// The demo page: a login form, then a dashboard whose every call goes
+// through fetchWithRefresh. Plain ES modules, no build step.
+import { load, AuthError, RefreshUnavailableError } from "/js/fetch-with-refresh.mjs";
+
+const $ = (id) => document.getElementById(id);
+
+const client = await load({
+  onRefresh: (e) => log(e.ok ? "refresh: new tokens" : `refresh failed: ${e.error.name} (${e.error.status})`, e.ok ? "ok" : "bad"),
+  onAuthFailure: () => showLogin($("app").hidden ? "" : "Your session has ended. Please log in again."),
+});
+const api = client.fetchWithRefresh;
+
+// log adds a line to the event log, newest first.
+function log(text, kind = "") {
+  const li = document.createElement("li");
+  li.className = kind;
+  const time = document.createElement("time");
+  time.textContent = new Date().toLocaleTimeString();
+  li.append(time, " ", text);
+  $("log").prepend(li);
+  while ($("log").children.length > 200) $("log").lastChild.remove();
+}
+
+function showLogin(message = "") {
+  $("app").hidden = true;
+  $("login").hidden = false;
+  $("login-error").textContent = message;
+}
+
+function showApp() {
+  $("login").hidden = true;
+  $("app").hidden = false;
+}
+
+// describe turns a call's failure into words; auth failures are handled by
+// onAuthFailure, which shows the login form.
+function describe(err) {
+  if (err instanceof AuthError) return "the session has ended";
+  if (err instanceof RefreshUnavailableError) return `the auth server is unavailable (${err.status}); the session is kept, try again`;
+  return `${err.name}: ${err.message}`;
+}
+
+async function loadDepartments() {
+  const res = await api("/api/departments");
+  if (!res.ok) throw new Error(`GET /api/departments: ${res.status}`);
+  const list = $("departments");
+  list.replaceChildren(...(await res.json()).map((d) => {
+    const li = document.createElement("li");
+    li.textContent = d.name;
+    return li;
+  }));
+  return res;
+}
+
+async function post(path) {
+  const res = await api(path, { method: "POST" });
+  if (!res.ok) throw new Error(`POST ${path}: ${res.status}`);
+}
+
+// action runs a button's work, shows its result and keeps the button busy.
+function action(id, work) {
+  $(id).addEventListener("click", async () => {
+    const button = $(id);
+    button.disabled = true;
+    $("result").textContent = "…";
+    try {
+      const text = await work();
+      $("result").textContent = text;
+      log(text, "ok");
+    } catch (err) {
+      if (!(err instanceof AuthError)) {
+        $("result").textContent = describe(err);
+        log(describe(err), "bad");
+      }
+    } finally {
+      button.disabled = false;
+      updateCounters();
+    }
+  });
+}
+
+$("login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const res = await api("/api/auth/login", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username: form.get("username"), password: form.get("password") }),
+  });
+  if (!res.ok) {
+    $("login-error").textContent = res.status === 401 ? "Unknown user or wrong password." : `Login failed (${res.status}).`;
+    return;
+  }
+  log("logged in", "ok");
+  showApp();
+  await loadDepartments().catch((err) => log(describe(err), "bad"));
+  updateCounters();
+});
+
+action("expire", async () => {
+  await post("/api/demo/expire");
+  return "The access token has expired. The next call gets a 401, refreshes once and is replayed.";
+});
+
+action("storm", async () => {
+  const before = (await client.stats()).refreshes;
+  const started = performance.now();
+  const results = await Promise.allSettled(Array.from({ length: 50 }, () => api("/api/departments")));
+  const ok = results.filter((r) => r.status === "fulfilled" && r.value.ok).length;
+  const refreshes = (await client.stats()).refreshes - before;
+  return `50 concurrent requests: ${ok} succeeded, ${refreshes} refresh${refreshes === 1 ? "" : "es"}, ${Math.round(performance.now() - started)} ms.`;
+});
+
+action("post", async () => {
+  await post("/api/demo/expire");
+  const body = { message: "sent after expiry", at: new Date().toISOString() };
+  const res = await api("/api/echo", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const echoed = await res.json();
+  const intact = JSON.stringify(echoed) === JSON.stringify(body);
+  return `POST after expiry: ${res.status}, body ${intact ? "arrived intact on the replay" : "CHANGED"}: ${JSON.stringify(echoed)}`;
+});
+
+action("revoke", async () => {
+  await post("/api/demo/revoke");
+  log("session revoked on the server; the next call's refresh is rejected", "bad");
+  await loadDepartments(); // rejects with AuthError; onAuthFailure shows the login form
+  return "still logged in?";
+});
+
+action("logout", async () => {
+  await api("/api/auth/logout", { method: "POST" });
+  log("logged out");
+  showLogin();
+  return "Logged out.";
+});
+
+async function updateCounters() {
+  const s = await client.stats();
+  for (const key of ["calls", "unauthorized", "refreshes", "replays", "failures"]) {
+    $(`c-${key}`).textContent = s[key];
+  }
+}
+
+// The access token's remaining lifetime, from the readable accessExpires
+// cookie (the tokens themselves are HttpOnly).
+function updateLifetime() {
+  const match = document.cookie.match(/(?:^|;\s*)accessExpires=(\d+)/);
+  const left = match ? Number(match[1]) - Date.now() : NaN;
+  $("lifetime").textContent = Number.isNaN(left) ? "none" : left > 0 ? `${Math.ceil(left / 1000)} s left` : "expired";
+  $("lifetime").className = left > 0 ? "ok" : "bad";
+}
+setInterval(updateLifetime, 500);
+updateLifetime();
+
+// The demo buttons need the embedded demo upstream.
+const demo = await fetch("/api/demo/stats", { headers: { "X-CSRF": "1" } }).then((r) => r.ok, () => false);
+for (const b of document.querySelectorAll("[data-demo]")) b.hidden = !demo;
+$("demo-off").hidden = demo;
+
+// An existing session (the readable accessExpires cookie says there is one)
+// shows the dashboard at once, refreshing first if its token has expired;
+// none shows the login form without a call.
+if (document.cookie.includes("accessExpires=")) {
+  try {
+    await loadDepartments();
+    showApp();
+    log("session restored", "ok");
+  } catch (err) {
+    if (!(err instanceof AuthError)) showLogin(describe(err));
+  }
+} else {
+  showLogin();
+}
+updateCounters();
+document.body.dataset.ready = "true";
