@@ -21,7 +21,10 @@
 //   - A definite rejection (ErrRejected) is sticky: later calls answered with
 //     a refresh status fail with the same error, without a new refresh, until
 //     Reset is called or a refresh succeeds. A transient failure
-//     (ErrUnavailable) is not: the next 401 tries again.
+//     (ErrUnavailable) is not: it reaches the calls whose attempts were sent
+//     before that refresh started, and a 401 to an attempt sent after it
+//     tries again. (So an outage costs one refresh per wave of calls, not
+//     one per call.)
 //   - A caller whose context ends while it waits is released alone; the
 //     refresh and the other waiters go on.
 //   - A refresh that takes longer than Config.Timeout fails with
@@ -109,18 +112,27 @@ const DefaultTimeout = 10 * time.Second
 type Policy struct {
 	cfg Config
 
-	mu      sync.Mutex // protects the fields below
-	epoch   uint64     // successful refreshes and resets so far
-	flight  *flight    // the refresh in progress, or nil
-	failure error      // the sticky ErrRejected, or nil
+	mu       sync.Mutex // protects the fields below
+	epoch    uint64     // successful refreshes and resets so far
+	started  uint64     // refreshes started so far; the last one's number
+	flight   *flight    // the refresh in progress, or nil
+	failure  error      // the sticky ErrRejected, or nil
+	lastFail *flight    // the last refresh if it failed transiently, or nil
 	expiry  time.Time  // when the access token expires; zero if unknown
 	stats   Stats
 }
 
 // flight is one refresh in progress.
 type flight struct {
+	n    uint64        // its number: the value of Policy.started when it began
 	done chan struct{} // closed when the refresh has ended
 	err  error         // its outcome; written before done is closed
+}
+
+// mark is the state of the policy when an attempt was sent.
+type mark struct {
+	epoch   uint64 // Policy.epoch
+	started uint64 // Policy.started
 }
 
 // New returns a Policy for cfg, filling in the documented defaults.
@@ -144,7 +156,7 @@ func New(cfg Config) *Policy {
 // error if ctx ended while waiting; or an *Error if the refresh failed.
 func (p *Policy) Do(ctx Context, send SendFunc) error {
 	p.count(&p.stats.Calls)
-	epoch, err := p.refreshAhead(ctx)
+	sent, err := p.refreshAhead(ctx)
 	if err != nil {
 		return p.fail(err)
 	}
@@ -153,7 +165,7 @@ func (p *Policy) Do(ctx Context, send SendFunc) error {
 		return err
 	}
 	p.count(&p.stats.Unauthorized)
-	if err := p.await(ctx, epoch); err != nil {
+	if err := p.await(ctx, sent); err != nil {
 		return p.fail(err)
 	}
 	p.count(&p.stats.Replays)
@@ -205,31 +217,39 @@ func (p *Policy) Epoch() uint64 {
 	return p.epoch
 }
 
-// refreshAhead returns the epoch the call's first attempt is sent in, after
-// waiting for a refresh if the access token is about to expire. A transient
-// failure of that refresh is not returned: the token may still be good, and
-// a 401 will try again.
-func (p *Policy) refreshAhead(ctx Context) (uint64, error) {
-	p.mu.Lock()
-	epoch := p.epoch
-	due := p.cfg.Ahead > 0 && p.failure == nil && !p.expiry.IsZero() &&
-		!p.cfg.Now().Before(p.expiry.Add(-p.cfg.Ahead))
-	p.mu.Unlock()
+// refreshAhead returns the mark of the call's first attempt, after waiting
+// for a refresh if the access token is about to expire. A transient failure
+// of that refresh is not returned: the token may still be good, and a 401
+// will try again.
+func (p *Policy) refreshAhead(ctx Context) (mark, error) {
+	m, due := p.mark()
 	if !due {
-		return epoch, nil
+		return m, nil
 	}
-	if err := p.await(ctx, epoch); err != nil && !isUnavailable(err) {
-		return 0, err
+	if err := p.await(ctx, m); err != nil && !isUnavailable(err) {
+		return m, err
 	}
-	return p.Epoch(), nil
+	m, _ = p.mark()
+	return m, nil
 }
 
-// await waits until the token that was current in epoch has been replaced:
-// at once if a refresh has finished since, by joining the refresh in
-// progress, or by starting one.
-func (p *Policy) await(ctx Context, epoch uint64) error {
+// mark returns the current mark, and whether a refresh ahead of expiry is
+// due.
+func (p *Policy) mark() (m mark, due bool) {
 	p.mu.Lock()
-	if p.epoch != epoch {
+	defer p.mu.Unlock()
+	due = p.cfg.Ahead > 0 && p.failure == nil && !p.expiry.IsZero() &&
+		!p.cfg.Now().Before(p.expiry.Add(-p.cfg.Ahead))
+	return mark{p.epoch, p.started}, due
+}
+
+// await waits until the token of an attempt sent at mark sent has been
+// replaced: at once if a refresh has succeeded since, by joining the refresh
+// in progress, or by starting one. It returns the failure of a refresh that
+// started after the attempt was sent, rather than trying again.
+func (p *Policy) await(ctx Context, sent mark) error {
+	p.mu.Lock()
+	if p.epoch != sent.epoch {
 		p.mu.Unlock()
 		return nil
 	}
@@ -238,8 +258,13 @@ func (p *Policy) await(ctx Context, epoch uint64) error {
 		return p.failure
 	}
 	f := p.flight
+	if f == nil && p.lastFail != nil && p.lastFail.n > sent.started {
+		p.mu.Unlock()
+		return p.lastFail.err
+	}
 	if f == nil {
-		f = &flight{done: make(chan struct{})}
+		p.started++
+		f = &flight{n: p.started, done: make(chan struct{})}
 		p.flight = f
 		p.stats.Refreshes++
 		go p.run(f)
@@ -294,16 +319,19 @@ func (p *Policy) run(f *flight) {
 
 	p.mu.Lock()
 	p.flight = nil
+	p.lastFail = nil
+	f.err = err
 	switch {
 	case err == nil:
 		p.epoch++
 		p.failure = nil
 		p.expiry = out.res.Expiry
-	case !isUnavailable(err):
+	case isUnavailable(err):
+		p.lastFail = f
+	default:
 		p.failure = err
 		p.expiry = time.Time{}
 	}
-	f.err = err
 	p.mu.Unlock()
 	if p.cfg.Done != nil {
 		p.cfg.Done(err)

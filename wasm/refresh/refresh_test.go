@@ -333,6 +333,52 @@ func TestDoUnavailableIsNotSticky(t *testing.T) {
 	}
 }
 
+// A 401 that arrives after a refresh failed transiently, for an attempt
+// sent before that refresh started, gets that failure: an outage costs one
+// refresh per wave of calls. An attempt sent after it tries again.
+func TestDoLate401AfterTransientFailure(t *testing.T) {
+	s := newSession()
+	s.expire()
+	var failing atomic.Bool
+	failing.Store(true)
+	p := New(Config{Refresh: func(ctx Context) (Result, error) {
+		if failing.Load() {
+			s.refreshes.Add(1)
+			return Result{Status: 503}, nil
+		}
+		return s.refresh(ctx)
+	}})
+
+	sentA := make(chan struct{})
+	releaseA := make(chan struct{})
+	doneA := make(chan error)
+	go func() {
+		first := true
+		_, err := call(background, p, func() (int, error) {
+			status, err := s.send()
+			if first {
+				first = false
+				close(sentA)
+				<-releaseA
+			}
+			return status, err
+		})
+		doneA <- err
+	}()
+	<-sentA
+	_, err := call(background, p, s.send) // B: 401, refresh, 503
+	require.ErrorIs(t, err, ErrUnavailable)
+	close(releaseA)
+	require.ErrorIs(t, <-doneA, ErrUnavailable, "A's attempt predates the failed refresh")
+	assert.EqualValues(t, 1, s.refreshes.Load(), "no second refresh for the same wave")
+
+	failing.Store(false)
+	status, err := call(background, p, s.send) // sent after the failure
+	require.NoError(t, err)
+	assert.Equal(t, 200, status)
+	assert.EqualValues(t, 2, s.refreshes.Load())
+}
+
 // A caller whose context ends while it waits is released alone; the refresh
 // and the other waiters go on.
 func TestDoCancelledWaiterLeavesAlone(t *testing.T) {

@@ -50,17 +50,24 @@ func newAbsorber(window time.Duration, now func() time.Time) *absorber {
 func (a *absorber) rotate(ctx context.Context, token string, fn func(context.Context) (session.Tokens, error)) (t session.Tokens, shared bool, err error) {
 	sum := sha256.Sum256([]byte(token))
 	key := string(sum[:])
-	if t, ok := a.lookup(key); ok {
-		return t, true, nil
+	type result struct {
+		tokens session.Tokens
+		cached bool
 	}
 	v, err, shared := a.group.Do(key, func() (any, error) {
+		// Looked up inside the flight, not before it: a flight that ends
+		// between a lookup and Do would otherwise let a duplicate through.
+		if t, ok := a.lookup(key); ok {
+			return result{t, true}, nil
+		}
 		t, err := fn(context.WithoutCancel(ctx))
 		if err == nil {
 			a.store(key, t)
 		}
-		return t, err
+		return result{t, false}, err
 	})
-	return v.(session.Tokens), shared, err
+	r := v.(result)
+	return r.tokens, shared || r.cached, err
 }
 
 func (a *absorber) lookup(key string) (session.Tokens, bool) {
