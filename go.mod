@@ -9,6 +9,7 @@ require (
 	github.com/hack-pad/safejs v0.1.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/stretchr/testify v1.12.1
+	github.com/syumai/workers v0.33.0
 	golang.org/x/sync v0.25.0
 )
 

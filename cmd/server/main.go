@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/app"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/config"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/upstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,48 +45,48 @@ func main() {
 // run serves until ctx ends, then shuts down gracefully. If ready is not
 // nil it receives the server's base URL once it listens.
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready chan<- string) error {
-	cfg, err := parseConfig(args, getenv, stderr)
+	cfg, err := config.Parse(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
-	if cfg.logJSON {
+	if cfg.LogJSON {
 		handler = slog.NewJSONHandler(stderr, nil)
 	}
 	log := slog.New(handler)
 
-	upstreamURL := cfg.upstreamParsed
+	upstreamURL := cfg.Upstream
 	if upstreamURL == nil {
-		demo := upstream.New(upstream.Config{AccessTTL: cfg.accessTTL, RefreshTTL: cfg.refreshTTL, Grace: cfg.refreshGrace})
-		addr, stopDemo, err := serve(cfg.demoAddr, demo, log.With("server", "demo-upstream"))
+		demo := upstream.New(upstream.Config{AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Grace: cfg.RefreshGrace})
+		addr, stopDemo, err := serve(cfg.DemoAddr, demo, log.With("server", "demo-upstream"))
 		if err != nil {
 			return fmt.Errorf("demo upstream: %w", err)
 		}
 		defer stopDemo()
 		upstreamURL = &url.URL{Scheme: "http", Host: addr}
-		log.Info("demo upstream", "url", upstreamURL.String(), "login", "demo / demo", "access_ttl", cfg.accessTTL.String())
+		log.Info("demo upstream", "url", upstreamURL.String(), "login", "demo / demo", "access_ttl", cfg.AccessTTL.String())
 	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("/", app.New(app.Config{
+	api := app.New(app.Config{
 		Upstream:     upstreamURL,
-		AuthTimeout:  cfg.authTimeout,
-		ProxyTimeout: cfg.proxyTimeout,
-		Cookies:      session.Cookies{AccessMaxAge: cfg.accessMaxAge, RefreshMaxAge: cfg.refreshMaxAge, Insecure: cfg.insecure},
-		WWW:          os.DirFS(cfg.wwwDir),
-		JS:           os.DirFS(cfg.jsDir),
+		Transport:    http.DefaultTransport,
+		AuthTimeout:  cfg.AuthTimeout,
+		ProxyTimeout: cfg.ProxyTimeout,
+		Cookies:      session.Cookies{AccessMaxAge: cfg.AccessMaxAge, RefreshMaxAge: cfg.RefreshMaxAge, Insecure: cfg.Insecure},
 		Observer:     newMetrics(reg),
-	}))
+	})
+	mux.Handle("/", app.WithStatic(api, os.DirFS(cfg.WWWDir), os.DirFS(cfg.JSDir)))
 
-	addr, stopMain, err := serve(cfg.addr, logRequests(log, mux), log)
+	addr, stopMain, err := serve(cfg.Addr, logRequests(log, mux), log)
 	if err != nil {
 		return err
 	}
 	base := "http://" + addr
-	log.Info("fetch-with-refresh is serving", "url", base+"/", "upstream", upstreamURL.String(), "secure_cookies", !cfg.insecure)
+	log.Info("fetch-with-refresh is serving", "url", base+"/", "upstream", upstreamURL.String(), "secure_cookies", !cfg.Insecure)
 	if ready != nil {
 		ready <- base
 	}

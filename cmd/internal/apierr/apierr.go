@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 )
 
 // MaxBody bounds the request bodies the server reads (64 KiB).
@@ -53,11 +54,11 @@ func Decode(w http.ResponseWriter, r *http.Request, v any) bool {
 }
 
 // BodyError answers a failure to read a request body: 413 when it was
-// larger than MaxBody, else 400 with message.
+// larger than its http.MaxBytesReader allowed, else 400 with message.
 func BodyError(w http.ResponseWriter, err error, message string) {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		Write(w, http.StatusRequestEntityTooLarge, "too_large", "the body is larger than 64 KiB")
+		Write(w, http.StatusRequestEntityTooLarge, "too_large", "the body is larger than "+strconv.FormatInt(tooBig.Limit, 10)+" bytes")
 		return
 	}
 	Write(w, http.StatusBadRequest, "invalid_request", message)

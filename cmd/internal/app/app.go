@@ -1,7 +1,8 @@
 // Package app assembles the server's http.Handler from the shared handlers:
 // the auth endpoints and the API proxy under /api (behind the CSRF check),
-// /healthz, and the static files. Both hosts serve it: cmd/server natively
-// and cmd/worker on Cloudflare Workers.
+// and /healthz. Both hosts serve it: cmd/server natively, beside the static
+// files (WithStatic), and cmd/worker on Cloudflare Workers, whose static
+// assets serve the files.
 package app
 
 import (
@@ -18,11 +19,13 @@ import (
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/static"
 )
 
-// Config configures the handler. Upstream is required.
+// Config configures the handler. Upstream and Transport are required.
 type Config struct {
 	// Upstream is the base URL of the API and its auth server.
 	Upstream *url.URL
-	// Transport makes every upstream call. If nil, http.DefaultTransport.
+	// Transport makes every upstream call. Required: natively
+	// http.DefaultTransport, on Workers the Workers fetch API. (A default
+	// here would link net/http's whole client into the Workers build.)
 	Transport http.RoundTripper
 	// AuthTimeout bounds a login or refresh call upstream. If zero, 10s.
 	AuthTimeout time.Duration
@@ -33,22 +36,16 @@ type Config struct {
 	// AbsorbWindow is bff.Config.AbsorbWindow: how long duplicate refreshes
 	// get the same new pair. Zero: bff.DefaultAbsorbWindow; negative: off.
 	AbsorbWindow time.Duration
-	// WWW is served at / and JS at /js/; nil: not served (Workers serves
-	// them as static assets).
-	WWW, JS fs.FS
 	// Observer is told what the handlers did. If nil, nothing is.
 	Observer observe.Observer
 }
 
 // New returns the handler.
 func New(cfg Config) http.Handler {
-	if cfg.Transport == nil {
-		cfg.Transport = http.DefaultTransport
-	}
 	api := http.NewServeMux()
 	api.Handle("/api/auth/", bff.New(bff.Config{
 		Upstream:     cfg.Upstream,
-		Client:       &http.Client{Transport: cfg.Transport},
+		Transport:    cfg.Transport,
 		Timeout:      cfg.AuthTimeout,
 		Cookies:      cfg.Cookies,
 		AbsorbWindow: cfg.AbsorbWindow,
@@ -67,11 +64,16 @@ func New(cfg Config) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	if cfg.WWW != nil {
-		mux.Handle("/", static.New(cfg.WWW, "no-cache"))
-	}
-	if cfg.JS != nil {
-		mux.Handle("/js/", http.StripPrefix("/js", static.New(cfg.JS, "no-cache")))
-	}
+	return mux
+}
+
+// WithStatic returns api with www served at / and js at /js/: a native
+// host's job, since Workers serve files as static assets.
+func WithStatic(api http.Handler, www, js fs.FS) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", static.New(www, "no-cache"))
+	mux.Handle("/js/", http.StripPrefix("/js", static.New(js, "no-cache")))
+	mux.Handle("/api/", api)
+	mux.Handle("/healthz", api)
 	return mux
 }

@@ -38,7 +38,7 @@ func newHandler(t *testing.T, upstreamURL string, mutate ...func(*Config)) http.
 	t.Helper()
 	u, err := url.Parse(upstreamURL)
 	require.NoError(t, err)
-	cfg := Config{Upstream: u, AuthTimeout: 2 * time.Second, ProxyTimeout: 2 * time.Second}
+	cfg := Config{Upstream: u, Transport: http.DefaultTransport, AuthTimeout: 2 * time.Second, ProxyTimeout: 2 * time.Second}
 	for _, m := range mutate {
 		m(&cfg)
 	}
@@ -342,6 +342,10 @@ func TestProxy(t *testing.T) {
 		&http.Cookie{Name: session.RefreshCookie, Value: "secret"})
 	r.Header.Set("Authorization", "Bearer forged")
 	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Connection", "X-Hop")
+	r.Header.Set("X-Hop", "dropped")
+	r.Header.Set("Keep-Alive", "timeout=5")
+	r.Header.Set("X-Forwarded-For", "6.6.6.6")
 	res := serve(h, r)
 	assert.Equal(t, http.StatusCreated, res.StatusCode)
 	assert.Empty(t, res.Header.Values("Set-Cookie"), "upstream cookies do not reach the browser")
@@ -357,6 +361,21 @@ func TestProxy(t *testing.T) {
 	assert.Equal(t, "Bearer tok123", rec.last.Header.Get("Authorization"))
 	assert.Empty(t, rec.last.Header.Get("Cookie"), "browser cookies stay here")
 	assert.Empty(t, rec.last.Header.Get("X-CSRF"))
+	assert.Empty(t, rec.last.Header.Get("X-Hop"), "headers named by Connection are hop-by-hop")
+	assert.Empty(t, rec.last.Header.Get("Keep-Alive"))
+	assert.Equal(t, "192.0.2.1", rec.last.Header.Get("X-Forwarded-For"), "a forged X-Forwarded-For is replaced")
+	assert.Equal(t, "app.test", rec.last.Header.Get("X-Forwarded-Host"))
+	assert.Equal(t, "http", rec.last.Header.Get("X-Forwarded-Proto"))
+}
+
+func TestProxyBodyLimit(t *testing.T) {
+	rec := &recordingUpstream{}
+	srv := httptest.NewServer(rec)
+	t.Cleanup(srv.Close)
+	res := serve(newHandler(t, srv.URL), request("POST", "/api/echo", strings.Repeat("x", 11<<20)))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode)
+	assert.Equal(t, "too_large", jsonError(t, res))
+	assert.Nil(t, rec.last, "nothing was sent upstream")
 }
 
 func TestProxyPassesUpstream401AndMapsFailures(t *testing.T) {
@@ -389,7 +408,8 @@ func TestStatic(t *testing.T) {
 		"sub/x.txt":                  {Data: []byte("x"), ModTime: mod},
 	}
 	www := fstest.MapFS{"index.html": {Data: []byte("<!doctype html>"), ModTime: mod}}
-	e := newEnv(t, func(c *Config) { c.JS, c.WWW = js, www })
+	e := newEnv(t)
+	e.handler = WithStatic(e.handler, www, js)
 
 	get := func(path, acceptEncoding string) *http.Response {
 		r := httptest.NewRequest("GET", path, nil)

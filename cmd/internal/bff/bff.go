@@ -19,13 +19,14 @@ import (
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
 )
 
-// Config configures a Handler. Upstream is required.
+// Config configures a Handler. Upstream and Transport are required.
 type Config struct {
 	// Upstream is the base URL of the API whose /auth/login and
 	// /auth/refresh are called.
 	Upstream *url.URL
-	// Client makes the upstream calls. If nil, http.DefaultClient.
-	Client *http.Client
+	// Transport makes the upstream calls. Required: a default would link
+	// net/http's whole client into the Workers build, which brings its own.
+	Transport http.RoundTripper
 	// Timeout bounds each upstream call. If zero, 10 seconds.
 	Timeout time.Duration
 	// Cookies sets the session cookies.
@@ -54,9 +55,6 @@ type Handler struct {
 
 // New returns a Handler for cfg, filling in the documented defaults.
 func New(cfg Config) *Handler {
-	if cfg.Client == nil {
-		cfg.Client = http.DefaultClient
-	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
@@ -74,7 +72,7 @@ func New(cfg Config) *Handler {
 		obs:     cfg.Observer,
 		mux:     http.NewServeMux(),
 		x: &exchanger{
-			base: cfg.Upstream, client: cfg.Client, timeout: cfg.Timeout, now: cfg.Now,
+			base: cfg.Upstream, transport: cfg.Transport, timeout: cfg.Timeout, now: cfg.Now,
 			observe: func(d time.Duration) { cfg.Observer.Upstream("auth", d) },
 		},
 	}

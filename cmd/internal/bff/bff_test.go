@@ -58,7 +58,7 @@ func newBFF(t *testing.T, up *countingUpstream, window time.Duration, now func()
 	srv := httptest.NewServer(up)
 	t.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
-	return New(Config{Upstream: u, AbsorbWindow: window, Now: now})
+	return New(Config{Upstream: u, Transport: http.DefaultTransport, AbsorbWindow: window, Now: now})
 }
 
 func send(h http.Handler, path, body string, cookies ...*http.Cookie) *httptest.ResponseRecorder {
@@ -220,7 +220,7 @@ func FuzzLoginBody(f *testing.F) {
 	srv := httptest.NewServer(up)
 	f.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
-	h := New(Config{Upstream: u})
+	h := New(Config{Upstream: u, Transport: http.DefaultTransport})
 	f.Fuzz(func(t *testing.T, body string) {
 		w := send(h, "/api/auth/login", body)
 		assert.Contains(t, []int{200, 400, 401, 413}, w.Code, body)
@@ -239,7 +239,7 @@ func FuzzRefreshCookie(f *testing.F) {
 	srv := httptest.NewServer(up)
 	f.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
-	h := New(Config{Upstream: u})
+	h := New(Config{Upstream: u, Transport: http.DefaultTransport})
 	f.Fuzz(func(t *testing.T, header string) {
 		r := httptest.NewRequest("POST", "/api/auth/refresh", nil)
 		r.Header.Set("Cookie", header)

@@ -44,11 +44,11 @@ func (e *BadRequestError) Error() string { return "bff: bad request: " + e.Messa
 
 // exchanger calls the upstream's auth endpoints.
 type exchanger struct {
-	base    *url.URL
-	client  *http.Client
-	timeout time.Duration
-	now     func() time.Time
-	observe func(d time.Duration)
+	base      *url.URL
+	transport http.RoundTripper // no http.Client: see proxy's package comment
+	timeout   time.Duration
+	now       func() time.Time
+	observe   func(d time.Duration)
 }
 
 // upstreamTokens is the upstream's answer to login and refresh.
@@ -80,7 +80,7 @@ func (x *exchanger) exchange(ctx context.Context, path string, body any) (sessio
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	start := time.Now()
-	res, err := x.client.Do(req)
+	res, err := x.transport.RoundTrip(req)
 	x.observe(time.Since(start))
 	if err != nil {
 		return session.Tokens{}, transportError(ctx, err)

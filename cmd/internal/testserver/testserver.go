@@ -75,16 +75,16 @@ func Start(cfg Config) *Server {
 	}
 	s.back = httptest.NewServer(s.Upstream)
 	u, _ := url.Parse(s.back.URL)
-	ac := app.Config{
-		Upstream: u,
+	handler := app.New(app.Config{
+		Upstream:  u,
+		Transport: http.DefaultTransport,
 		// Secure cookies work on http://127.0.0.1 in Chromium; Node's fetch
 		// has no cookie jar, so the attribute changes nothing there.
 		Cookies: session.Cookies{},
-	}
+	})
 	if cfg.Root != "" {
-		ac.WWW, ac.JS = os.DirFS(cfg.Root+"/www"), os.DirFS(cfg.Root+"/js")
+		handler = app.WithStatic(handler, os.DirFS(cfg.Root+"/www"), os.DirFS(cfg.Root+"/js"))
 	}
-	handler := app.New(ac)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /test/stats", func(w http.ResponseWriter, r *http.Request) { apierr.JSON(w, http.StatusOK, s.Stats()) })
 	mux.HandleFunc("POST /test/fault", func(w http.ResponseWriter, r *http.Request) {

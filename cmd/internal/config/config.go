@@ -1,0 +1,101 @@
+// Package config reads the server's settings from flags and FWR_
+// environment variables. The native server (cmd/server) passes its command
+// line and os.Getenv; the Workers entry (cmd/worker) passes no arguments and
+// the Worker's variables, so both read the same names with the same
+// defaults.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is the server's configuration. The fields are named after the
+// flags (see Parse).
+type Config struct {
+	Addr          string
+	Upstream      *url.URL // nil: the embedded demo upstream
+	DemoAddr      string
+	AccessTTL     time.Duration
+	RefreshTTL    time.Duration
+	RefreshGrace  time.Duration
+	AccessMaxAge  time.Duration
+	RefreshMaxAge time.Duration
+	Insecure      bool
+	WWWDir, JSDir string
+	AuthTimeout   time.Duration
+	ProxyTimeout  time.Duration
+	LogJSON       bool
+}
+
+// Parse reads args, with environment variables (FWR_ and the flag's name
+// in upper case, dashes as underscores) as defaults that flags override.
+// getenv is os.Getenv natively. Usage and errors of the flags go to out;
+// -h returns flag.ErrHelp.
+func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, error) {
+	c := &Config{}
+	var upstream string
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "`address` to listen on")
+	fs.StringVar(&upstream, "upstream", "", "base `URL` of the upstream API and auth server (empty: the embedded demo upstream; login demo / demo)")
+	fs.StringVar(&c.DemoAddr, "demo-addr", "127.0.0.1:0", "`address` of the embedded demo upstream, when -upstream is empty")
+	fs.DurationVar(&c.AccessTTL, "access-ttl", time.Minute, "demo upstream: access token lifetime")
+	fs.DurationVar(&c.RefreshTTL, "refresh-ttl", 24*time.Hour, "demo upstream: refresh token lifetime")
+	fs.DurationVar(&c.RefreshGrace, "refresh-grace", 0, "demo upstream: how long a rotated refresh token may be reused (0: any reuse revokes the session)")
+	fs.DurationVar(&c.AccessMaxAge, "access-cookie-max-age", time.Hour, "Max-Age of the accessToken cookie")
+	fs.DurationVar(&c.RefreshMaxAge, "refresh-cookie-max-age", 7*24*time.Hour, "Max-Age of the refreshToken cookie")
+	fs.BoolVar(&c.Insecure, "insecure-cookies", false, "drop the Secure cookie attribute (plain-http development only)")
+	fs.StringVar(&c.WWWDir, "www", "www", "`directory` served at /")
+	fs.StringVar(&c.JSDir, "js", "js", "`directory` served at /js/")
+	fs.DurationVar(&c.AuthTimeout, "auth-timeout", 10*time.Second, "timeout of a login or refresh call to the upstream")
+	fs.DurationVar(&c.ProxyTimeout, "proxy-timeout", 30*time.Second, "timeout of a proxied call")
+	fs.BoolVar(&c.LogJSON, "log-json", false, "log JSON lines instead of text")
+	fs.Usage = func() {
+		fmt.Fprintln(out, "Usage: server [flags]\n\nThe fetch-with-refresh backend-for-frontend: auth endpoints, API proxy, static files.\nEvery flag can also be set with an FWR_ environment variable (-access-ttl: FWR_ACCESS_TTL); flags win.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "FWR_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				envErr = errors.Join(envErr, fmt.Errorf("%s=%q: %w", name, v, err))
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if upstream != "" {
+		u, err := url.Parse(upstream)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("-upstream %q: want an absolute http(s) URL", upstream)
+		}
+		c.Upstream = u
+	}
+	for name, d := range map[string]time.Duration{
+		"access-ttl": c.AccessTTL, "refresh-ttl": c.RefreshTTL, "access-cookie-max-age": c.AccessMaxAge,
+		"refresh-cookie-max-age": c.RefreshMaxAge, "auth-timeout": c.AuthTimeout, "proxy-timeout": c.ProxyTimeout,
+	} {
+		if d <= 0 {
+			return nil, fmt.Errorf("-%s must be positive, got %s", name, d)
+		}
+	}
+	if c.RefreshGrace < 0 {
+		return nil, fmt.Errorf("-refresh-grace must not be negative, got %s", c.RefreshGrace)
+	}
+	return c, nil
+}

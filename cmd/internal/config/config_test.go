@@ -1,0 +1,69 @@
+package config
+
+import (
+	"bytes"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestParseConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(t *testing.T, c *Config)
+		wantErr string
+	}{
+		{"defaults", nil, nil, func(t *testing.T, c *Config) {
+			assert.Equal(t, "127.0.0.1:8080", c.Addr)
+			assert.Nil(t, c.Upstream)
+			assert.Equal(t, time.Minute, c.AccessTTL)
+			assert.Equal(t, time.Hour, c.AccessMaxAge)
+			assert.Equal(t, 7*24*time.Hour, c.RefreshMaxAge)
+			assert.False(t, c.Insecure)
+		}, ""},
+		{"environment", nil, map[string]string{"FWR_ADDR": ":9000", "FWR_ACCESS_TTL": "5s", "FWR_INSECURE_COOKIES": "true", "FWR_UPSTREAM": "https://api.example.test/v1"}, func(t *testing.T, c *Config) {
+			assert.Equal(t, ":9000", c.Addr)
+			assert.Equal(t, 5*time.Second, c.AccessTTL)
+			assert.True(t, c.Insecure)
+			assert.Equal(t, "api.example.test", c.Upstream.Host)
+		}, ""},
+		{"flags beat the environment", []string{"-addr", ":7000"}, map[string]string{"FWR_ADDR": ":9000"}, func(t *testing.T, c *Config) {
+			assert.Equal(t, ":7000", c.Addr)
+		}, ""},
+		{"bad environment value", nil, map[string]string{"FWR_ACCESS_TTL": "soon"}, nil, "FWR_ACCESS_TTL"},
+		{"relative upstream", []string{"-upstream", "/api"}, nil, nil, "absolute http(s) URL"},
+		{"ftp upstream", []string{"-upstream", "ftp://x"}, nil, nil, "absolute http(s) URL"},
+		{"zero ttl", []string{"-access-ttl", "0s"}, nil, nil, "-access-ttl must be positive"},
+		{"negative grace", []string{"-refresh-grace", "-1s"}, nil, nil, "-refresh-grace"},
+		{"stray argument", []string{"serve"}, nil, nil, "unexpected arguments"},
+		{"unknown flag", []string{"-nope"}, nil, nil, "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse(tt.args, env(tt.env), io.Discard)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestHelpDocumentsEveryFlag(t *testing.T) {
+	var out bytes.Buffer
+	_, err := Parse([]string{"-h"}, env(nil), &out)
+	require.Error(t, err)
+	for _, flag := range []string{"-addr", "-upstream", "-access-ttl", "-refresh-ttl", "-refresh-grace", "-access-cookie-max-age", "-refresh-cookie-max-age", "-insecure-cookies", "FWR_"} {
+		assert.Contains(t, out.String(), flag)
+	}
+}

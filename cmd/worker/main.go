@@ -1,0 +1,61 @@
+//go:build js && wasm
+
+// Command worker serves the fetch-with-refresh backend on Cloudflare
+// Workers: the same handler as cmd/server (auth endpoints, /api proxy,
+// CSRF), with outbound calls made by the Workers fetch API. Static files are
+// Workers static assets (see wrangler.toml), so the Go program only runs
+// for what they do not match: /api/* and /healthz.
+//
+// Configuration comes from the Worker's variables, with the native flags'
+// names and defaults: FWR_UPSTREAM (required: a Worker keeps no state
+// between requests, so the embedded demo upstream cannot run here),
+// FWR_ACCESS_COOKIE_MAX_AGE, FWR_REFRESH_COOKIE_MAX_AGE,
+// FWR_INSECURE_COOKIES, FWR_AUTH_TIMEOUT, FWR_PROXY_TIMEOUT.
+package main
+
+import (
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/apierr"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/app"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/config"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/deadline"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
+	"github.com/syumai/workers"
+	"github.com/syumai/workers/cloudflare"
+	"github.com/syumai/workers/cloudflare/fetch"
+)
+
+// errNoUpstream is the configuration error of a Worker without FWR_UPSTREAM.
+var errNoUpstream = errors.New("FWR_UPSTREAM is not set: a Worker needs an external upstream URL")
+
+func main() {
+	workers.Serve(handler())
+}
+
+// handler builds the app from the Worker's variables, or a handler that
+// explains what is wrong with them.
+func handler() http.Handler {
+	cfg, err := config.Parse(nil, cloudflare.Getenv, io.Discard)
+	if err == nil && cfg.Upstream == nil {
+		err = errNoUpstream
+	}
+	if err != nil {
+		msg := "worker configuration: " + err.Error()
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			apierr.Write(w, http.StatusInternalServerError, "misconfigured", msg)
+		})
+	}
+	return app.New(app.Config{
+		Upstream:     cfg.Upstream,
+		Transport:    deadline.Transport(fetch.NewClient().HTTPClient(fetch.RedirectModeManual).Transport),
+		AuthTimeout:  cfg.AuthTimeout,
+		ProxyTimeout: cfg.ProxyTimeout,
+		Cookies:      session.Cookies{AccessMaxAge: cfg.AccessMaxAge, RefreshMaxAge: cfg.RefreshMaxAge, Insecure: cfg.Insecure},
+		// Each request runs in a fresh instance: an in-memory absorber
+		// would never see a duplicate.
+		AbsorbWindow: -1,
+	})
+}
