@@ -7,6 +7,7 @@ RELEASE := -trimpath -ldflags="-s -w"
 ADDR ?= 127.0.0.1:8080
 export WRANGLER_SEND_METRICS := false
 export XDG_CONFIG_HOME := $(CURDIR)/.config
+export CLOUDFLARE_CF_FETCH_ENABLED := false
 
 WASM_SRC := $(shell find wasm -name '*.go' -not -name '*_test.go') go.mod go.sum
 WASM := js/fetch-with-refresh.wasm
@@ -37,16 +38,49 @@ node_modules/.package-lock.json: package.json package-lock.json
 .PHONY: npm
 npm: node_modules/.package-lock.json
 
+WORKER := build/worker
+WORKER_SRC := $(shell find cmd/internal -name '*.go' -not -name '*_test.go') $(wildcard cmd/worker/*.go) go.mod go.sum
+WRANGLER := npx --no-install wrangler --config cmd/worker/wrangler.toml
+WORKER_PORT ?= 8787
+DEMO_UPSTREAM_ADDR ?= 127.0.0.1:8788
+
+.PHONY: worker
+worker: $(WORKER)/worker.mjs $(WORKER)/app.wasm $(WORKER)/assets ## build the Cloudflare Worker (Go wasm, JS glue, static assets)
+
+$(WORKER)/app.wasm: $(WORKER_SRC) | $(WORKER)/worker.mjs # the generator empties the folder
+	GOOS=js GOARCH=wasm $(GO) build $(RELEASE) -o $@ ./cmd/worker
+
+$(WORKER)/worker.mjs: go.mod
+	$(GO) run github.com/syumai/workers/cmd/workers-assets-gen -mode=go -o $(WORKER)
+
+.PHONY: $(WORKER)/assets
+$(WORKER)/assets: wasm
+	rm -rf $@ && mkdir -p $@/js
+	cp www/* $@/
+	cp js/fetch-with-refresh.mjs js/fetch-with-refresh.d.ts js/fetch-with-refresh.d.mts js/fetch-with-refresh.wasm js/wasm_exec.js $@/js/
+
 ## Run
 
 .PHONY: serve
 serve: wasm ## run the demo on http://$(ADDR) with the embedded demo upstream
 	$(GO) run ./cmd/server -addr $(ADDR)
 
+.PHONY: worker-dev
+worker-dev: worker npm ## the demo through the Worker on http://127.0.0.1:$(WORKER_PORT) (demo upstream on $(DEMO_UPSTREAM_ADDR)); Ctrl-C stops both
+	@trap 'kill 0' EXIT INT TERM; \
+	$(GO) run ./cmd/server -addr 127.0.0.1:0 -demo-addr $(DEMO_UPSTREAM_ADDR) & \
+	$(WRANGLER) dev --ip 127.0.0.1 --port $(WORKER_PORT) --inspector-port 0 \
+		--var FWR_UPSTREAM:http://$(DEMO_UPSTREAM_ADDR) --var FWR_INSECURE_COOKIES:false & \
+	wait
+
+.PHONY: worker-deploy
+worker-deploy: worker npm ## deploy the Worker (needs a Cloudflare account: wrangler login; set FWR_UPSTREAM)
+	$(WRANGLER) deploy
+
 ## Test
 
 .PHONY: test
-test: test-native test-js test-types test-e2e ## everything: native -race, GOOS=js under Node, tsc, headless Chromium, Workers
+test: test-native test-js test-types test-e2e test-worker ## everything: native -race, GOOS=js under Node, tsc, headless Chromium, Workers
 
 .PHONY: test-native
 test-native: ## native packages with -race (includes a smoke run of the benchmarks)
@@ -67,6 +101,11 @@ test-types: npm ## type-check js/fetch-with-refresh.d.ts with tsc
 test-e2e: wasm ## end-to-end tests in headless Chromium (writes test-artifacts/demo.png)
 	@command -v chromium >/dev/null || { echo "chromium is missing: run 'apt-get install -y chromium' (as root), then make test-e2e"; exit 1; }
 	$(GO) test -count=1 -v -tags e2e ./cmd/internal/e2e/
+
+.PHONY: test-worker
+test-worker: worker npm ## the Worker under the local Workers runtime (wrangler/workerd), and a deploy dry run
+	GOOS=js GOARCH=wasm $(GO) vet ./cmd/worker
+	$(GO) test -count=1 -v -tags workers ./cmd/internal/workertest/
 
 .PHONY: screenshot
 screenshot: test-e2e ## refresh the README's screenshot (www/screenshot.png) from the e2e run

@@ -32,7 +32,13 @@ import (
 var errNoUpstream = errors.New("FWR_UPSTREAM is not set: a Worker needs an external upstream URL")
 
 func main() {
-	workers.Serve(handler())
+	h := handler()
+	workers.Serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil { // syumai/workers leaves it nil on GET; net/http promises non-nil
+			r.Body = http.NoBody
+		}
+		h.ServeHTTP(w, r)
+	}))
 }
 
 // handler builds the app from the Worker's variables, or a handler that

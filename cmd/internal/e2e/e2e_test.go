@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/browsertest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -123,20 +124,20 @@ func TestExemptCalls(t *testing.T) {
 // The demo page as a new user meets it: log in, press every button, read
 // the counters; a screenshot after the storm is kept in test-artifacts/.
 func TestDemoPage(t *testing.T) {
-	ctx := newTab(t)
+	ctx := browsertest.NewTab(t, browser)
 	_, err := chromedp.Call(ctx, network.ClearBrowserCookies, cdp.Empty{})
 	require.NoError(t, err)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(server.URL+"/")))
-	waitFor(t, ctx, "the page", `document.body.dataset.ready === "true"`)
-	waitFor(t, ctx, "the login form", `!document.getElementById("login").hidden`)
+	browsertest.WaitFor(t, ctx, "the page", `document.body.dataset.ready === "true"`)
+	browsertest.WaitFor(t, ctx, "the login form", `!document.getElementById("login").hidden`)
 
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#login-form button"))))
-	waitFor(t, ctx, "the departments", `document.querySelectorAll("#departments li").length === 5`)
+	browsertest.WaitFor(t, ctx, "the departments", `document.querySelectorAll("#departments li").length === 5`)
 
 	click := func(id, wantResult string) {
 		t.Helper()
 		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#"+id))))
-		waitFor(t, ctx, id, `document.getElementById("result").textContent.includes(`+jsString(wantResult)+`)`)
+		browsertest.WaitFor(t, ctx, id, `document.getElementById("result").textContent.includes(`+jsString(wantResult)+`)`)
 	}
 	click("expire", "has expired")
 	click("storm", "50 concurrent requests: 50 succeeded, 1 refresh,")
@@ -153,13 +154,13 @@ func TestDemoPage(t *testing.T) {
 	assert.Equal(t, "2", refreshes, "one refresh per expiry")
 
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#revoke"))))
-	waitFor(t, ctx, "the login form after revocation", `!document.getElementById("login").hidden &&
+	browsertest.WaitFor(t, ctx, "the login form after revocation", `!document.getElementById("login").hidden &&
 		document.getElementById("login-error").textContent.includes("session has ended")`)
 
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#login-form button"))))
-	waitFor(t, ctx, "the dashboard again", `!document.getElementById("app").hidden`)
+	browsertest.WaitFor(t, ctx, "the dashboard again", `!document.getElementById("app").hidden`)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#logout"))))
-	waitFor(t, ctx, "the login form after logout", `!document.getElementById("login").hidden`)
+	browsertest.WaitFor(t, ctx, "the login form after logout", `!document.getElementById("login").hidden`)
 
 	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)))
 	shot, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
