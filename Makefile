@@ -80,7 +80,7 @@ worker-deploy: worker npm ## deploy the Worker (needs a Cloudflare account: wran
 ## Test
 
 .PHONY: test
-test: test-native test-js test-types test-e2e test-worker ## everything: native -race, GOOS=js under Node, tsc, headless Chromium, Workers
+test: test-native test-js test-types test-e2e test-worker test-bench ## everything: native -race, GOOS=js under Node, tsc, headless Chromium, Workers
 
 .PHONY: test-native
 test-native: ## native packages with -race (includes a smoke run of the benchmarks)
@@ -114,8 +114,13 @@ screenshot: test-e2e ## refresh the README's screenshot (www/screenshot.png) fro
 ## Benchmarks
 
 .PHONY: bench
-bench: wasm ## sizes, start-up, overhead, storm and server figures against baselines
+bench: wasm worker ## sizes, start-up, overhead, storm and server figures against baselines (writes bench/results.md)
+	@command -v chromium >/dev/null || { echo "chromium is missing: run 'apt-get install -y chromium' (as root), then make bench"; exit 1; }
 	$(GO) run ./cmd/internal/tools/bench
+
+.PHONY: test-bench
+test-bench: wasm worker ## a smoke run of make bench: one short iteration of each figure
+	$(GO) run ./cmd/internal/tools/bench -smoke
 
 .PHONY: clean
 clean: ## remove build outputs

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/browsertest"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/testserver"
+)
+
+// browser measures start-up, per-call overhead and storms in Chromium.
+func browser(root string) []row {
+	b, stop, err := browsertest.Start()
+	check(err)
+	defer stop()
+	srv := testserver.Start(testserver.Config{AccessTTL: time.Hour, Root: root})
+	defer srv.Close()
+
+	var rows []row
+	rows = append(rows, startup(b, srv.URL)...)
+
+	page := newPage(b, srv.URL, `{}`)
+	page.eval("window.bench.login()")
+	var o struct{ Ours, Plain []float64 }
+	page.decode(fmt.Sprintf("window.bench.overhead(%d, 50)", iterations(10)), &o)
+	ours, plain := median(o.Ours), median(o.Plain)
+	rows = append(rows, row{"per-call time, 500 sequential GETs (Chromium)", ms(ours), ms(plain) + " (plain fetch)", ours / plain, "ratio ≤ 1.15", ours/plain <= 1.15})
+
+	const n = 1000
+	var valid, expired []float64
+	maxRefreshes, okAll := 0, true
+	for range iterations(5) {
+		v, e := page.storm(n, false), page.storm(n, true)
+		valid, expired = append(valid, v.Ms), append(expired, e.Ms)
+		maxRefreshes = max(maxRefreshes, e.Refreshes)
+		okAll = okAll && v.OK == n && e.OK == n
+	}
+	page.close()
+	rows = append(rows, row{"storm of 1,000 calls, access token revoked server-side (every call gets a 401)",
+		ms(median(expired)) + fmt.Sprintf(", %d refresh", maxRefreshes), ms(median(valid)) + " (valid token)",
+		median(expired) / median(valid), "1 refresh, all succeed", maxRefreshes == 1 && okAll})
+
+	// A natural expiry, which the module sees coming (X-Access-Expires):
+	// the storm refreshes first, once, and no call is answered 401.
+	short := testserver.Start(testserver.Config{AccessTTL: 4 * time.Second, Root: root})
+	defer short.Close()
+	page = newPage(b, short.URL, `{"refreshAheadMs":1000}`)
+	valid, expired = nil, nil
+	maxRefreshes, unauthorized, okAll := 0, 0, true
+	for range iterations(3) {
+		page.eval("window.bench.login()")
+		loggedIn := time.Now()
+		v := page.storm(n, false)
+		time.Sleep(time.Until(loggedIn.Add(4200 * time.Millisecond)))
+		e := page.storm(n, false)
+		valid, expired = append(valid, v.Ms), append(expired, e.Ms)
+		maxRefreshes, unauthorized = max(maxRefreshes, e.Refreshes), unauthorized+e.Unauthorized
+		okAll = okAll && v.OK == n && e.OK == n
+	}
+	page.close()
+	r := median(expired) / median(valid)
+	rows = append(rows, row{"storm of 1,000 calls right after expiry (refresh ahead)",
+		ms(median(expired)) + fmt.Sprintf(", %d refresh, %d 401s", maxRefreshes, unauthorized), ms(median(valid)) + " (valid token)",
+		r, "ratio ≤ 1.5, 1 refresh", r <= 1.5 && maxRefreshes == 1 && okAll})
+	return rows
+}
+
+// startup loads the module's page and an empty page in turn, cache
+// disabled, and compares the medians.
+func startup(b context.Context, base string) []row {
+	var ready, first, baseReady, baseFirst []float64
+	for range iterations(21) {
+		for _, p := range []string{"startup", "baseline"} {
+			var res struct{ Ready, First float64 }
+			pg := open(b, base+"/testdata/e2e/"+p+".html", true)
+			pg.decode(`(async () => { while (!window.benchResult) await new Promise((r) => setTimeout(r, 2)); return window.benchResult; })()`, &res)
+			pg.close()
+			if p == "startup" {
+				ready, first = append(ready, res.Ready), append(first, res.First)
+			} else {
+				baseReady, baseFirst = append(baseReady, res.Ready), append(baseFirst, res.First)
+			}
+		}
+	}
+	r, f := median(ready), median(first)
+	return []row{
+		{"start-up: navigation to ready to call (Chromium, cache off)", ms(r), ms(median(baseReady)) + " (page loading nothing)", r / median(baseReady), "≤ 150 ms", r <= 150},
+		{"start-up: navigation to first fetchWithRefresh result", ms(f), ms(median(baseFirst)) + " (plain fetch)", f / median(baseFirst), "", true},
+	}
+}
+
+// page is one Chromium tab.
+type page struct {
+	ctx   context.Context
+	close func()
+}
+
+func open(b context.Context, u string, noCache bool) page {
+	ctx, cancel := chromedp.NewContext(b)
+	tctx, cancelT := context.WithTimeout(ctx, 2*time.Minute)
+	p := page{tctx, func() { cancelT(); cancel() }}
+	if noCache {
+		_, err := chromedp.Call(tctx, network.Enable, network.EnableParams{})
+		check(err)
+		_, err = chromedp.Call(tctx, network.SetCacheDisabled, network.SetCacheDisabledParams{CacheDisabled: true})
+		check(err)
+	}
+	check(chromedp.Do(tctx, chromedp.Navigate(u)))
+	return p
+}
+
+// newPage opens bench.html with load() options and waits for the module.
+func newPage(b context.Context, base, options string) page {
+	p := open(b, base+"/testdata/e2e/bench.html?options="+url.QueryEscape(options), false)
+	p.eval(`(async () => { while (!window.benchReady) await new Promise((r) => setTimeout(r, 5)); await window.benchReady; })()`)
+	return p
+}
+
+func (p page) eval(expr string) {
+	_, err := chromedp.Run(p.ctx, chromedp.Evaluate[any]("(async () => { await ("+expr+"); return null; })()", chromedp.EvalAwaitPromise))
+	check(err)
+}
+
+func (p page) decode(expr string, out any) {
+	s, err := chromedp.Run(p.ctx, chromedp.Evaluate[string]("(async () => JSON.stringify(await ("+expr+")))()", chromedp.EvalAwaitPromise))
+	check(err)
+	check(json.Unmarshal([]byte(s), out))
+}
+
+type stormResult struct {
+	Ms                          float64
+	OK, Refreshes, Unauthorized int
+}
+
+func (p page) storm(n int, expireFirst bool) stormResult {
+	var r stormResult
+	p.decode(fmt.Sprintf("window.bench.storm(%d, %t)", n, expireFirst), &r)
+	return r
+}
+
+func ms(v float64) string { return fmt.Sprintf("%.2f ms", v) }
+
+func chromiumVersion() string {
+	out, err := exec.Command(browsertest.Chromium, "--version").Output()
+	if err != nil {
+		return "Chromium (unknown version)"
+	}
+	return strings.TrimSpace(string(out))
+}
