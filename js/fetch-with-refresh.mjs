@@ -112,7 +112,11 @@ export function load(options = {}) {
     if (optOut) return fetch(request);
     const { fetchFn } = await started;
     const call = new Promise((resolve, reject) => fetchFn(request, resolve, reject));
-    return Promise.race([call, exited, aborted(request.signal)]);
+    // The module's attempts carry the signal; this releases a call that is
+    // waiting for a refresh at once. Without a signal of the caller's there
+    // is nothing to wait for.
+    const signal = init?.signal ?? (input instanceof Request ? input.signal : null);
+    return Promise.race(signal ? [call, exited, aborted(request.signal)] : [call, exited]);
   }
 
   const client = {

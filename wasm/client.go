@@ -75,17 +75,21 @@ func (c *client) fetchWithRefresh(_ safejs.Value, args []safejs.Value) any {
 	return nil
 }
 
-// do runs one call under the policy. Every attempt sends a clone of req, so
-// that its body is still there for the replay.
+// do runs one call under the policy. Every attempt of a call with a body
+// sends a clone of req, so that the body is still there for the replay; a
+// Request without a body can be sent as it is, twice.
 func (c *client) do(req safejs.Value) (safejs.Value, error) {
-
+	hasBody := !get(req, "body").IsNull()
 	var res safejs.Value
 	send := func() (int, error) {
-		clone, err := req.Call("clone")
-		if err != nil {
-			return 0, err
+		attempt := req
+		if hasBody {
+			var err error
+			if attempt, err = req.Call("clone"); err != nil {
+				return 0, err
+			}
 		}
-		jsPromise, err := global("fetch").Invoke(clone)
+		jsPromise, err := global("fetch").Invoke(attempt)
 		if err != nil {
 			return 0, err
 		}

@@ -118,8 +118,8 @@ type Policy struct {
 	flight   *flight    // the refresh in progress, or nil
 	failure  error      // the sticky ErrRejected, or nil
 	lastFail *flight    // the last refresh if it failed transiently, or nil
-	expiry  time.Time  // when the access token expires; zero if unknown
-	stats   Stats
+	expiry   time.Time  // when the access token expires; zero if unknown
+	stats    Stats
 }
 
 // flight is one refresh in progress.

@@ -29,8 +29,9 @@ type absorber struct {
 	now    func() time.Time
 	group  singleflight.Group
 
-	mu     sync.Mutex // protects recent
+	mu     sync.Mutex // protects recent and order
 	recent map[string]absorbed
+	order  []string // keys of recent, oldest first: all windows are equally long
 }
 
 // absorbed is a refresh's result, kept for its window.
@@ -81,20 +82,23 @@ func (a *absorber) lookup(key string) (session.Tokens, bool) {
 	return e.tokens, true
 }
 
+// store keeps t for its window. It drops the results whose window has
+// ended, oldest first, and when maxAbsorbed live ones are kept, the oldest
+// of them: constant work per call, bounded memory.
 func (a *absorber) store(key string, t session.Tokens) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
-	if len(a.recent) >= maxAbsorbed {
-		for k, e := range a.recent {
-			if now.Sub(e.at) >= a.window {
-				delete(a.recent, k)
-			}
+	for len(a.order) > 0 {
+		e, ok := a.recent[a.order[0]]
+		if ok && now.Sub(e.at) < a.window && len(a.recent) < maxAbsorbed {
+			break
 		}
+		delete(a.recent, a.order[0])
+		a.order = a.order[1:]
 	}
-	if len(a.recent) < maxAbsorbed { // full of live results: this one is not kept
-		a.recent[key] = absorbed{tokens: t, at: now}
-	}
+	a.recent[key] = absorbed{tokens: t, at: now}
+	a.order = append(a.order, key)
 }
 
 // size returns how many results are kept, for tests.

@@ -2,6 +2,7 @@ package bff
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -248,4 +249,21 @@ func FuzzRefreshCookie(f *testing.F) {
 		assert.Equal(t, 401, w.Code, header) // no cookie here is a live session
 		assert.Equal(t, "application/json; charset=utf-8", w.Header().Get("Content-Type"))
 	})
+}
+
+// Memory stays bounded: past maxAbsorbed live results, the oldest goes.
+func TestAbsorberIsBounded(t *testing.T) {
+	c := &clock{now: time.Now()}
+	a := newAbsorber(time.Minute, c.Now)
+	for i := range maxAbsorbed + 5 {
+		a.store(fmt.Sprint(i), session.Tokens{AccessToken: fmt.Sprint(i)})
+	}
+	assert.Equal(t, maxAbsorbed, a.size())
+	_, ok := a.lookup("0")
+	assert.False(t, ok, "the oldest was dropped")
+	_, ok = a.lookup(fmt.Sprint(maxAbsorbed + 4))
+	assert.True(t, ok)
+	c.Advance(time.Minute)
+	a.store("new", session.Tokens{})
+	assert.Equal(t, 1, a.size(), "expired results are dropped")
 }
