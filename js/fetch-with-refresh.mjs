@@ -56,11 +56,15 @@ export function load(options = {}) {
   const wasmURL = new URL(opts.wasmURL ?? "./fetch-with-refresh.wasm", import.meta.url);
   const counts = { refreshes: 0, authFailures: 0 };
 
-  let goExited;
-  const exited = new Promise((_, reject) => (goExited = reject)); // rejects when Go ends
-  exited.catch(() => {}); // handled by each call's race
+  let api; // { fetchFn, statsFn } once the module is ready
+  let exitError; // set when the Go program has ended
+  const pending = new Set(); // reject functions of the calls in the module
+  const exit = (err) => {
+    exitError = err;
+    for (const reject of pending) reject(err);
+    pending.clear();
+  };
   const started = new Promise((resolve, reject) => {
-    exited.catch(reject); // ended before ready: load rejects
     const key = `__fetchWithRefresh${instances++}`;
     globalThis[key] = {
       options: {
@@ -70,9 +74,10 @@ export function load(options = {}) {
         refreshAheadMs: opts.refreshAheadMs,
       },
       hooks: {
-        ready: (fetchFn, statsFn) => {
+        ready: (fetchFn, statsFn, resetFn) => {
           delete globalThis[key];
-          resolve({ fetchFn, statsFn });
+          api = { fetchFn, statsFn, resetFn };
+          resolve(api);
         },
         refreshInit: () => ({
           method: "POST",
@@ -93,9 +98,9 @@ export function load(options = {}) {
       },
     };
     start(wasmURL, opts.wasmExecURL, key).then(({ running }) => running.then(
-      () => goExited(new Error("fetch-with-refresh: the Go program exited")),
-      goExited,
-    ), reject);
+      () => exit(new Error("fetch-with-refresh: the Go program exited")),
+      exit,
+    ).finally(() => reject(exitError)), reject); // ended before ready: load rejects
   });
 
   function authFailed(err) {
@@ -107,16 +112,38 @@ export function load(options = {}) {
     }
   }
 
-  async function fetchWithRefresh(input, init) {
-    const [request, optOut] = await prepare(input, init, opts.headers);
+  function fetchWithRefresh(input, init) {
+    const stream = init?.body instanceof ReadableStream;
+    if (!api || stream) { // queued until ready; a stream is read first
+      return Promise.all([stream && new Response(init.body).arrayBuffer(), started])
+        .then(([body]) => fetchWithRefresh(input, stream ? { ...init, body, duplex: undefined } : init));
+    }
+    let request, optOut;
+    try {
+      [request, optOut] = prepare(input, init, opts.headers);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (optOut) return fetch(request);
-    const { fetchFn } = await started;
-    const call = new Promise((resolve, reject) => fetchFn(request, resolve, reject));
-    // The module's attempts carry the signal; this releases a call that is
-    // waiting for a refresh at once. Without a signal of the caller's there
-    // is nothing to wait for.
-    const signal = init?.signal ?? (input instanceof Request ? input.signal : null);
-    return Promise.race(signal ? [call, exited, aborted(request.signal)] : [call, exited]);
+    if (exitError) return Promise.reject(exitError);
+    return new Promise((resolve, reject) => {
+      const done = () => pending.delete(reject);
+      pending.add(reject);
+      // The module's attempts carry the signal; this releases a call that
+      // is waiting for a refresh at once.
+      if (init?.signal || input instanceof Request) {
+        const signal = request.signal;
+        if (signal.aborted) reject(signal.reason);
+        else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+      }
+      api.fetchFn(request, (res) => {
+        done();
+        // A login: an answer, not the refresh's, that states the expiry.
+        const expires = res.headers.get(EXPIRES_HEADER);
+        if (expires && res.url !== refreshURL) api.resetFn(Number(expires) || 0);
+        resolve(res);
+      }, (err) => { done(); reject(err); });
+    });
   }
 
   const client = {
@@ -160,20 +187,17 @@ async function start(wasmURL, wasmExecURL, key) {
 
 /**
  * Builds the Request every attempt of a call clones: init without the
- * refresh option, a ReadableStream body read into memory (a stream can be
- * read once, and browsers cannot upload streams over HTTP/1.1), and the
- * configured headers on a same-origin call that lacks them.
+ * refresh option, and the configured headers on a same-origin call that
+ * lacks them. (A ReadableStream body has been read into memory before: a
+ * stream can be read once, and browsers cannot upload streams over
+ * HTTP/1.1.)
  */
-async function prepare(input, init, headers) {
+function prepare(input, init, headers) {
   let optOut = false;
-  if (init) {
-    init = { ...init };
+  if (init && "refresh" in init) {
     optOut = init.refresh === false;
+    init = { ...init };
     delete init.refresh;
-    if (typeof ReadableStream !== "undefined" && init.body instanceof ReadableStream) {
-      init.body = await new Response(init.body).arrayBuffer();
-      delete init.duplex;
-    }
   }
   const request = new Request(input, init);
   if (sameOrigin(request.url)) {
@@ -187,13 +211,5 @@ async function prepare(input, init, headers) {
 /** Same origin as the page; outside a page (Node) every URL is. */
 function sameOrigin(url) {
   const origin = globalThis.location?.origin;
-  return !origin || new URL(url).origin === origin;
-}
-
-/** A promise that rejects with the signal's reason when it aborts. */
-function aborted(signal) {
-  return new Promise((_, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-  });
+  return !origin || url.startsWith(origin + "/") || url === origin;
 }

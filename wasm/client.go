@@ -96,7 +96,6 @@ func (c *client) do(req safejs.Value) (safejs.Value, error) {
 		if res, err = await(jsPromise); err != nil {
 			return 0, err
 		}
-		c.noticeLogin(res)
 		return get(res, "status").Int()
 	}
 	var err error
@@ -129,12 +128,17 @@ func (c *client) refresh(refresh.Context) (refresh.Result, error) {
 	return refresh.Result{Status: status, Expiry: c.expiry(res)}, err
 }
 
-// noticeLogin starts a new session when an answer that is not a refresh
-// states the access token's expiry (a login).
-func (c *client) noticeLogin(res safejs.Value) {
-	if exp := c.expiry(res); !exp.IsZero() && str(get(res, "url")) != c.refreshURL {
-		c.policy.Reset(exp)
+// reset is the exported reset(expiresAtMs): the loader calls it when an
+// answer that is not a refresh states the access token's expiry (a login),
+// which starts a new session in the policy.
+func (c *client) reset(_ safejs.Value, args []safejs.Value) any {
+	ms, _ := arg(args, 0).Float()
+	var exp time.Time
+	if ms > 0 {
+		exp = time.UnixMilli(int64(ms))
 	}
+	c.policy.Reset(exp)
+	return nil
 }
 
 // refreshDone reports each refresh to the loader's onRefresh hook, which

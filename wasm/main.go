@@ -11,15 +11,17 @@
 //	  hooks: { ready(api), refreshInit(), expiresAt(response), error(name, message, status), onRefresh(event) } }
 //
 // where options.refreshURL is absolute. The module reads it, builds a client
-// and calls hooks.ready(fetchWithRefresh, stats) with two functions:
+// and calls hooks.ready(fetchWithRefresh, stats, reset) with three
+// functions:
 //
 //	fetchWithRefresh(request, resolve, reject) // settles with the Response
 //	stats() -> [calls, unauthorized, refreshes, replays, failures, epoch]
+//	reset(expiresAtMs) // a login started a new session (0: expiry unknown)
 //
 // then keeps running. The loader prepares the Request (headers, a buffered
 // stream body) and sends calls that opt out itself; the module sends a clone
 // of the Request for each attempt. For a
-// refresh it calls fetch(refreshURL, hooks.refreshInit()); it learns a
+// refresh it calls fetch(refreshURL, hooks.refreshInit()); it learns the new
 // token's expiry from hooks.expiresAt(response) (milliseconds since the
 // epoch, 0 if unknown); it rejects with hooks.error(...) values; it reports
 // every refresh to hooks.onRefresh({ok, error}). If the options are
@@ -63,6 +65,10 @@ func start() error {
 	if err != nil {
 		return err
 	}
-	_, err = hooks.Call("ready", fetchFn, statsFn)
+	resetFn, err := safejs.FuncOf(c.reset)
+	if err != nil {
+		return err
+	}
+	_, err = hooks.Call("ready", fetchFn, statsFn, resetFn)
 	return err
 }
