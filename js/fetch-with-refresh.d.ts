@@ -20,7 +20,17 @@ export interface Options {
    * within this many ms of it refreshes first. 0 turns it off. Default 30000.
    */
   refreshAheadMs?: number;
-  /** Called once per definite refresh failure (the session is over). */
+  /**
+   * Coordinate the tabs of this browser: one refresh per expiry in the whole
+   * browser (a Web Lock around each refresh, and the session cookie as a
+   * version all tabs read), and a definite failure or a login in one tab
+   * reaches every tab (BroadcastChannel). Each part falls back to per-tab
+   * behaviour where the browser lacks it. Default true.
+   */
+  crossTab?: boolean;
+  /** The readable cookie with the access token's expiry (Unix ms) that the server sets. Default "accessExpires". */
+  sessionCookie?: string;
+  /** Called once per definite refresh failure (the session is over), in every tab. */
   onAuthFailure?: (error: AuthError) => void;
   /** Called after every refresh with its outcome. */
   onRefresh?: (event: RefreshEvent) => void;
@@ -31,6 +41,8 @@ export interface Options {
 /** The outcome of one refresh. */
 export interface RefreshEvent {
   ok: boolean;
+  /** Another tab had refreshed already: this tab sent no refresh. */
+  elsewhere: boolean;
   error?: AuthError | RefreshUnavailableError;
 }
 
@@ -52,8 +64,12 @@ export interface Stats {
   calls: number;
   /** Attempts answered with one of statusCodes. */
   unauthorized: number;
-  /** Refreshes started by this client. */
+  /** Refreshes started by this client (those found done by another tab included). */
   refreshes: number;
+  /** Refreshes this client found already done by another tab. */
+  elsewhere: number;
+  /** Refreshes that other tabs announced. */
+  refreshedByOthers: number;
   /** Attempts sent again after a refresh. */
   replays: number;
   /** Calls that ended with a refresh error. */

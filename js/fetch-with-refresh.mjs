@@ -37,10 +37,15 @@ const DEFAULTS = {
   headers: { "X-CSRF": "1" },
   refreshTimeoutMs: 10000,
   refreshAheadMs: 30000,
+  crossTab: true,
+  sessionCookie: "accessExpires",
   onAuthFailure: undefined,
   onRefresh: undefined,
   loginURL: undefined,
 };
+
+/** The name of the Web Lock and of the BroadcastChannel the tabs share. */
+const CHANNEL = "fetch-with-refresh";
 
 let instances = 0;
 
@@ -54,9 +59,21 @@ export function load(options = {}) {
   const base = globalThis.location?.href;
   const refreshURL = new URL(opts.refreshURL, base).href;
   const wasmURL = new URL(opts.wasmURL ?? "./fetch-with-refresh.wasm", import.meta.url);
-  const counts = { refreshes: 0, authFailures: 0 };
+  const counts = { authFailures: 0, refreshedByOthers: 0 };
+  let ended = false; // the session ended: onAuthFailure was called for it
 
-  let api; // { fetchFn, statsFn } once the module is ready
+  // Cross-tab mode: a Web Lock around each refresh, the readable session
+  // cookie as the version all tabs share, a BroadcastChannel for outcomes.
+  // Each part falls back to this tab alone where the browser lacks it.
+  const locks = opts.crossTab ? globalThis.navigator?.locks : undefined;
+  const cookies = opts.crossTab && typeof document !== "undefined";
+  const channel = opts.crossTab && typeof BroadcastChannel === "function" ? new BroadcastChannel(CHANNEL) : null;
+  const sessionValue = () => {
+    const m = document.cookie.match(new RegExp(`(?:^|;\\s*)${opts.sessionCookie}=(\\d+)`));
+    return m ? Number(m[1]) : 0;
+  };
+
+  let api; // { fetchFn, statsFn, sessionFn } once the module is ready
   let exitError; // set when the Go program has ended
   const pending = new Set(); // reject functions of the calls in the module
   const exit = (err) => {
@@ -66,6 +83,40 @@ export function load(options = {}) {
   };
   const started = new Promise((resolve, reject) => {
     const key = `__fetchWithRefresh${instances++}`;
+    const hooks = {
+      ready: (fetchFn, statsFn, sessionFn) => {
+        delete globalThis[key];
+        api = { fetchFn, statsFn, sessionFn };
+        resolve(api);
+      },
+      refreshInit: () => ({
+        method: "POST",
+        credentials: "same-origin",
+        headers: sameOrigin(refreshURL) ? opts.headers : {},
+        signal: AbortSignal.timeout(opts.refreshTimeoutMs),
+      }),
+      expiresAt: (response) => Number(response.headers.get(EXPIRES_HEADER)) || 0,
+      error: (name, message, status) =>
+        name === "AuthError" ? new AuthError(message, status)
+          : name === "RefreshUnavailableError" ? new RefreshUnavailableError(message, status)
+            : new Error(message),
+      onRefresh: (elsewhere, error) => {
+        opts.onRefresh?.({ ok: !error, elsewhere, error: error ?? undefined });
+        if (!error) {
+          ended = false;
+          if (!elsewhere) channel?.postMessage({ type: "session", expiresAt: cookies ? sessionValue() : 0, refresh: true });
+        } else if (error.name === "AuthError") {
+          channel?.postMessage({ type: "ended", status: error.status });
+          authFailed(error);
+        }
+      },
+    };
+    if (locks) { // resolves to the release function once the lock is held
+      hooks.lock = () => new Promise((held, failed) => locks.request(CHANNEL,
+        { signal: AbortSignal.timeout(opts.refreshTimeoutMs) },
+        () => new Promise((release) => held(release))).catch(failed));
+    }
+    if (cookies) hooks.shared = sessionValue;
     globalThis[key] = {
       options: {
         refreshURL,
@@ -73,29 +124,7 @@ export function load(options = {}) {
         refreshTimeoutMs: opts.refreshTimeoutMs,
         refreshAheadMs: opts.refreshAheadMs,
       },
-      hooks: {
-        ready: (fetchFn, statsFn, resetFn) => {
-          delete globalThis[key];
-          api = { fetchFn, statsFn, resetFn };
-          resolve(api);
-        },
-        refreshInit: () => ({
-          method: "POST",
-          credentials: "same-origin",
-          headers: sameOrigin(refreshURL) ? opts.headers : {},
-          signal: AbortSignal.timeout(opts.refreshTimeoutMs),
-        }),
-        expiresAt: (response) => Number(response.headers.get(EXPIRES_HEADER)) || 0,
-        error: (name, message, status) =>
-          name === "AuthError" ? new AuthError(message, status)
-            : name === "RefreshUnavailableError" ? new RefreshUnavailableError(message, status)
-              : new Error(message),
-        onRefresh: (event) => {
-          counts.refreshes++;
-          opts.onRefresh?.(event);
-          if (event.error?.name === "AuthError") authFailed(event.error);
-        },
-      },
+      hooks,
     };
     start(wasmURL, opts.wasmExecURL, key).then(({ running }) => running.then(
       () => exit(new Error("fetch-with-refresh: the Go program exited")),
@@ -103,13 +132,40 @@ export function load(options = {}) {
     ).finally(() => reject(exitError)), reject); // ended before ready: load rejects
   });
 
+  // What the other tabs say: a new session (a login or a refresh) or its end.
+  if (channel) {
+    channel.onmessage = ({ data }) => {
+      if (!api) return;
+      if (data.type === "session") {
+        if (data.refresh) counts.refreshedByOthers++;
+        ended = false;
+        api.sessionFn(data.expiresAt || 0);
+      } else if (data.type === "ended") {
+        api.sessionFn(-data.status);
+        authFailed(new AuthError(`refresh: rejected in another tab: status ${data.status}`, data.status));
+      }
+    };
+  }
+
   function authFailed(err) {
+    if (ended) return; // once per session end, whichever tab saw it first
+    ended = true;
     counts.authFailures++;
     try {
       opts.onAuthFailure?.(err);
     } finally {
       if (opts.loginURL) globalThis.location?.assign(opts.loginURL);
     }
+  }
+
+  // A login: an answer, not the refresh's, that states the expiry. It starts
+  // a new session here and in the other tabs.
+  function noticeLogin(res) {
+    const expires = res.headers.get(EXPIRES_HEADER);
+    if (!expires || res.url === refreshURL) return;
+    ended = false;
+    api.sessionFn(Number(expires) || 0);
+    channel?.postMessage({ type: "session", expiresAt: Number(expires) || 0 });
   }
 
   function fetchWithRefresh(input, init) {
@@ -138,9 +194,7 @@ export function load(options = {}) {
       }
       api.fetchFn(request, (res) => {
         done();
-        // A login: an answer, not the refresh's, that states the expiry.
-        const expires = res.headers.get(EXPIRES_HEADER);
-        if (expires && res.url !== refreshURL) api.resetFn(Number(expires) || 0);
+        noticeLogin(res);
         resolve(res);
       }, (err) => { done(); reject(err); });
     });
@@ -151,8 +205,8 @@ export function load(options = {}) {
     /** Counters of what the module did, for dashboards and tests. */
     stats() {
       return started.then(({ statsFn }) => {
-        const [calls, unauthorized, refreshes, replays, failures, epoch] = statsFn();
-        return { calls, unauthorized, refreshes, replays, failures, epoch, authFailures: counts.authFailures };
+        const [calls, unauthorized, refreshes, replays, failures, elsewhere, epoch] = statsFn().split(" ").map(Number);
+        return { calls, unauthorized, refreshes, replays, failures, elsewhere, epoch, ...counts };
       });
     },
   };

@@ -10,14 +10,16 @@ async function demo(): Promise<void> {
     refreshTimeoutMs: 5000,
     refreshAheadMs: 30000,
     onAuthFailure: (err: AuthError) => console.log(err.status),
-    onRefresh: (e) => console.log(e.ok, e.error?.name),
+    onRefresh: (e) => console.log(e.ok, e.elsewhere, e.error?.name),
+    crossTab: true,
+    sessionCookie: "accessExpires",
     loginURL: "/login",
   });
   const res: Response = await client.fetchWithRefresh("/api/departments");
   await client.fetchWithRefresh(new URL("https://example.test/x"), { method: "POST", body: "x", refresh: false });
   await client.fetchWithRefresh(new Request("/api/echo"), { signal: AbortSignal.timeout(1000) });
   const stats: Stats = await client.stats();
-  console.log(res.status, stats.refreshes, EXPIRES_HEADER);
+  console.log(res.status, stats.refreshes, stats.elsewhere, stats.refreshedByOthers, EXPIRES_HEADER);
   try {
     await globalThis.fetchWithRefresh?.("/api/departments");
   } catch (e) {

@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/wasm/internal/ctxlite"
@@ -43,6 +44,12 @@ func newClient(jsOptions, jsHooks safejs.Value) (*client, error) {
 		Ahead:   millis(get(jsOptions, "refreshAheadMs")),
 		Done:    c.refreshDone,
 	}
+	if get(jsHooks, "lock").Type() == safejs.TypeFunction { // cross-tab, with Web Locks
+		cfg.Lock = c.lock
+	}
+	if get(jsHooks, "shared").Type() == safejs.TypeFunction { // cross-tab, in a page
+		cfg.Shared = c.shared
+	}
 	if cfg.Timeout < 0 || cfg.Ahead < 0 {
 		return nil, errNegative
 	}
@@ -50,8 +57,8 @@ func newClient(jsOptions, jsHooks safejs.Value) (*client, error) {
 		n, _ := codes.Length()
 		for i := range n {
 			v, _ := codes.Index(i)
-			if code, err := v.Int(); err == nil {
-				cfg.StatusCodes = append(cfg.StatusCodes, code)
+			if code, err := v.Float(); err == nil {
+				cfg.StatusCodes = append(cfg.StatusCodes, int(code))
 			}
 		}
 	}
@@ -96,7 +103,7 @@ func (c *client) do(req safejs.Value) (safejs.Value, error) {
 		if res, err = await(jsPromise); err != nil {
 			return 0, err
 		}
-		return get(res, "status").Int()
+		return status(res)
 	}
 	var err error
 	if str(get(req, "url")) == c.refreshURL { // never intercepted
@@ -124,41 +131,78 @@ func (c *client) refresh(refresh.Context) (refresh.Result, error) {
 	if err != nil {
 		return refresh.Result{}, err
 	}
-	status, err := get(res, "status").Int()
-	return refresh.Result{Status: status, Expiry: c.expiry(res)}, err
+	code, err := status(res)
+	return refresh.Result{Status: code, Expiry: c.expiry(res)}, err
 }
 
-// reset is the exported reset(expiresAtMs): the loader calls it when an
-// answer that is not a refresh states the access token's expiry (a login),
-// which starts a new session in the policy.
-func (c *client) reset(_ safejs.Value, args []safejs.Value) any {
-	ms, _ := arg(args, 0).Float()
+// session is the exported session(n). n >= 0: a login, here (an answer
+// that is not a refresh states the token's expiry) or in another tab,
+// started a new session whose access token expires at n (Unix ms; 0 if
+// unknown). n < 0: another tab's refresh was rejected with status -n, so the
+// session is over here too. (One number, because every distinct JavaScript
+// type read costs the module size.)
+func (c *client) session(_ safejs.Value, args []safejs.Value) any {
+	n, _ := arg(args, 0).Float()
+	if n < 0 {
+		c.policy.Fail(int(-n))
+		return nil
+	}
 	var exp time.Time
-	if ms > 0 {
-		exp = time.UnixMilli(int64(ms))
+	if n > 0 {
+		exp = time.UnixMilli(int64(n))
 	}
 	c.policy.Reset(exp)
 	return nil
 }
 
 // refreshDone reports each refresh to the loader's onRefresh hook, which
-// counts them and calls onAuthFailure once per definite failure.
-func (c *client) refreshDone(err error) {
-	event := map[string]any{"ok": err == nil}
+// counts them, tells the other tabs, and calls onAuthFailure once per
+// definite failure.
+func (c *client) refreshDone(res refresh.Result, err error) {
+	var jsErr any
 	if err != nil {
-		event["error"] = c.toJS(err)
+		jsErr = c.toJS(err)
 	}
-	if hook := get(c.hooks, "onRefresh"); hook.Type() == safejs.TypeFunction {
-		_, _ = hook.Invoke(event)
-	}
+	_, _ = get(c.hooks, "onRefresh").Invoke(res.Elsewhere, jsErr)
 }
 
-// stats returns the policy's counters as an array: calls, unauthorized,
-// refreshes, replays, failures, epoch. The loader names them.
+// lock runs fn while holding the browser-wide lock: hooks.lock() returns a
+// Promise of the function that releases a Web Lock once it is held; it
+// rejects if the request was aborted (at the refresh timeout).
+func (c *client) lock(fn func() (refresh.Result, error)) (refresh.Result, error) {
+	p, err := get(c.hooks, "lock").Invoke()
+	if err != nil {
+		return refresh.Result{}, err
+	}
+	release, err := await(p)
+	if err != nil {
+		return refresh.Result{}, err
+	}
+	defer release.Invoke()
+	return fn()
+}
+
+// shared reads the session state the tabs share through hooks.shared(): the
+// access token's expiry in Unix ms, which changes with every new token.
+func (c *client) shared() refresh.Shared {
+	v, err := get(c.hooks, "shared").Invoke()
+	ms, _ := v.Float()
+	if err != nil || ms <= 0 {
+		return refresh.Shared{}
+	}
+	return refresh.Shared{Version: int64(ms), Expiry: time.UnixMilli(int64(ms))}
+}
+
+// stats returns the policy's counters as one string, "calls unauthorized
+// refreshes replays failures elsewhere epoch", which the loader splits and
+// names (cheaper in the module than an array of numbers).
 func (c *client) stats(safejs.Value, []safejs.Value) any {
 	s := c.policy.Stats()
-	return []any{float64(s.Calls), float64(s.Unauthorized), float64(s.Refreshes),
-		float64(s.Replays), float64(s.Failures), float64(c.policy.Epoch())}
+	var b []byte
+	for _, n := range []uint64{s.Calls, s.Unauthorized, s.Refreshes, s.Replays, s.Failures, s.Elsewhere, c.policy.Epoch()} {
+		b = strconv.AppendUint(append(b, ' '), n, 10)
+	}
+	return string(b[1:])
 }
 
 // toJS turns a Go error into the value a Promise rejects with: the original
@@ -198,6 +242,12 @@ func (c *client) expiry(res safejs.Value) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(int64(ms))
+}
+
+// status reads a Response's status.
+func status(res safejs.Value) (int, error) {
+	f, err := get(res, "status").Float()
+	return int(f), err
 }
 
 // millis reads a number of milliseconds; zero for anything else.

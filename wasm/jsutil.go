@@ -10,15 +10,9 @@ type Rejection struct {
 	Value safejs.Value
 }
 
-// Error implements error with the JavaScript value's message.
-func (r *Rejection) Error() string {
-	if msg, err := r.Value.Get("message"); err == nil && msg.Type() == safejs.TypeString {
-		if s, err := msg.String(); err == nil {
-			return s
-		}
-	}
-	return "promise rejected"
-}
+// Error implements error. The module hands Value itself back to
+// JavaScript, where its message is.
+func (r *Rejection) Error() string { return "fetch-with-refresh: promise rejected" }
 
 // await waits for jsPromise to settle. It takes no context: every promise
 // the module awaits is a fetch whose AbortSignal ends it early. Like the

@@ -8,15 +8,17 @@
 // globalThis[os.Args[1]] (default "__fetchWithRefresh") to
 //
 //	{ options: { refreshURL, statusCodes, refreshTimeoutMs, refreshAheadMs },
-//	  hooks: { ready(api), refreshInit(), expiresAt(response), error(name, message, status), onRefresh(event) } }
+//	  hooks: { ready(...), refreshInit(), expiresAt(response), error(name, message, status),
+//	           onRefresh(elsewhere, error), lock()?, shared()? } }
 //
 // where options.refreshURL is absolute. The module reads it, builds a client
-// and calls hooks.ready(fetchWithRefresh, stats, reset) with three
+// and calls hooks.ready(fetchWithRefresh, stats, session) with three
 // functions:
 //
 //	fetchWithRefresh(request, resolve, reject) // settles with the Response
-//	stats() -> [calls, unauthorized, refreshes, replays, failures, epoch]
-//	reset(expiresAtMs) // a login started a new session (0: expiry unknown)
+//	stats() -> "calls unauthorized refreshes replays failures elsewhere epoch"
+//	session(expiresAtMs) // a login (here or in another tab) started a new session
+//	session(-status)     // another tab's refresh was rejected: the session is over
 //
 // then keeps running. The loader prepares the Request (headers, a buffered
 // stream body) and sends calls that opt out itself; the module sends a clone
@@ -24,8 +26,11 @@
 // refresh it calls fetch(refreshURL, hooks.refreshInit()); it learns the new
 // token's expiry from hooks.expiresAt(response) (milliseconds since the
 // epoch, 0 if unknown); it rejects with hooks.error(...) values; it reports
-// every refresh to hooks.onRefresh({ok, error}). If the options are
-// unusable the program exits with status 1, which the loader reports.
+// every refresh to hooks.onRefresh(elsewhere, error) (error null on success). With lock and
+// shared (cross-tab mode), a refresh runs under hooks.lock, and
+// hooks.shared() reads the session's shared version and expiry (Unix ms). If
+// the options are unusable the program exits with status 1, which the
+// loader reports.
 //
 // This package only adapts JavaScript to the policy in package refresh:
 // every decision about when to refresh and replay is made there.
@@ -57,18 +62,14 @@ func start() error {
 	if err != nil {
 		return err
 	}
-	fetchFn, err := safejs.FuncOf(c.fetchWithRefresh)
-	if err != nil {
-		return err
+	var api []any
+	for _, fn := range []func(safejs.Value, []safejs.Value) any{c.fetchWithRefresh, c.stats, c.session} {
+		f, err := safejs.FuncOf(fn)
+		if err != nil {
+			return err
+		}
+		api = append(api, f)
 	}
-	statsFn, err := safejs.FuncOf(c.stats)
-	if err != nil {
-		return err
-	}
-	resetFn, err := safejs.FuncOf(c.reset)
-	if err != nil {
-		return err
-	}
-	_, err = hooks.Call("ready", fetchFn, statsFn, resetFn)
+	_, err = hooks.Call("ready", api...)
 	return err
 }

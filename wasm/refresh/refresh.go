@@ -32,6 +32,10 @@
 //   - Refresh ahead: when the access token's expiry is known and a call starts
 //     within Config.Ahead of it, the call first waits for a refresh (shared
 //     like any other), so it is not answered 401 in the first place.
+//   - Across tabs (Config.Lock, Config.Shared): a refresh runs under a lock
+//     that all the tabs of a browser share, and a refresh that gets the lock
+//     after another tab refreshed since its first waiter's attempt was sent
+//     does not refresh again: its waiters are replayed.
 package refresh
 
 import (
@@ -67,6 +71,9 @@ type Result struct {
 	// Expiry is when the new access token expires, or the zero Time when the
 	// endpoint did not say.
 	Expiry time.Time
+	// Elsewhere reports that another tab had refreshed (Config.Shared), so
+	// no refresh was sent.
+	Elsewhere bool
 }
 
 // RefreshFunc calls the refresh endpoint once and gives up when ctx ends
@@ -89,10 +96,20 @@ type Config struct {
 	Ahead time.Duration
 	// Now returns the current time. If nil, time.Now.
 	Now func() time.Time
-	// Done, if set, is called after every refresh with its outcome: nil or
-	// an *Error. It runs before the waiters are released, once per refresh,
-	// so it is the place to report a definite failure exactly once.
-	Done func(err error)
+	// Done, if set, is called after every refresh with its outcome: the
+	// Result and nil, or an *Error. It runs before the waiters are released,
+	// once per refresh, so it is the place to report a definite failure
+	// exactly once.
+	Done func(res Result, err error)
+	// Lock, if set, runs fn while holding a lock shared with the other tabs
+	// (the Web Locks API), and returns its result, or an error if the lock
+	// could not be had. If nil, refreshes are single-flight in this process
+	// only.
+	Lock func(fn func() (Result, error)) (Result, error)
+	// Shared, if set, reads the session state that the tabs share: it
+	// changes whenever any tab refreshes or logs in. If nil, or while its
+	// Version is zero, no refresh by another tab is detected.
+	Shared func() Shared
 }
 
 // Stats counts what a Policy did. Every field only grows.
@@ -102,6 +119,7 @@ type Stats struct {
 	Refreshes    uint64 // refreshes started
 	Replays      uint64 // attempts sent again after a refresh
 	Failures     uint64 // calls that ended with a refresh error
+	Elsewhere    uint64 // refreshes found already done by another tab
 }
 
 // DefaultTimeout is the refresh timeout used when Config.Timeout is zero.
@@ -124,15 +142,17 @@ type Policy struct {
 
 // flight is one refresh in progress.
 type flight struct {
-	n    uint64        // its number: the value of Policy.started when it began
-	done chan struct{} // closed when the refresh has ended
-	err  error         // its outcome; written before done is closed
+	n       uint64        // its number: the value of Policy.started when it began
+	version int64         // Shared().Version when its first waiter's attempt was sent
+	done    chan struct{} // closed when the refresh has ended
+	err     error         // its outcome; written before done is closed
 }
 
 // mark is the state of the policy when an attempt was sent.
 type mark struct {
 	epoch   uint64 // Policy.epoch
 	started uint64 // Policy.started
+	version int64  // Shared().Version
 }
 
 // New returns a Policy for cfg, filling in the documented defaults.
@@ -234,13 +254,21 @@ func (p *Policy) refreshAhead(ctx Context) (mark, error) {
 }
 
 // mark returns the current mark, and whether a refresh ahead of expiry is
-// due.
+// due. The shared expiry, when known, is newer than this tab's.
 func (p *Policy) mark() (m mark, due bool) {
+	var shared Shared
+	if p.cfg.Shared != nil {
+		shared = p.cfg.Shared()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	due = p.cfg.Ahead > 0 && p.failure == nil && !p.expiry.IsZero() &&
-		!p.cfg.Now().Before(p.expiry.Add(-p.cfg.Ahead))
-	return mark{p.epoch, p.started}, due
+	expiry := p.expiry
+	if !shared.Expiry.IsZero() {
+		expiry = shared.Expiry
+	}
+	due = p.cfg.Ahead > 0 && p.failure == nil && !expiry.IsZero() &&
+		!p.cfg.Now().Before(expiry.Add(-p.cfg.Ahead))
+	return mark{p.epoch, p.started, shared.Version}, due
 }
 
 // await waits until the token of an attempt sent at mark sent has been
@@ -264,7 +292,7 @@ func (p *Policy) await(ctx Context, sent mark) error {
 	}
 	if f == nil {
 		p.started++
-		f = &flight{n: p.started, done: make(chan struct{})}
+		f = &flight{n: p.started, version: sent.version, done: make(chan struct{})}
 		p.flight = f
 		p.stats.Refreshes++
 		go p.run(f)
@@ -311,7 +339,13 @@ func (p *Policy) run(f *flight) {
 		ch <- outcome{err: ctx.Err()}
 	}()
 	go func() {
-		res, err := p.cfg.Refresh(ctx)
+		var res Result
+		var err error
+		if p.cfg.Lock == nil {
+			res, err = p.refreshUnlessShared(ctx, f)
+		} else {
+			res, err = p.cfg.Lock(func() (Result, error) { return p.refreshUnlessShared(ctx, f) })
+		}
 		ch <- outcome{res, err}
 	}()
 	out := <-ch
@@ -334,7 +368,7 @@ func (p *Policy) run(f *flight) {
 	}
 	p.mu.Unlock()
 	if p.cfg.Done != nil {
-		p.cfg.Done(err)
+		p.cfg.Done(out.res, err)
 	}
 	close(f.done)
 }

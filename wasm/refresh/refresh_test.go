@@ -239,7 +239,7 @@ func TestDoRejectedIsStickyUntilReset(t *testing.T) {
 	var refreshes atomic.Int64
 	rejected := true
 	var done []error
-	p := New(Config{Done: func(err error) { done = append(done, err) }, Refresh: func(ctx Context) (Result, error) {
+	p := New(Config{Done: func(_ Result, err error) { done = append(done, err) }, Refresh: func(ctx Context) (Result, error) {
 		refreshes.Add(1)
 		first.Wait()
 		if rejected {

@@ -19,7 +19,6 @@ type Ctx struct {
 
 	mu    sync.Mutex      // protects the fields below
 	err   error           // context.Canceled or context.DeadlineExceeded once done
-	cause error           // why; equals err unless Cancel was given another
 	after map[*int]func() // functions to run when c ends, by registration
 }
 
