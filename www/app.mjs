@@ -5,7 +5,10 @@ import { load, AuthError, RefreshUnavailableError } from "/js/fetch-with-refresh
 const $ = (id) => document.getElementById(id);
 
 const client = await load({
-  onRefresh: (e) => log(e.ok ? "refresh: new tokens" : `refresh failed: ${e.error.name} (${e.error.status})`, e.ok ? "ok" : "bad"),
+  onRefresh: (e) => {
+    log(e.ok ? (e.elsewhere ? "another tab had refreshed: replayed" : "refresh: new tokens") : `refresh failed: ${e.error.name} (${e.error.status})`, e.ok ? "ok" : "bad");
+    updateCounters();
+  },
   onAuthFailure: () => showLogin($("app").hidden ? "" : "Your session has ended. Please log in again."),
 });
 const api = client.fetchWithRefresh;
@@ -92,6 +95,8 @@ $("login-form").addEventListener("submit", async (event) => {
     return;
   }
   log("logged in", "ok");
+  const next = new URLSearchParams(location.search).get("next");
+  if (next?.startsWith("/") && !next.startsWith("//")) return location.assign(next); // back to the page that sent us here
   showApp();
   await loadDepartments().catch((err) => log(describe(err), "bad"));
   updateCounters();
@@ -140,9 +145,11 @@ action("logout", async () => {
 
 async function updateCounters() {
   const s = await client.stats();
-  for (const key of ["calls", "unauthorized", "refreshes", "replays", "failures"]) {
+  for (const key of ["calls", "unauthorized", "replays", "failures"]) {
     $(`c-${key}`).textContent = s[key];
   }
+  $("c-refreshes").textContent = s.refreshes - s.elsewhere; // sent by this tab
+  $("c-others").textContent = s.refreshedByOthers + s.elsewhere;
 }
 
 // The access token's remaining lifetime, from the readable accessExpires

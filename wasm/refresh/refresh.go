@@ -238,15 +238,16 @@ func (p *Policy) Epoch() uint64 {
 }
 
 // refreshAhead returns the mark of the call's first attempt, after waiting
-// for a refresh if the access token is about to expire. A transient failure
-// of that refresh is not returned: the token may still be good, and a 401
-// will try again.
+// for a refresh if the access token is about to expire. Only ctx's end is
+// returned: a failed refresh ahead does not fail the call, which is sent
+// all the same (the token may still be good, the call may need none, as a
+// login does), and a 401 then meets the failure.
 func (p *Policy) refreshAhead(ctx Context) (mark, error) {
 	m, due := p.mark()
 	if !due {
 		return m, nil
 	}
-	if err := p.await(ctx, m); err != nil && !isUnavailable(err) {
+	if err := p.await(ctx, m); err != nil && ctx.Err() != nil {
 		return m, err
 	}
 	m, _ = p.mark()

@@ -511,20 +511,22 @@ func TestDoRefreshAheadBurst(t *testing.T) {
 	assert.EqualValues(t, 50, s.sends.Load())
 }
 
-// A transient failure of a refresh-ahead does not fail the call: the token
-// may still be good.
-func TestDoRefreshAheadUnavailableStillSends(t *testing.T) {
-	start := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	clock := &fakeClock{now: start}
-	s := newSession()
-	p := New(Config{Ahead: 30 * time.Second, Now: clock.Now, Refresh: func(Context) (Result, error) {
-		return Result{Status: 503}, nil
-	}})
-	p.Reset(start.Add(time.Minute))
-	clock.Advance(45 * time.Second)
-	status, err := call(background, p, s.send)
-	require.NoError(t, err)
-	assert.Equal(t, 200, status)
+// A failed refresh-ahead does not fail the call: the token may still be
+// good, or the call may need none (a login). A 401 then meets the failure.
+func TestDoRefreshAheadFailureStillSends(t *testing.T) {
+	for _, refreshStatus := range []int{503, 401} {
+		start := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+		clock := &fakeClock{now: start}
+		s := newSession()
+		p := New(Config{Ahead: 30 * time.Second, Now: clock.Now, Refresh: func(Context) (Result, error) {
+			return Result{Status: refreshStatus}, nil
+		}})
+		p.Reset(start.Add(time.Minute))
+		clock.Advance(45 * time.Second)
+		status, err := call(background, p, s.send)
+		require.NoError(t, err, "refresh %d", refreshStatus)
+		assert.Equal(t, 200, status)
+	}
 }
 
 func BenchmarkDoValidToken(b *testing.B) {

@@ -7,7 +7,7 @@
 let base, client, mod;
 const authFailures = [];
 
-export async function setup(baseURL, loaderURL) {
+export async function setup(baseURL, loaderURL, options = {}) {
   base = baseURL;
   installCookieJar();
   mod = await import(loaderURL);
@@ -15,6 +15,7 @@ export async function setup(baseURL, loaderURL) {
     wasmURL: `${base}/js/fetch-with-refresh.wasm`,
     refreshURL: `${base}/api/auth/refresh`,
     onAuthFailure: (err) => authFailures.push(err.name),
+    ...options,
   });
   // A call made before the module is ready waits for it.
   const early = globalThis.fetchWithRefresh(`${base}/healthz`);
@@ -31,6 +32,18 @@ async function login() {
     body: JSON.stringify({ username: "demo", password: "demo" }),
   });
   if (res.status !== 200) throw new Error(`login: ${res.status}`);
+}
+
+// The pieces of the cross-tab tests, which the Go side runs in several tabs.
+export const loginOnly = () => login();
+export const expireNow = () => expire();
+export const revokeNow = () => post("/api/demo/revoke");
+export async function burst(n) {
+  const outcomes = await settle(Array.from({ length: n }, () => client.fetchWithRefresh(`${base}/api/departments`)));
+  return { outcomes, stats: await client.stats(), authFailures: [...authFailures] };
+}
+export async function authFailuresSeen() {
+  return [...authFailures];
 }
 
 // first: a login and a first fetch.

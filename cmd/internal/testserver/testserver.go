@@ -34,6 +34,9 @@ type Config struct {
 	AccessTTL time.Duration
 	// Grace is the demo upstream's reuse grace window.
 	Grace time.Duration
+	// AbsorbWindow is the BFF's duplicate-refresh absorption window
+	// (negative: off, so that only the browser's coordination is tested).
+	AbsorbWindow time.Duration
 	// Root is the repository root, whose www/ and js/ are served, and also
 	// wasm/testdata/ at /testdata/wasm/ and cmd/internal/e2e/testdata/ at
 	// /testdata/e2e/; "" serves no static files.
@@ -77,7 +80,8 @@ func Start(cfg Config) *Server {
 	u, _ := url.Parse(s.back.URL)
 	handler := app.New(app.Config{
 		Upstream:  u,
-		Transport: http.DefaultTransport,
+		Transport:    http.DefaultTransport,
+		AbsorbWindow: cfg.AbsorbWindow,
 		// Secure cookies work on http://127.0.0.1 in Chromium; Node's fetch
 		// has no cookie jar, so the attribute changes nothing there.
 		Cookies: session.Cookies{},
