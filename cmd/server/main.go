@@ -23,6 +23,7 @@ import (
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/app"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/config"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/ssr"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/upstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -71,7 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	api := app.New(app.Config{
+	api, auth := app.New(app.Config{
 		Upstream:     upstreamURL,
 		Transport:    http.DefaultTransport,
 		AuthTimeout:  cfg.AuthTimeout,
@@ -79,7 +80,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Cookies:      session.Cookies{AccessMaxAge: cfg.AccessMaxAge, RefreshMaxAge: cfg.RefreshMaxAge, Insecure: cfg.Insecure},
 		Observer:     newMetrics(reg),
 	})
-	mux.Handle("/", app.WithStatic(api, os.DirFS(cfg.WWWDir), os.DirFS(cfg.JSDir)))
+	pages := ssr.New(ssr.Config{Upstream: upstreamURL, Transport: http.DefaultTransport, Auth: auth})
+	mux.Handle("/", app.WithStatic(api, pages, os.DirFS(cfg.WWWDir), os.DirFS(cfg.JSDir)))
 
 	addr, stopMain, err := serve(cfg.Addr, logRequests(log, mux), log)
 	if err != nil {

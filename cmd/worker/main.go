@@ -54,7 +54,7 @@ func handler() http.Handler {
 			apierr.Write(w, http.StatusInternalServerError, "misconfigured", msg)
 		})
 	}
-	return app.New(app.Config{
+	h, _ := app.New(app.Config{
 		Upstream:     cfg.Upstream,
 		Transport:    deadline.Transport(fetch.NewClient().HTTPClient(fetch.RedirectModeManual).Transport),
 		AuthTimeout:  cfg.AuthTimeout,
@@ -64,4 +64,5 @@ func handler() http.Handler {
 		// would never see a duplicate.
 		AbsorbWindow: -1,
 	})
+	return h
 }

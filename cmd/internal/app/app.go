@@ -36,27 +36,40 @@ type Config struct {
 	// AbsorbWindow is bff.Config.AbsorbWindow: how long duplicate refreshes
 	// get the same new pair. Zero: bff.DefaultAbsorbWindow; negative: off.
 	AbsorbWindow time.Duration
+	// RefreshAhead is how close to expiry the access token is refreshed
+	// before a proxied call (bff.Handler.Ahead). Zero:
+	// bff.DefaultAheadWindow; negative: off.
+	RefreshAhead time.Duration
 	// Observer is told what the handlers did. If nil, nothing is.
 	Observer observe.Observer
 }
 
-// New returns the handler.
-func New(cfg Config) http.Handler {
+// New returns the handler, and its auth endpoints' handler for server-side
+// callers that must share its refreshes (bff.Handler.Exchange).
+func New(cfg Config) (http.Handler, *bff.Handler) {
 	api := http.NewServeMux()
-	api.Handle("/api/auth/", bff.New(bff.Config{
+	auth := bff.New(bff.Config{
 		Upstream:     cfg.Upstream,
 		Transport:    cfg.Transport,
 		Timeout:      cfg.AuthTimeout,
 		Cookies:      cfg.Cookies,
 		AbsorbWindow: cfg.AbsorbWindow,
 		Observer:     cfg.Observer,
-	}))
-	api.Handle("/api/", proxy.New(proxy.Config{
+	})
+	api.Handle("/api/auth/", auth)
+	var forward http.Handler = proxy.New(proxy.Config{
 		Upstream:  cfg.Upstream,
 		Transport: cfg.Transport,
 		Timeout:   cfg.ProxyTimeout,
 		Observer:  cfg.Observer,
-	}))
+	})
+	if cfg.RefreshAhead == 0 {
+		cfg.RefreshAhead = bff.DefaultAheadWindow
+	}
+	if cfg.RefreshAhead > 0 {
+		forward = auth.Ahead(cfg.RefreshAhead, forward)
+	}
+	api.Handle("/api/", forward)
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/", csrf.Protect(api))
@@ -64,16 +77,22 @@ func New(cfg Config) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	return mux
+	return mux, auth
 }
 
-// WithStatic returns api with www served at / and js at /js/: a native
-// host's job, since Workers serve files as static assets.
-func WithStatic(api http.Handler, www, js fs.FS) http.Handler {
+// WithStatic returns app with www served at / and js at /js/, and the
+// server-rendered pages (ssr) when pages is not nil: a native host's job.
+// Workers serve the files as static assets, and leave html/template out of
+// the upload (it would add 1 MB of gzip).
+func WithStatic(app, pages http.Handler, www, js fs.FS) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", static.New(www, "no-cache"))
 	mux.Handle("/js/", http.StripPrefix("/js", static.New(js, "no-cache")))
-	mux.Handle("/api/", api)
-	mux.Handle("/healthz", api)
+	mux.Handle("/api/", app)
+	mux.Handle("/healthz", app)
+	if pages != nil {
+		mux.Handle("GET /departments", pages)
+		mux.Handle("GET /login", pages)
+	}
 	return mux
 }

@@ -42,7 +42,8 @@ func newHandler(t *testing.T, upstreamURL string, mutate ...func(*Config)) http.
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	return New(cfg)
+	h, _ := New(cfg)
+	return h
 }
 
 // request builds an /api request with the CSRF header and the given cookies.
@@ -409,7 +410,7 @@ func TestStatic(t *testing.T) {
 	}
 	www := fstest.MapFS{"index.html": {Data: []byte("<!doctype html>"), ModTime: mod}}
 	e := newEnv(t)
-	e.handler = WithStatic(e.handler, www, js)
+	e.handler = WithStatic(e.handler, nil, www, js)
 
 	get := func(path, acceptEncoding string) *http.Response {
 		r := httptest.NewRequest("GET", path, nil)
@@ -476,7 +477,7 @@ func BenchmarkProxyGET(b *testing.B) {
 	srv := httptest.NewServer(up)
 	b.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
-	h := New(Config{Upstream: u, Transport: http.DefaultTransport})
+	h, _ := New(Config{Upstream: u, Transport: http.DefaultTransport})
 	res := serve(h, request("POST", "/api/auth/login", `{"username":"demo","password":"demo"}`))
 	access := cookies(res)[session.AccessCookie]
 	b.ReportAllocs()
@@ -495,7 +496,7 @@ func BenchmarkRefresh(b *testing.B) {
 	srv := httptest.NewServer(up)
 	b.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
-	h := New(Config{Upstream: u, Transport: http.DefaultTransport})
+	h, _ := New(Config{Upstream: u, Transport: http.DefaultTransport})
 	res := serve(h, request("POST", "/api/auth/login", `{"username":"demo","password":"demo"}`))
 	refresh := cookies(res)[session.RefreshCookie]
 	b.ReportAllocs()

@@ -128,7 +128,7 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, http.StatusUnauthorized, "no_session", "no refresh token cookie: log in")
 		return
 	}
-	t, shared, err := h.rotate(r, token)
+	t, shared, err := h.rotate(r.Context(), token)
 	if errors.Is(err, ErrRejected) {
 		h.obs.Auth("refresh", "rejected")
 		h.cookies.Clear(w)
@@ -142,17 +142,29 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 }
 
 // rotate exchanges a refresh token upstream, through the absorber when
-// absorption is on.
-func (h *Handler) rotate(r *http.Request, token string) (session.Tokens, bool, error) {
+// absorption is on. shared reports that another caller's result was used.
+func (h *Handler) rotate(ctx context.Context, token string) (t session.Tokens, shared bool, err error) {
 	exchange := func(ctx context.Context) (session.Tokens, error) {
 		return h.x.exchange(ctx, "auth/refresh", map[string]string{"refreshToken": token})
 	}
 	if h.absorb == nil {
-		t, err := exchange(r.Context())
+		t, err := exchange(ctx)
 		return t, false, err
 	}
-	return h.absorb.rotate(r.Context(), token, exchange)
+	return h.absorb.rotate(ctx, token, exchange)
 }
+
+// Exchange refreshes token upstream as the refresh endpoint does, duplicate
+// absorption included, for server-side callers (a page rendered with the
+// user's cookies): their refreshes and the browser's then share one. The
+// error wraps ErrRejected for a refused token.
+func (h *Handler) Exchange(ctx context.Context, token string) (session.Tokens, error) {
+	t, _, err := h.rotate(ctx, token)
+	return t, err
+}
+
+// Cookies returns how the handler sets the session cookies.
+func (h *Handler) Cookies() session.Cookies { return h.cookies }
 
 // answer finishes a login or refresh: cookies and 200 on success, the
 // matching JSON error otherwise.

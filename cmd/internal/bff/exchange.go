@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,11 +13,13 @@ import (
 	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
+	"github.com/fetch-with-refresh/fetch-with-refresh/wasm/refresh"
 )
 
 // ErrRejected means the upstream refused the credentials or the refresh
-// token for good (401, or 400 invalid_grant).
-var ErrRejected = errors.New("bff: rejected by the upstream")
+// token for good (401, or 400 invalid_grant). It wraps refresh.ErrRejected,
+// the policy's name for the same fact.
+var ErrRejected = fmt.Errorf("bff: rejected by the upstream: %w", refresh.ErrRejected)
 
 // UpstreamError is a failure to get an answer that decides anything: the
 // upstream was unreachable, slow, failing or answered nonsense. It never

@@ -9,8 +9,9 @@ import "time"
 // concurrent use.
 type Observer interface {
 	// Auth reports the outcome of a call to an auth endpoint: endpoint is
-	// "login", "refresh" or "logout"; outcome is "ok", "rejected",
-	// "unavailable", "bad_request" or "absorbed".
+	// "login", "refresh", "logout" or "ahead" (a refresh before a proxied
+	// call); outcome is "ok", "rejected", "unavailable", "bad_request" or
+	// "absorbed".
 	Auth(endpoint, outcome string)
 	// Proxied reports the status of a proxied call.
 	Proxied(status int)

@@ -99,12 +99,12 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer res.Body.Close()
+	removeHop(res.Header)
+	res.Header.Del("Set-Cookie") // the upstream's cookies are not for this origin; ours (Ahead) stay
 	hdr := w.Header()
 	for k, vv := range res.Header {
 		hdr[k] = vv
 	}
-	removeHop(hdr)
-	hdr.Del("Set-Cookie") // the upstream's cookies are not for this origin
 	h.cfg.Observer.Proxied(res.StatusCode)
 	w.WriteHeader(res.StatusCode)
 	_, _ = io.Copy(w, res.Body) // the status is out: a broken copy has no one to tell

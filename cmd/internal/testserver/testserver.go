@@ -24,6 +24,7 @@ import (
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/apierr"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/app"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/ssr"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/static"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/upstream"
 )
@@ -78,8 +79,8 @@ func Start(cfg Config) *Server {
 	}
 	s.back = httptest.NewServer(s.Upstream)
 	u, _ := url.Parse(s.back.URL)
-	handler := app.New(app.Config{
-		Upstream:  u,
+	handler, auth := app.New(app.Config{
+		Upstream:     u,
 		Transport:    http.DefaultTransport,
 		AbsorbWindow: cfg.AbsorbWindow,
 		// Secure cookies work on http://127.0.0.1 in Chromium; Node's fetch
@@ -87,7 +88,8 @@ func Start(cfg Config) *Server {
 		Cookies: session.Cookies{},
 	})
 	if cfg.Root != "" {
-		handler = app.WithStatic(handler, os.DirFS(cfg.Root+"/www"), os.DirFS(cfg.Root+"/js"))
+		pages := ssr.New(ssr.Config{Upstream: u, Transport: http.DefaultTransport, Auth: auth})
+		handler = app.WithStatic(handler, pages, os.DirFS(cfg.Root+"/www"), os.DirFS(cfg.Root+"/js"))
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /test/stats", func(w http.ResponseWriter, r *http.Request) { apierr.JSON(w, http.StatusOK, s.Stats()) })

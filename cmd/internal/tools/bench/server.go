@@ -27,7 +27,8 @@ func server() []row {
 	defer up.Close()
 	u, _ := url.Parse(up.URL)
 	transport := &http.Transport{MaxIdleConnsPerHost: 4 * concurrency}
-	bff := httptest.NewServer(app.New(app.Config{Upstream: u, Transport: transport}))
+	h, _ := app.New(app.Config{Upstream: u, Transport: transport})
+	bff := httptest.NewServer(h)
 	defer bff.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4 * concurrency}}
 

@@ -1,0 +1,188 @@
+package ssr
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/app"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/upstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type env struct {
+	api, pages http.Handler
+	up         *upstream.Server
+	front      *httptest.Server // the upstream, switchable to failing
+	fail       bool
+}
+
+func newEnv(t *testing.T) *env {
+	e := &env{up: upstream.New(upstream.Config{})}
+	e.front = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if e.fail {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		e.up.ServeHTTP(w, r)
+	}))
+	t.Cleanup(e.front.Close)
+	u, _ := url.Parse(e.front.URL)
+	api, auth := app.New(app.Config{Upstream: u, Transport: http.DefaultTransport})
+	e.api, e.pages = api, New(Config{Upstream: u, Transport: http.DefaultTransport, Auth: auth})
+	return e
+}
+
+// login returns the session cookies.
+func (e *env) login(t *testing.T) []*http.Cookie {
+	r := httptest.NewRequest("POST", "/api/auth/login", strings.NewReader(`{"username":"demo","password":"demo"}`))
+	r.Header.Set("X-CSRF", "1")
+	w := httptest.NewRecorder()
+	e.api.ServeHTTP(w, r)
+	require.Equal(t, 200, w.Code)
+	return w.Result().Cookies()
+}
+
+func (e *env) expire(t *testing.T, cookies []*http.Cookie) {
+	r := httptest.NewRequest("POST", "/api/demo/expire", nil)
+	r.Header.Set("X-CSRF", "1")
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	w := httptest.NewRecorder()
+	e.api.ServeHTTP(w, r)
+	require.Equal(t, 204, w.Code)
+}
+
+func (e *env) page(cookies []*http.Cookie) *http.Response {
+	r := httptest.NewRequest("GET", "/departments", nil)
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	w := httptest.NewRecorder()
+	e.pages.ServeHTTP(w, r)
+	return w.Result()
+}
+
+func byName(cookies []*http.Cookie) map[string]*http.Cookie {
+	m := map[string]*http.Cookie{}
+	for _, c := range cookies {
+		m[c.Name] = c
+	}
+	return m
+}
+
+func TestPageRefreshesOnTheServerAndHandsBackTheCookies(t *testing.T) {
+	e := newEnv(t)
+	cookies := e.login(t)
+	e.expire(t, cookies)
+
+	res := e.page(cookies)
+	body, _ := io.ReadAll(res.Body)
+	require.Equal(t, 200, res.StatusCode)
+	assert.Contains(t, string(body), "<li>Engineering</li>")
+	assert.Equal(t, "text/html; charset=utf-8", res.Header.Get("Content-Type"))
+	rotated := byName(res.Cookies())
+	old := byName(cookies)
+	for _, name := range []string{session.AccessCookie, session.RefreshCookie} {
+		require.Contains(t, rotated, name, "the HTML answer carries the rotated cookies")
+		assert.NotEqual(t, old[name].Value, rotated[name].Value)
+		assert.True(t, rotated[name].HttpOnly)
+	}
+	assert.Equal(t, 1, e.up.Stats().Refreshes)
+
+	res = e.page(res.Cookies()) // the new cookies work without a refresh
+	assert.Equal(t, 200, res.StatusCode)
+	assert.Empty(t, res.Cookies())
+	assert.Equal(t, 1, e.up.Stats().Refreshes)
+}
+
+func TestPageFailures(t *testing.T) {
+	tests := []struct {
+		name     string
+		prepare  func(t *testing.T, e *env) []*http.Cookie
+		status   int
+		location string
+		cleared  bool
+	}{
+		{"no session", func(*testing.T, *env) []*http.Cookie { return nil }, 303, "/login?next=/departments", false},
+		{"revoked", func(t *testing.T, e *env) []*http.Cookie {
+			c := e.login(t)
+			r := httptest.NewRequest("POST", "/api/demo/revoke", nil)
+			r.Header.Set("X-CSRF", "1")
+			for _, ck := range c {
+				r.AddCookie(ck)
+			}
+			e.api.ServeHTTP(httptest.NewRecorder(), r)
+			return c
+		}, 303, "/login?next=/departments", true},
+		{"upstream down", func(t *testing.T, e *env) []*http.Cookie {
+			c := e.login(t)
+			e.fail = true
+			return c
+		}, 503, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			res := e.page(tt.prepare(t, e))
+			assert.Equal(t, tt.status, res.StatusCode)
+			assert.Equal(t, tt.location, res.Header.Get("Location"))
+			if tt.status == 503 {
+				body, _ := io.ReadAll(res.Body)
+				assert.Contains(t, string(body), `href="/departments"`, "a retry link")
+				assert.Empty(t, res.Cookies(), "a transient failure keeps the session")
+			}
+			if tt.cleared {
+				assert.Equal(t, -1, byName(res.Cookies())[session.RefreshCookie].MaxAge)
+			}
+		})
+	}
+}
+
+func TestLoginRedirect(t *testing.T) {
+	e := newEnv(t)
+	w := httptest.NewRecorder()
+	e.pages.ServeHTTP(w, httptest.NewRequest("GET", "/login?next=/departments", nil))
+	assert.Equal(t, 303, w.Code)
+	assert.Equal(t, "/?next=%2Fdepartments", w.Header().Get("Location"))
+}
+
+// The refresh-ahead middleware: a proxied call whose access token is about
+// to expire (per the accessExpires cookie) is refreshed first, and the
+// answer carries the new cookies; the browser sees no 401.
+func TestProxyRefreshesAhead(t *testing.T) {
+	e := newEnv(t)
+	cookies := e.login(t)
+	e.expire(t, cookies)
+	soon := &http.Cookie{Name: session.ExpiresCookie, Value: "1"} // long past
+	r := httptest.NewRequest("GET", "/api/departments", nil)
+	r.Header.Set("X-CSRF", "1")
+	for _, c := range cookies {
+		if c.Name != session.ExpiresCookie {
+			r.AddCookie(c)
+		}
+	}
+	r.AddCookie(soon)
+	w := httptest.NewRecorder()
+	e.api.ServeHTTP(w, r)
+	assert.Equal(t, 200, w.Code, "no 401 reached the browser")
+	assert.Contains(t, byName(w.Result().Cookies()), session.RefreshCookie, "rotated cookies on the answer")
+	assert.Equal(t, 1, e.up.Stats().Refreshes)
+
+	r = httptest.NewRequest("GET", "/api/departments", nil) // not due: no refresh
+	r.Header.Set("X-CSRF", "1")
+	for _, c := range w.Result().Cookies() {
+		r.AddCookie(c)
+	}
+	w = httptest.NewRecorder()
+	e.api.ServeHTTP(w, r)
+	assert.Equal(t, 200, w.Code)
+	assert.Empty(t, w.Result().Cookies())
+	assert.Equal(t, 1, e.up.Stats().Refreshes)
+}
