@@ -220,12 +220,13 @@ export function load(options = {}) {
  * that this async function does not wait for it).
  */
 async function start(wasmURL, wasmExecURL, key) {
+  const fetching = fetch(wasmURL); // in parallel with wasm_exec.js
   if (typeof globalThis.Go !== "function") {
     await import(new URL(wasmExecURL ?? "./wasm_exec.js", import.meta.url).href);
   }
   const go = new globalThis.Go();
   go.argv = ["fetch-with-refresh", key];
-  const response = await fetch(wasmURL);
+  const response = await fetching;
   if (!response.ok) {
     throw new Error(`fetch-with-refresh: ${wasmURL}: HTTP ${response.status}`);
   }

@@ -399,6 +399,28 @@ func TestProxyPassesUpstream401AndMapsFailures(t *testing.T) {
 	assert.Equal(t, "upstream_timeout", jsonError(t, res))
 }
 
+// The refresh-ahead step on the proxy: a call whose access token is about
+// to expire (per the accessExpires cookie) is refreshed first and its
+// answer carries the new cookies; the browser sees no 401.
+func TestProxyRefreshesAhead(t *testing.T) {
+	e := newEnv(t)
+	access, refresh := login(t, e.handler)
+	res := serve(e.handler, request("POST", "/api/demo/expire", "", access))
+	require.Equal(t, http.StatusNoContent, res.StatusCode)
+	due := &http.Cookie{Name: session.ExpiresCookie, Value: "1"} // long past
+
+	res = serve(e.handler, request("GET", "/api/departments", "", access, refresh, due))
+	assert.Equal(t, http.StatusOK, res.StatusCode, "no 401 reached the browser")
+	next := cookies(res)
+	require.Contains(t, next, session.RefreshCookie, "the rotated cookies are on the answer")
+	assert.Equal(t, 1, e.upstream.Stats().Refreshes)
+
+	res = serve(e.handler, request("GET", "/api/departments", "", next[session.AccessCookie], next[session.RefreshCookie], next[session.ExpiresCookie]))
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Empty(t, res.Cookies(), "not due: no refresh")
+	assert.Equal(t, 1, e.upstream.Stats().Refreshes)
+}
+
 func TestStatic(t *testing.T) {
 	mod := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
 	js := fstest.MapFS{

@@ -152,37 +152,3 @@ func TestLoginRedirect(t *testing.T) {
 	assert.Equal(t, 303, w.Code)
 	assert.Equal(t, "/?next=%2Fdepartments", w.Header().Get("Location"))
 }
-
-// The refresh-ahead middleware: a proxied call whose access token is about
-// to expire (per the accessExpires cookie) is refreshed first, and the
-// answer carries the new cookies; the browser sees no 401.
-func TestProxyRefreshesAhead(t *testing.T) {
-	e := newEnv(t)
-	cookies := e.login(t)
-	e.expire(t, cookies)
-	soon := &http.Cookie{Name: session.ExpiresCookie, Value: "1"} // long past
-	r := httptest.NewRequest("GET", "/api/departments", nil)
-	r.Header.Set("X-CSRF", "1")
-	for _, c := range cookies {
-		if c.Name != session.ExpiresCookie {
-			r.AddCookie(c)
-		}
-	}
-	r.AddCookie(soon)
-	w := httptest.NewRecorder()
-	e.api.ServeHTTP(w, r)
-	assert.Equal(t, 200, w.Code, "no 401 reached the browser")
-	assert.Contains(t, byName(w.Result().Cookies()), session.RefreshCookie, "rotated cookies on the answer")
-	assert.Equal(t, 1, e.up.Stats().Refreshes)
-
-	r = httptest.NewRequest("GET", "/api/departments", nil) // not due: no refresh
-	r.Header.Set("X-CSRF", "1")
-	for _, c := range w.Result().Cookies() {
-		r.AddCookie(c)
-	}
-	w = httptest.NewRecorder()
-	e.api.ServeHTTP(w, r)
-	assert.Equal(t, 200, w.Code)
-	assert.Empty(t, w.Result().Cookies())
-	assert.Equal(t, 1, e.up.Stats().Refreshes)
-}
