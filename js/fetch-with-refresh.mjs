@@ -221,6 +221,7 @@ export function load(options = {}) {
  */
 async function start(wasmURL, wasmExecURL, key) {
   const fetching = fetch(wasmURL); // in parallel with wasm_exec.js
+  fetching.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
   if (typeof globalThis.Go !== "function") {
     await import(new URL(wasmExecURL ?? "./wasm_exec.js", import.meta.url).href);
   }

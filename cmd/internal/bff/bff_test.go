@@ -13,28 +13,11 @@ import (
 	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/testclock"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/upstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// clock is a settable time source.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // countingUpstream counts the refreshes that reach the demo upstream and
 // can hold them until released, so that duplicates pile up.
@@ -128,7 +111,7 @@ func TestAbsorbConcurrentDuplicates(t *testing.T) {
 // upstream decides, and a reuse revokes the session. The result is dropped
 // with its window.
 func TestAbsorbWindow(t *testing.T) {
-	c := &clock{now: time.Now()}
+	c := testclock.New(time.Now())
 	up := &countingUpstream{Server: upstream.New(upstream.Config{Now: c.Now})}
 	h := newBFF(t, up, 10*time.Second, c.Now)
 	cookie := loginCookie(t, h)
@@ -209,6 +192,14 @@ func TestConcurrentSessionsNothingLost(t *testing.T) {
 	}
 }
 
+// fuzzHandler is a Handler in front of a demo upstream on loopback.
+func fuzzHandler(f *testing.F) *Handler {
+	srv := httptest.NewServer(upstream.New(upstream.Config{}))
+	f.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	return New(Config{Upstream: u, Transport: http.DefaultTransport})
+}
+
 func FuzzLoginBody(f *testing.F) {
 	for _, seed := range []string{
 		`{"username":"demo","password":"demo"}`, `{"username":"demo"}`, `{}`, `[]`, `null`, ``,
@@ -217,11 +208,7 @@ func FuzzLoginBody(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	up := &countingUpstream{Server: upstream.New(upstream.Config{})}
-	srv := httptest.NewServer(up)
-	f.Cleanup(srv.Close)
-	u, _ := url.Parse(srv.URL)
-	h := New(Config{Upstream: u, Transport: http.DefaultTransport})
+	h := fuzzHandler(f)
 	f.Fuzz(func(t *testing.T, body string) {
 		w := send(h, "/api/auth/login", body)
 		assert.Contains(t, []int{200, 400, 401, 413}, w.Code, body)
@@ -236,11 +223,7 @@ func FuzzRefreshCookie(f *testing.F) {
 	for _, seed := range []string{"refreshToken=abc", "refreshToken=", "refreshToken", "a=b; refreshToken=\"x\"", ";;=;", "refreshToken=\x00", "refreshToken=" + strings.Repeat("z", 5000)} {
 		f.Add(seed)
 	}
-	up := &countingUpstream{Server: upstream.New(upstream.Config{})}
-	srv := httptest.NewServer(up)
-	f.Cleanup(srv.Close)
-	u, _ := url.Parse(srv.URL)
-	h := New(Config{Upstream: u, Transport: http.DefaultTransport})
+	h := fuzzHandler(f)
 	f.Fuzz(func(t *testing.T, header string) {
 		r := httptest.NewRequest("POST", "/api/auth/refresh", nil)
 		r.Header.Set("Cookie", header)
@@ -253,7 +236,7 @@ func FuzzRefreshCookie(f *testing.F) {
 
 // Memory stays bounded: past maxAbsorbed live results, the oldest goes.
 func TestAbsorberIsBounded(t *testing.T) {
-	c := &clock{now: time.Now()}
+	c := testclock.New(time.Now())
 	a := newAbsorber(time.Minute, c.Now)
 	for i := range maxAbsorbed + 5 {
 		a.store(fmt.Sprint(i), session.Tokens{AccessToken: fmt.Sprint(i)})

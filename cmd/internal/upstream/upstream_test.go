@@ -10,30 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/testclock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// clock is a settable time source.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func newTestServer(grace time.Duration) (*Server, *clock) {
-	c := &clock{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+func newTestServer(grace time.Duration) (*Server, *testclock.Clock) {
+	c := testclock.New(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	return New(Config{AccessTTL: time.Minute, Grace: grace, Now: c.Now}), c
 }
 
@@ -164,12 +147,15 @@ func TestRefreshGraceWindow(t *testing.T) {
 func TestRefreshRejects(t *testing.T) {
 	tests := []struct {
 		name  string
-		token func(s *Server, c *clock, tok Tokens) string
+		token func(s *Server, c *testclock.Clock, tok Tokens) string
 	}{
-		{"unknown", func(*Server, *clock, Tokens) string { return "nope" }},
-		{"empty", func(*Server, *clock, Tokens) string { return "" }},
-		{"expired", func(_ *Server, c *clock, tok Tokens) string { c.Advance(25 * time.Hour); return tok.RefreshToken }},
-		{"revoked", func(s *Server, _ *clock, tok Tokens) string {
+		{"unknown", func(*Server, *testclock.Clock, Tokens) string { return "nope" }},
+		{"empty", func(*Server, *testclock.Clock, Tokens) string { return "" }},
+		{"expired", func(_ *Server, c *testclock.Clock, tok Tokens) string {
+			c.Advance(25 * time.Hour)
+			return tok.RefreshToken
+		}},
+		{"revoked", func(s *Server, _ *testclock.Clock, tok Tokens) string {
 			do(s, "POST", "/demo/revoke", tok.AccessToken, "")
 			return tok.RefreshToken
 		}},
