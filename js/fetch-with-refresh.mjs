@@ -68,10 +68,8 @@ export function load(options = {}) {
   const locks = opts.crossTab ? globalThis.navigator?.locks : undefined;
   const cookies = opts.crossTab && typeof document !== "undefined";
   const channel = opts.crossTab && typeof BroadcastChannel === "function" ? new BroadcastChannel(CHANNEL) : null;
-  const sessionValue = () => {
-    const m = document.cookie.match(new RegExp(`(?:^|;\\s*)${opts.sessionCookie}=(\\d+)`));
-    return m ? Number(m[1]) : 0;
-  };
+  const sessionPattern = new RegExp(`(?:^|;\\s*)${opts.sessionCookie}=(\\d+)`);
+  const sessionValue = () => Number(document.cookie.match(sessionPattern)?.[1] ?? 0);
 
   let api; // { fetchFn, statsFn, sessionFn } once the module is ready
   let exitError; // set when the Go program has ended

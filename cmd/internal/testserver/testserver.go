@@ -140,14 +140,6 @@ func (s *Server) count(path string) *fault {
 	return f
 }
 
-// Fault makes the next times requests to path wait delay, then answer
-// status (0: pass them on).
-func (s *Server) Fault(path string, status int, delay time.Duration, times int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults[path] = &fault{Path: path, Status: status, DelayMs: int(delay / time.Millisecond), Times: times}
-}
-
 // Stats returns the request counters and the upstream's counters.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
