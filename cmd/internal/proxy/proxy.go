@@ -80,11 +80,13 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
 	defer cancel()
-	out, err := http.NewRequestWithContext(ctx, r.Method, h.target(r.URL).String(), nil)
+	out, err := http.NewRequestWithContext(ctx, r.Method, "", nil) // the URL is set below, unparsed
 	if err != nil {
 		apierr.Write(w, http.StatusBadRequest, "invalid_request", "the request cannot be forwarded")
 		return
 	}
+	out.URL = h.target(r.URL)
+	out.Host = out.URL.Host
 	if len(body) > 0 {
 		out.Body = io.NopCloser(bytes.NewReader(body))
 		out.ContentLength = int64(len(body))
