@@ -21,16 +21,16 @@
 //	session(-status)     // another tab's refresh was rejected: the session is over
 //
 // then keeps running. The loader prepares the Request (headers, a buffered
-// stream body) and sends calls that opt out itself; the module sends a clone
-// of the Request for each attempt. For a
+// stream body) and sends calls that opt out itself; the module sends the
+// Request, or a clone of it when it has a body, for each attempt. For a
 // refresh it calls fetch(refreshURL, hooks.refreshInit()); it learns the new
 // token's expiry from hooks.expiresAt(response) (milliseconds since the
 // epoch, 0 if unknown); it rejects with hooks.error(...) values; it reports
-// every refresh to hooks.onRefresh(elsewhere, error) (error null on success). With lock and
-// shared (cross-tab mode), a refresh runs under hooks.lock, and
-// hooks.shared() reads the session's shared version and expiry (Unix ms). If
-// the options are unusable the program exits with status 1, which the
-// loader reports.
+// every refresh to hooks.onRefresh(elsewhere, error) (error null on
+// success). With lock and shared (cross-tab mode), a refresh runs under
+// hooks.lock, and hooks.shared() reads the session's shared version and
+// expiry (Unix ms). If the options are unusable the program exits with
+// status 1, which the loader reports.
 //
 // This package only adapts JavaScript to the policy in package refresh:
 // every decision about when to refresh and replay is made there.

@@ -24,10 +24,10 @@ var (
 // one headless Chromium, and fails at once, with the fix, when Chromium or
 // the built module is missing.
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(start(m))
 }
 
-func run(m *testing.M) int {
+func start(m *testing.M) int {
 	var err error
 	if root, err = filepath.Abs("../../.."); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -48,8 +48,8 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-// scenario runs a harness scenario against the test server.
-func scenario(t *testing.T, out any, name string, args ...any) {
+// run runs a harness scenario against the test server (a scenario.Run).
+func run(t *testing.T, out any, name string, args ...any) {
 	t.Helper()
 	browsertest.Scenario(t, browser, server.URL, out, name, args...)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/browsertest"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/testserver"
+	"github.com/fetch-with-refresh/fetch-with-refresh/wasm/scenario"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -59,7 +60,7 @@ func inTab(t *testing.T, ctx context.Context, out any, name string, args []any) 
 }
 
 type burstResult struct {
-	Outcomes     []outcome
+	Outcomes     []scenario.Outcome
 	Stats        map[string]float64
 	AuthFailures []string
 }
@@ -95,7 +96,7 @@ func TestCrossTabOneRefresh(t *testing.T) {
 			for i, r := range results {
 				require.Len(t, r.Outcomes, 20)
 				for _, o := range r.Outcomes {
-					assert.Equal(t, outcome{Status: 200}, o, "tab %d", i)
+					assert.Equal(t, scenario.Outcome{Status: 200}, o, "tab %d", i)
 				}
 				elsewhere += r.Stats["elsewhere"]
 			}
@@ -107,7 +108,7 @@ func TestCrossTabOneRefresh(t *testing.T) {
 			again := burstAll(t, ts, 5)
 			for _, r := range again {
 				for _, o := range r.Outcomes {
-					assert.Equal(t, outcome{Status: 200}, o, "the session is still usable")
+					assert.Equal(t, scenario.Outcome{Status: 200}, o, "the session is still usable")
 				}
 			}
 		})
@@ -128,7 +129,7 @@ func TestRefreshAheadBurst(t *testing.T) {
 	inTab(t, ts[0], &r, "burst", []any{20})
 	after := srv.Stats()
 	for _, o := range r.Outcomes {
-		assert.Equal(t, outcome{Status: 200}, o)
+		assert.Equal(t, scenario.Outcome{Status: 200}, o)
 	}
 	assert.Zero(t, r.Stats["unauthorized"], "no call was answered 401")
 	assert.Equal(t, 1, after.Upstream.Refreshes-before.Upstream.Refreshes)

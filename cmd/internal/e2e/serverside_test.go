@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/browsertest"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/testserver"
+	"github.com/fetch-with-refresh/fetch-with-refresh/wasm/scenario"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -53,7 +54,7 @@ func TestServerRenderedPageRefreshes(t *testing.T) {
 	var r burstResult
 	inTab(t, tab, &r, "burst", []any{3})
 	for _, o := range r.Outcomes {
-		assert.Equal(t, outcome{Status: 200}, o)
+		assert.Equal(t, scenario.Outcome{Status: 200}, o)
 	}
 }
 
@@ -77,7 +78,7 @@ func TestServerPageAndModuleRefreshTogether(t *testing.T) {
 	wg.Wait()
 	browsertest.WaitFor(t, ts[1], "the rendered list", `document.querySelectorAll("#departments li").length === 5`)
 	for _, o := range r.Outcomes {
-		assert.Equal(t, outcome{Status: 200}, o)
+		assert.Equal(t, scenario.Outcome{Status: 200}, o)
 	}
 	after := srv.Stats()
 	assert.Zero(t, after.Upstream.Reuses-stats.Upstream.Reuses, "no reuse detected upstream")

@@ -1,0 +1,125 @@
+// Package scenario holds the expectations of the scenarios in
+// wasm/testdata/harness.mjs, so that the same checks run wherever the
+// scenarios do: under Node (wasm/node_test.go) and in Chromium
+// (cmd/internal/e2e). It is test support: each function drives one
+// scenario through a Run and asserts on its result.
+package scenario
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Run runs harness[name](args...) in some runtime and decodes its JSON
+// result into out.
+type Run func(t *testing.T, out any, name string, args ...any)
+
+// Outcome is how one call ended: a status, or the name of the error.
+type Outcome struct {
+	Status int
+	Error  string
+}
+
+// Storm: 50 concurrent calls after expiry, every input and body kind: one
+// refresh, 50 successes, bodies intact on the replay, and the session still
+// usable after the next expiry.
+func Storm(t *testing.T, run Run) {
+	var got struct {
+		Results []struct {
+			Kind   string
+			Status int
+			Intact bool
+			Error  string
+		}
+		RefreshCalls, UpstreamRefreshes, Reuses int
+		Stats                                   map[string]float64
+	}
+	run(t, &got, "storm", 50)
+	require.Len(t, got.Results, 50)
+	for i, r := range got.Results {
+		assert.Empty(t, r.Error, "call %d (%s)", i, r.Kind)
+		assert.Equal(t, 200, r.Status, "call %d (%s)", i, r.Kind)
+		assert.True(t, r.Intact, "call %d (%s): the answer or the replayed body is wrong", i, r.Kind)
+	}
+	assert.Equal(t, 1, got.RefreshCalls, "calls to /api/auth/refresh")
+	assert.Equal(t, 1, got.UpstreamRefreshes)
+	assert.Zero(t, got.Reuses)
+	assert.EqualValues(t, 50, got.Stats["replays"])
+
+	var next struct{ Status, RefreshCalls int }
+	run(t, &next, "nextExpiry")
+	assert.Equal(t, 200, next.Status, "the session survives the next expiry")
+	assert.Equal(t, 1, next.RefreshCalls)
+}
+
+// Late401: a call whose 401 arrives after another call's refresh finished
+// is replayed without a second refresh.
+func Late401(t *testing.T, run Run) {
+	var got struct{ Fast, Late, RefreshCalls, DepartmentsCalls int }
+	run(t, &got, "late401")
+	assert.Equal(t, 200, got.Fast)
+	assert.Equal(t, 200, got.Late)
+	assert.Equal(t, 1, got.RefreshCalls)
+	assert.Equal(t, 2, got.DepartmentsCalls, "the late call was replayed once")
+}
+
+// Rejected: a revoked session fails every waiting call and a later one with
+// AuthError after one refresh; onAuthFailure fires once; no request loop.
+func Rejected(t *testing.T, run Run) {
+	var got struct {
+		Waiting          []Outcome
+		Later            Outcome
+		RefreshCalls     int
+		DepartmentsCalls int
+		AuthFailures     []string
+	}
+	run(t, &got, "rejected", 10)
+	require.Len(t, got.Waiting, 10)
+	for _, o := range got.Waiting {
+		assert.Equal(t, Outcome{Error: "AuthError", Status: 401}, o)
+	}
+	assert.Equal(t, Outcome{Error: "AuthError", Status: 401}, got.Later, "the failure is sticky")
+	assert.Equal(t, 1, got.RefreshCalls, "no second refresh")
+	assert.Equal(t, 11, got.DepartmentsCalls, "no replay after a rejected refresh: no request loop")
+	assert.Equal(t, []string{"AuthError"}, got.AuthFailures, "onAuthFailure fires once")
+}
+
+// Unavailable: the refresh endpoint answers 503 once; the waiting calls get
+// RefreshUnavailableError, the session survives, the next call succeeds.
+func Unavailable(t *testing.T, run Run) {
+	var got struct {
+		Waiting      []Outcome
+		Next         Outcome
+		RefreshCalls int
+		AuthFailures []string
+	}
+	run(t, &got, "unavailable", 5)
+	for _, o := range got.Waiting {
+		assert.Equal(t, Outcome{Error: "RefreshUnavailableError", Status: 503}, o)
+	}
+	assert.Equal(t, Outcome{Status: 200}, got.Next, "the session survived")
+	assert.Equal(t, 2, got.RefreshCalls)
+	assert.Empty(t, got.AuthFailures)
+}
+
+// Exempt: the refresh URL itself and calls with refresh: false are sent
+// once, as they are.
+func Exempt(t *testing.T, run Run) {
+	var got struct{ OptOut, Direct, RefreshCalls, DepartmentsCalls int }
+	run(t, &got, "exempt")
+	assert.Equal(t, 401, got.OptOut)
+	assert.Equal(t, 401, got.Direct)
+	assert.Equal(t, 1, got.RefreshCalls, "only the direct call")
+	assert.Equal(t, 1, got.DepartmentsCalls, "the opted-out call is not replayed")
+}
+
+// Abort: an aborted call rejects alone while the others succeed.
+func Abort(t *testing.T, run Run) {
+	var got struct{ Aborted, Other, PreAborted Outcome }
+	run(t, &got, "abort")
+	assert.Equal(t, "AbortError", got.Aborted.Error)
+	assert.Equal(t, Outcome{Status: 200}, got.Other)
+	assert.Equal(t, "AbortError", got.PreAborted.Error)
+}
