@@ -22,17 +22,20 @@ type Outcome struct {
 	Error  string
 }
 
+// CallResult is one call of the storm scenario.
+type CallResult struct {
+	Kind   string
+	Status int
+	Intact bool // the answer, and the body the upstream echoed, are right
+	Error  string
+}
+
 // Storm: 50 concurrent calls after expiry, every input and body kind: one
 // refresh, 50 successes, bodies intact on the replay, and the session still
 // usable after the next expiry.
 func Storm(t *testing.T, run Run) {
 	var got struct {
-		Results []struct {
-			Kind   string
-			Status int
-			Intact bool
-			Error  string
-		}
+		Results                                 []CallResult
 		RefreshCalls, UpstreamRefreshes, Reuses int
 		Stats                                   map[string]float64
 	}

@@ -118,7 +118,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, http.StatusUnauthorized, "invalid_credentials", "unknown user or wrong password")
 		return
 	}
-	h.answer(w, "login", t, err)
+	h.answer(w, "login", "ok", t, err)
 }
 
 func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
@@ -135,10 +135,11 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, http.StatusUnauthorized, "refresh_rejected", "the session has ended: log in again")
 		return
 	}
-	if shared && err == nil {
-		h.obs.Auth("refresh", "absorbed")
+	ok := "ok"
+	if shared {
+		ok = "absorbed" // another request's refresh, not a call upstream
 	}
-	h.answer(w, "refresh", t, err)
+	h.answer(w, "refresh", ok, t, err)
 }
 
 // rotate exchanges a refresh token upstream, through the absorber when
@@ -166,14 +167,14 @@ func (h *Handler) Exchange(ctx context.Context, token string) (session.Tokens, e
 // Cookies returns how the handler sets the session cookies.
 func (h *Handler) Cookies() session.Cookies { return h.cookies }
 
-// answer finishes a login or refresh: cookies and 200 on success, the
-// matching JSON error otherwise.
-func (h *Handler) answer(w http.ResponseWriter, endpoint string, t session.Tokens, err error) {
+// answer finishes a login or refresh: cookies and 200 on success (reported
+// as ok), the matching JSON error otherwise.
+func (h *Handler) answer(w http.ResponseWriter, endpoint, ok string, t session.Tokens, err error) {
 	var upErr *UpstreamError
 	var badReq *BadRequestError
 	switch {
 	case err == nil:
-		h.obs.Auth(endpoint, "ok")
+		h.obs.Auth(endpoint, ok)
 		h.cookies.Set(w, t)
 		apierr.JSON(w, http.StatusOK, success{Success: true, ExpiresAt: t.Expires.UnixMilli()})
 	case errors.As(err, &upErr):

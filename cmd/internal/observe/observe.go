@@ -11,7 +11,7 @@ type Observer interface {
 	// Auth reports the outcome of a call to an auth endpoint: endpoint is
 	// "login", "refresh", "logout" or "ahead" (a refresh before a proxied
 	// call); outcome is "ok", "rejected", "unavailable", "bad_request" or
-	// "absorbed".
+	// "absorbed" (a refresh answered with another request's result).
 	Auth(endpoint, outcome string)
 	// Proxied reports the status of a proxied call.
 	Proxied(status int)

@@ -25,6 +25,7 @@ import (
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/browsertest"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/upstream"
+	"github.com/fetch-with-refresh/fetch-with-refresh/wasm/scenario"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -271,12 +272,7 @@ func TestBrowserStorm(t *testing.T) {
 	require.NoError(t, err)
 	defer stop()
 	var got struct {
-		Results []struct {
-			Kind   string
-			Status int
-			Intact bool
-			Error  string
-		}
+		Results                   []scenario.CallResult
 		UpstreamRefreshes, Reuses int
 	}
 	browsertest.Scenario(t, browser, worker, &got, "storm", 50)
