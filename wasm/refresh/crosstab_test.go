@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testclock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -108,7 +109,7 @@ func TestTabRefreshesWhenNothingChanged(t *testing.T) {
 // session) drives refresh-ahead.
 func TestSharedExpiryDrivesRefreshAhead(t *testing.T) {
 	start := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	clock := &fakeClock{now: start}
+	clock := testclock.New(start)
 	s := newSession()
 	var expiry atomic.Int64
 	expiry.Store(start.Add(time.Minute).UnixMilli())

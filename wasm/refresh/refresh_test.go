@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testclock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -416,24 +417,6 @@ func TestDoCancelledWaiterLeavesAlone(t *testing.T) {
 	assert.EqualValues(t, 1, s.refreshes.Load())
 }
 
-// fakeClock is a settable clock for the refresh-ahead rules.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func TestDoRefreshAhead(t *testing.T) {
 	start := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
@@ -452,7 +435,7 @@ func TestDoRefreshAhead(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := &fakeClock{now: start}
+			clock := testclock.New(start)
 			s := newSession()
 			var seen401 atomic.Int64
 			p := New(Config{Refresh: s.refresh, Ahead: tt.ahead, Now: clock.Now})
@@ -484,7 +467,7 @@ func TestDoRefreshAhead(t *testing.T) {
 // sees no 401; the new expiry ends the window.
 func TestDoRefreshAheadBurst(t *testing.T) {
 	start := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	clock := &fakeClock{now: start}
+	clock := testclock.New(start)
 	s := newSession()
 	p := New(Config{Ahead: 30 * time.Second, Now: clock.Now, Refresh: func(ctx Context) (Result, error) {
 		res, err := s.refresh(ctx)
@@ -516,7 +499,7 @@ func TestDoRefreshAheadBurst(t *testing.T) {
 func TestDoRefreshAheadFailureStillSends(t *testing.T) {
 	for _, refreshStatus := range []int{503, 401} {
 		start := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-		clock := &fakeClock{now: start}
+		clock := testclock.New(start)
 		s := newSession()
 		p := New(Config{Ahead: 30 * time.Second, Now: clock.Now, Refresh: func(Context) (Result, error) {
 			return Result{Status: refreshStatus}, nil

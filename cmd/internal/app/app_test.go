@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The HTTP contract of DESIGN.md, row by row, against the real handler in
+// The HTTP contract (README, "HTTP endpoints"), row by row, against the real handler in
 // front of the demo upstream (or a hand-written failing one).
 
 type env struct {

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
-	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/testclock"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/upstream"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testclock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )

@@ -15,7 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/browsertest"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/testserver"
-	"github.com/fetch-with-refresh/fetch-with-refresh/wasm/scenario"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/scenario"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )

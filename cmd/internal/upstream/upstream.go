@@ -1,6 +1,6 @@
 // Package upstream is the embedded demo upstream: an API with its own auth
-// server that implements the upstream contract of DESIGN.md, so that the
-// demo needs nothing else running.
+// server that implements the upstream contract (README, "Upstream
+// contract"), so that the demo needs nothing else running.
 //
 //	POST /auth/login    {username, password} -> 200 {accessToken, refreshToken, expiresIn}
 //	POST /auth/refresh  {refreshToken}       -> 200 {...}, or 401 {"error": "invalid_grant"}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/testclock"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testclock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
