@@ -1,0 +1,51 @@
+// Package absorb makes the refreshes that present the same session share
+// one upstream refresh, within one process or across many: duplicates (two
+// tabs that could not coordinate, a server-rendered page racing the
+// browser, two instances behind a balancer) get the same new pair instead
+// of reaching the upstream as a reuse, which rotation punishes by revoking
+// the session.
+//
+// The coordination runs on a Store: in process (Memory), Redis (package
+// absorb/redisstore) or a Durable Object on Workers (cmd/worker). The
+// Absorber over it owns the rules that are the same for all of them: how a
+// key is derived, the encryption of the stored pair, when a stored pair is
+// too old to hand out, and the fallback when the store fails.
+package absorb
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Store is where refreshes of one key coordinate. Keys are opaque,
+// fixed-length strings derived from the presented tokens; values are
+// sealed (encrypted and authenticated) by the Absorber, so a Store never
+// holds a usable token.
+type Store interface {
+	// Acquire returns either the value stored for key by a refresh that
+	// completed within its TTL (value != nil, lease == nil), or a Lease:
+	// the caller is now the one that refreshes (value == nil). While a
+	// lease on key is held, other Acquire calls for key wait until it is
+	// completed or released, its lockTTL passes, or their ctx ends (then
+	// ctx's error). Waiters are woken when the result is there, not by
+	// polling. An error other than ctx's means the store failed; the
+	// Absorber then falls back to coordinating in process.
+	Acquire(ctx context.Context, key string, lockTTL time.Duration) (value []byte, lease Lease, err error)
+}
+
+// Lease is the right to refresh one key, given by Store.Acquire.
+type Lease interface {
+	// Complete stores value as key's result for ttl, releases the lease and
+	// hands value to the waiters.
+	Complete(ctx context.Context, value []byte, ttl time.Duration) error
+	// Release gives the lease up without a result (the refresh failed): one
+	// waiter, if any, acquires it next.
+	Release(ctx context.Context) error
+}
+
+// ErrStoreFull is returned by a Store that keeps no more entries; the
+// Absorber then refreshes without storing the result. Entries are never
+// evicted before their TTL ends: no other session's traffic can push a
+// session's result out inside its window.
+var ErrStoreFull = errors.New("absorb: store full")
