@@ -35,6 +35,29 @@ $(WASM).gz $(WASM).br: $(WASM)
 js/wasm_exec.js: $(GOROOT)/lib/wasm/wasm_exec.js
 	cp $< $@
 
+# The npm package: js/package.json is its manifest; the tarball holds the
+# loader, its types, the module, wasm_exec.js, LICENSE, README.md and the
+# licenses of the Go code compiled into the module.
+VERSION := $(shell sed -n 's/^  "version": "\(.*\)",$$/\1/p' js/package.json)
+PACKAGE := build/fetch-with-refresh-$(VERSION).tgz
+PACKAGE_FILES := js/package.json js/fetch-with-refresh.mjs js/module.mjs js/fetch-with-refresh.d.ts js/fetch-with-refresh.d.mts $(WASM) js/wasm_exec.js LICENSE README.md
+
+.PHONY: package
+package: $(PACKAGE) ## build the npm package: build/fetch-with-refresh-<version>.tgz (npm pack)
+
+$(PACKAGE): $(PACKAGE_FILES)
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20+ (Debian: apt-get install nodejs npm)"; exit 1; }
+	rm -rf build/package && mkdir -p build/package
+	cp $(PACKAGE_FILES) build/package/
+	{ echo "# Third-party licenses"; echo; \
+	  echo "fetch-with-refresh.wasm is compiled from Go's runtime and standard library ($$($(GO) env GOVERSION)), and wasm_exec.js is Go's:"; \
+	  echo; echo '```'; cat $(GOROOT)/LICENSE; echo '```'; \
+	  GOOS=js GOARCH=wasm $(GO) list -deps -f '{{with .Module}}{{if not .Main}}{{.Path}} {{.Version}} {{.Dir}}{{end}}{{end}}' ./wasm | sort -u | \
+	  while read -r mod version dir; do echo; echo "fetch-with-refresh.wasm contains $$mod $$version:"; echo; echo '```'; cat "$$dir/LICENSE"; echo '```'; done; \
+	} > build/package/THIRD_PARTY_LICENSES.md
+	cd build/package && npm pack --pack-destination .. --silent >/dev/null
+	@echo "wrote $@"
+
 node_modules/.package-lock.json: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20+ (Debian: apt-get install nodejs npm)"; exit 1; }
 	npm ci --no-audit --no-fund
@@ -62,7 +85,7 @@ $(WORKER)/worker.mjs: go.mod
 $(WORKER)/assets: wasm
 	rm -rf $@ && mkdir -p $@/js
 	cp www/* $@/
-	cp js/fetch-with-refresh.mjs js/fetch-with-refresh.d.ts js/fetch-with-refresh.d.mts js/fetch-with-refresh.wasm js/wasm_exec.js $@/js/
+	cp js/fetch-with-refresh.mjs js/module.mjs js/fetch-with-refresh.d.ts js/fetch-with-refresh.d.mts js/fetch-with-refresh.wasm js/wasm_exec.js $@/js/
 
 ## Run
 

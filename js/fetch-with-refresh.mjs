@@ -10,6 +10,8 @@
 // real Error objects. Every decision about refreshing is made in Go
 // (wasm/refresh). Types: fetch-with-refresh.d.ts.
 
+import { start } from "./module.mjs";
+
 /** A definite refresh failure: the session is over. */
 export class AuthError extends Error {
   constructor(message, status) {
@@ -58,7 +60,6 @@ export function load(options = {}) {
   const opts = { ...DEFAULTS, ...options };
   const base = globalThis.location?.href;
   const refreshURL = new URL(opts.refreshURL, base).href;
-  const wasmURL = new URL(opts.wasmURL ?? "./fetch-with-refresh.wasm", import.meta.url);
   const counts = { authFailures: 0, refreshedByOthers: 0 };
   let ended = false; // the session ended: onAuthFailure was called for it
 
@@ -124,7 +125,7 @@ export function load(options = {}) {
       },
       hooks,
     };
-    start(wasmURL, opts.wasmExecURL, key).then(({ running }) => running.then(
+    start(opts, key).then(({ running }) => running.then(
       () => exit(new Error("fetch-with-refresh: the Go program exited")),
       exit,
     ).finally(() => reject(exitError)), reject); // ended before ready: load rejects
@@ -210,33 +211,6 @@ export function load(options = {}) {
   };
   globalThis.fetchWithRefresh = fetchWithRefresh;
   return started.then(() => client);
-}
-
-/**
- * Fetches, instantiates and starts the module. Resolves to { running }, the
- * promise of go.run, which settles when the Go program ends (wrapped, so
- * that this async function does not wait for it).
- */
-async function start(wasmURL, wasmExecURL, key) {
-  const fetching = fetch(wasmURL); // in parallel with wasm_exec.js
-  fetching.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
-  if (typeof globalThis.Go !== "function") {
-    await import(new URL(wasmExecURL ?? "./wasm_exec.js", import.meta.url).href);
-  }
-  const go = new globalThis.Go();
-  go.argv = ["fetch-with-refresh", key];
-  const response = await fetching;
-  if (!response.ok) {
-    throw new Error(`fetch-with-refresh: ${wasmURL}: HTTP ${response.status}`);
-  }
-  let result;
-  if (WebAssembly.instantiateStreaming &&
-      response.headers.get("Content-Type")?.startsWith("application/wasm")) {
-    result = await WebAssembly.instantiateStreaming(response, go.importObject);
-  } else { // a server without application/wasm: slower, but works
-    result = await WebAssembly.instantiate(await response.arrayBuffer(), go.importObject);
-  }
-  return { running: go.run(result.instance) };
 }
 
 /**

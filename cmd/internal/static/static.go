@@ -1,8 +1,9 @@
 // Package static serves files from an fs.FS: the demo page and the js/
 // bundle. It serves a precompressed sibling (name.br, name.gz) to clients
-// that accept it, sets strong ETags from the content, answers conditional
-// and range requests through http.ServeContent, and never lists a
-// directory.
+// that accept it (or, for a compressible file without siblings, a copy
+// compressed on first request: compress.go), sets strong ETags from the
+// content, answers conditional and range requests through
+// http.ServeContent, and never lists a directory.
 package static
 
 import (
@@ -39,6 +40,8 @@ type Handler struct {
 
 	mu    sync.Mutex       // protects etags
 	etags map[string]entry // by file name
+
+	gen compressed // files compressed on the fly (compress.go)
 }
 
 // entry caches a file's ETag against its modification time and size.
@@ -93,6 +96,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		http.NotFound(w, r)
 		return
+	}
+	if !variants { // no precompressed sibling
+		served, encoding, data, variants = h.compress(r, name, info, data)
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", ctype)
