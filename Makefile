@@ -48,7 +48,7 @@ package: $(PACKAGE) ## build the npm package: build/fetch-with-refresh-<version>
 $(PACKAGE): $(PACKAGE_FILES)
 	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20+ (Debian: apt-get install nodejs npm)"; exit 1; }
 	rm -rf build/package && mkdir -p build/package
-	cp $(PACKAGE_FILES) build/package/
+	cp $(PACKAGE_FILES) build/package/ && chmod 644 build/package/*
 	{ echo "# Third-party licenses"; echo; \
 	  echo "fetch-with-refresh.wasm is compiled from Go's runtime and standard library ($$($(GO) env GOVERSION)), and wasm_exec.js is Go's:"; \
 	  echo; echo '```'; cat $(GOROOT)/LICENSE; echo '```'; \
@@ -108,7 +108,7 @@ worker-deploy: worker npm ## deploy the Worker (needs a Cloudflare account: wran
 ## Test
 
 .PHONY: test
-test: test-native test-js test-types test-e2e test-worker test-bench ## everything: native -race, GOOS=js under Node, tsc, headless Chromium, Workers
+test: test-native test-js test-types test-e2e test-worker test-bench test-package test-recipes ## everything: native -race, GOOS=js under Node, tsc, headless Chromium, Workers
 
 .PHONY: test-native
 test-native: ## native packages with -race (includes a smoke run of the benchmarks)
@@ -134,6 +134,15 @@ test-e2e: wasm ## end-to-end tests in headless Chromium (writes test-artifacts/d
 test-worker: worker npm ## the Worker under the local Workers runtime (wrangler/workerd), and a deploy dry run
 	GOOS=js GOARCH=wasm $(GO) vet ./cmd/worker
 	$(GO) test -count=1 -v -tags workers ./cmd/internal/workertest/
+
+.PHONY: test-package
+test-package: package ## list and check the npm tarball's contents
+	FWR_PACKAGE=$(CURDIR)/$(PACKAGE) $(GO) test -count=1 -tags package ./cmd/internal/recipes/
+
+.PHONY: test-recipes
+test-recipes: package ## the recipes (Vite, ky, openapi-fetch, Next.js) installed from the tarball, built and driven in Chromium
+	@command -v chromium >/dev/null || { echo "chromium is missing: run 'apt-get install -y chromium' (as root), then make test-recipes"; exit 1; }
+	FWR_PACKAGE=$(CURDIR)/$(PACKAGE) $(GO) test -count=1 -v -timeout 20m -tags recipes ./cmd/internal/recipes/
 
 .PHONY: screenshot
 screenshot: test-e2e ## refresh the README's screenshot (www/screenshot.png) from the e2e run
