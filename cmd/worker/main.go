@@ -62,7 +62,8 @@ func handler() http.Handler {
 		Cookies:      session.Cookies{AccessMaxAge: cfg.AccessMaxAge, RefreshMaxAge: cfg.RefreshMaxAge, Insecure: cfg.Insecure},
 		// Each request runs in a fresh instance: an in-memory absorber
 		// would never see a duplicate.
-		AbsorbWindow: -1,
+		AbsorbWindow:   -1,
+		AllowedOrigins: cfg.AllowedOrigins,
 	})
 	return h
 }

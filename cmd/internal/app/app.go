@@ -42,6 +42,9 @@ type Config struct {
 	RefreshAhead time.Duration
 	// Observer is told what the handlers did. If nil, nothing is.
 	Observer observe.Observer
+	// AllowedOrigins are accepted by the CSRF check besides the Host's own
+	// origin (csrf.ProtectOrigins).
+	AllowedOrigins []string
 }
 
 // New returns the handler, and its auth endpoints' handler for server-side
@@ -72,7 +75,7 @@ func New(cfg Config) (http.Handler, *bff.Handler) {
 	api.Handle("/api/", forward)
 
 	mux := http.NewServeMux()
-	mux.Handle("/api/", csrf.Protect(api))
+	mux.Handle("/api/", csrf.ProtectOrigins(cfg.AllowedOrigins, api))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))

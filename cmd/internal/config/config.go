@@ -31,6 +31,9 @@ type Config struct {
 	AuthTimeout   time.Duration
 	ProxyTimeout  time.Duration
 	LogJSON       bool
+	// AllowedOrigins are origins accepted by the CSRF check besides the
+	// Host's own: fronts that rewrite the Host (csrf.ProtectOrigins).
+	AllowedOrigins []string
 }
 
 // Parse reads args, with environment variables (FWR_ and the flag's name
@@ -56,6 +59,8 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 	fs.DurationVar(&c.AuthTimeout, "auth-timeout", 10*time.Second, "timeout of a login or refresh call to the upstream")
 	fs.DurationVar(&c.ProxyTimeout, "proxy-timeout", 30*time.Second, "timeout of a proxied call")
 	fs.BoolVar(&c.LogJSON, "log-json", false, "log JSON lines instead of text")
+	var origins string
+	fs.StringVar(&origins, "allowed-origins", "", "comma-separated `origins` (scheme://host:port) whose pages may call /api although a front rewrote the Host: Next.js rewrites, a dev server proxy with changeOrigin")
 	fs.Usage = func() {
 		fmt.Fprintln(out, "Usage: server [flags]\n\nThe fetch-with-refresh backend-for-frontend: auth endpoints, API proxy, static files.\nEvery flag can also be set with an FWR_ environment variable (-access-ttl: FWR_ACCESS_TTL); flags win.\n\nFlags:")
 		fs.PrintDefaults()
@@ -93,6 +98,16 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 		if d <= 0 {
 			return nil, fmt.Errorf("-%s must be positive, got %s", name, d)
 		}
+	}
+	for _, o := range strings.Split(origins, ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.TrimSuffix(u.Path, "/") != "" || u.RawQuery != "" {
+			return nil, fmt.Errorf("-allowed-origins: %q is not an origin (scheme://host[:port])", o)
+		}
+		c.AllowedOrigins = append(c.AllowedOrigins, u.Scheme+"://"+u.Host)
 	}
 	if c.RefreshGrace < 0 {
 		return nil, fmt.Errorf("-refresh-grace must not be negative, got %s", c.RefreshGrace)

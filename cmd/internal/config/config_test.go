@@ -42,6 +42,11 @@ func TestParseConfig(t *testing.T) {
 		{"ftp upstream", []string{"-upstream", "ftp://x"}, nil, nil, "absolute http(s) URL"},
 		{"zero ttl", []string{"-access-ttl", "0s"}, nil, nil, "-access-ttl must be positive"},
 		{"negative grace", []string{"-refresh-grace", "-1s"}, nil, nil, "-refresh-grace"},
+		{"allowed origins", []string{"-allowed-origins", "http://127.0.0.1:3000, https://app.example.test/"}, nil, func(t *testing.T, c *Config) {
+			assert.Equal(t, []string{"http://127.0.0.1:3000", "https://app.example.test"}, c.AllowedOrigins)
+		}, ""},
+		{"allowed origin with a path", []string{"-allowed-origins", "https://app.example.test/app"}, nil, nil, "not an origin"},
+		{"allowed origin without a scheme", []string{"-allowed-origins", "app.example.test"}, nil, nil, "not an origin"},
 		{"stray argument", []string{"serve"}, nil, nil, "unexpected arguments"},
 		{"unknown flag", []string{"-nope"}, nil, nil, "flag provided but not defined"},
 	}

@@ -7,6 +7,7 @@ package csrf
 import (
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/apierr"
 )
@@ -19,6 +20,18 @@ const Header = "X-CSRF"
 // is compared with the request's Host, so that a TLS-terminating proxy in
 // front does not break it.
 func Protect(next http.Handler) http.Handler {
+	return ProtectOrigins(nil, next)
+}
+
+// ProtectOrigins is Protect that also accepts an Origin listed in origins
+// (scheme://host[:port]): the public origin of a front that rewrites the
+// Host header on its way here, such as Next.js rewrites or a dev server's
+// proxy with changeOrigin.
+func ProtectOrigins(origins []string, next http.Handler) http.Handler {
+	allowed := map[string]bool{}
+	for _, o := range origins {
+		allowed[strings.ToLower(strings.TrimSuffix(o, "/"))] = true
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get(Header) != "1" {
 			apierr.Write(w, http.StatusForbidden, "csrf", "missing "+Header+": 1 header")
@@ -26,7 +39,7 @@ func Protect(next http.Handler) http.Handler {
 		}
 		if origin := r.Header.Get("Origin"); origin != "" {
 			u, err := url.Parse(origin)
-			if err != nil || u.Host != r.Host {
+			if (err != nil || u.Host != r.Host) && !allowed[strings.ToLower(origin)] {
 				apierr.Write(w, http.StatusForbidden, "csrf", "cross-origin request refused")
 				return
 			}

@@ -169,11 +169,11 @@ func startProcess(t *testing.T, dir string, env []string, base, ready string, na
 }
 
 // startServer starts cmd/server with the embedded demo upstream, serving
-// www at /, and returns its base URL.
-func startServer(t *testing.T, www string) string {
+// www at /, with more flags if given, and returns its base URL.
+func startServer(t *testing.T, www string, flags ...string) string {
 	t.Helper()
 	addr := freeAddr(t)
-	startProcess(t, t.TempDir(), nil, "http://"+addr, "/healthz", server, "-addr", addr, "-www", www)
+	startProcess(t, t.TempDir(), nil, "http://"+addr, "/healthz", server, append([]string{"-addr", addr, "-www", www}, flags...)...)
 	return "http://" + addr
 }
 
