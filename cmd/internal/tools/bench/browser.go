@@ -77,30 +77,6 @@ func browser(root string) []row {
 	return rows
 }
 
-// startup loads the module's page and an empty page in turn, cache
-// disabled, and compares the medians.
-func startup(b context.Context, base string) []row {
-	var ready, first, baseReady, baseFirst []float64
-	for range iterations(21) {
-		for _, p := range []string{"startup", "baseline"} {
-			var res struct{ Ready, First float64 }
-			pg := open(b, base+"/testdata/e2e/"+p+".html", true)
-			pg.decode(`(async () => { while (!window.benchResult) await new Promise((r) => setTimeout(r, 2)); return window.benchResult; })()`, &res)
-			pg.close()
-			if p == "startup" {
-				ready, first = append(ready, res.Ready), append(first, res.First)
-			} else {
-				baseReady, baseFirst = append(baseReady, res.Ready), append(baseFirst, res.First)
-			}
-		}
-	}
-	r, f := median(ready), median(first)
-	return []row{
-		{"start-up: navigation to ready to call (Chromium, cache off)", ms(r), ms(median(baseReady)) + " (page loading nothing)", r / median(baseReady), "≤ 150 ms", r <= 150},
-		{"start-up: navigation to first fetchWithRefresh result", ms(f), ms(median(baseFirst)) + " (plain fetch)", f / median(baseFirst), "", true},
-	}
-}
-
 // page is one Chromium tab.
 type page struct {
 	ctx   context.Context
