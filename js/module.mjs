@@ -33,8 +33,7 @@ export async function start(options, key) {
     if (options.wasmExecURL) {
       await import(/* webpackIgnore: true */ /* @vite-ignore */ new URL(options.wasmExecURL, import.meta.url).href);
     } else {
-      // @ts-ignore: wasm_exec.js is Go's, copied from $(go env GOROOT)/lib/wasm by make wasm
-      await import("./wasm_exec.js");
+      await import("./wasm_exec.js"); // Go's, copied by make wasm; types: wasm_exec.d.ts
     }
   }
   const go = new globalThis.Go();
