@@ -73,13 +73,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	api, auth := app.New(app.Config{
-		Upstream:       upstreamURL,
-		Transport:      http.DefaultTransport,
-		AuthTimeout:    cfg.AuthTimeout,
-		ProxyTimeout:   cfg.ProxyTimeout,
-		Cookies:        session.Cookies{AccessMaxAge: cfg.AccessMaxAge, RefreshMaxAge: cfg.RefreshMaxAge, Insecure: cfg.Insecure},
-		Observer:       newMetrics(reg),
-		AllowedOrigins: cfg.AllowedOrigins,
+		Upstream:     upstreamURL,
+		Transport:    http.DefaultTransport,
+		AuthTimeout:  cfg.AuthTimeout,
+		ProxyTimeout: cfg.ProxyTimeout,
+		Cookies:      session.Cookies{AccessMaxAge: cfg.AccessMaxAge, RefreshMaxAge: cfg.RefreshMaxAge, Insecure: cfg.Insecure},
+		Observer:     newMetrics(reg),
+
+		AllowedOrigins: cfg.AllowedOrigins, // fronts that rewrite the Host (-allowed-origins)
 	})
 	pages := ssr.New(ssr.Config{Upstream: upstreamURL, Transport: http.DefaultTransport, Auth: auth})
 	mux.Handle("/", app.WithStatic(api, pages, os.DirFS(cfg.WWWDir), os.DirFS(cfg.JSDir)))

@@ -62,8 +62,9 @@ func handler() http.Handler {
 		Cookies:      session.Cookies{AccessMaxAge: cfg.AccessMaxAge, RefreshMaxAge: cfg.RefreshMaxAge, Insecure: cfg.Insecure},
 		// Each request runs in a fresh instance: an in-memory absorber
 		// would never see a duplicate.
-		AbsorbWindow:   -1,
-		AllowedOrigins: cfg.AllowedOrigins,
+		AbsorbWindow: -1,
+
+		AllowedOrigins: cfg.AllowedOrigins, // fronts that rewrite the Host (FWR_ALLOWED_ORIGINS)
 	})
 	return h
 }
