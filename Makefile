@@ -140,7 +140,7 @@ test-package: package ## list and check the npm tarball's contents
 	FWR_PACKAGE=$(CURDIR)/$(PACKAGE) $(GO) test -count=1 -tags package ./cmd/internal/recipes/
 
 .PHONY: test-recipes
-test-recipes: package ## the recipes (Vite, ky, openapi-fetch, Next.js) installed from the tarball, built and driven in Chromium
+test-recipes: package ## the recipes (Vite, ky, openapi-fetch, webpack, Next.js) installed from the tarball, built and driven in Chromium
 	@command -v chromium >/dev/null || { echo "chromium is missing: run 'apt-get install -y chromium' (as root), then make test-recipes"; exit 1; }
 	FWR_PACKAGE=$(CURDIR)/$(PACKAGE) $(GO) test -count=1 -v -timeout 20m -tags recipes ./cmd/internal/recipes/
 
