@@ -7,10 +7,12 @@ package app
 
 import (
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
 
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/absorb"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/bff"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/csrf"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/observe"
@@ -36,6 +38,13 @@ type Config struct {
 	// AbsorbWindow is bff.Config.AbsorbWindow: how long duplicate refreshes
 	// get the same new pair. Zero: bff.DefaultAbsorbWindow; negative: off.
 	AbsorbWindow time.Duration
+	// Store is where duplicate refreshes coordinate (bff.Config.Store): one
+	// shared by every instance (Redis natively, a Durable Object on
+	// Workers) absorbs duplicates that land on different instances. If
+	// nil, an in-process absorb.Memory: per instance only.
+	Store absorb.Store
+	// Logger logs what goes wrong with Store. If nil, slog.Default().
+	Logger *slog.Logger
 	// RefreshAhead is how close to expiry the access token is refreshed
 	// before a proxied call (bff.Handler.Ahead). Zero:
 	// bff.DefaultAheadWindow; negative: off.
@@ -54,6 +63,8 @@ func New(cfg Config) (http.Handler, *bff.Handler) {
 		Timeout:      cfg.AuthTimeout,
 		Cookies:      cfg.Cookies,
 		AbsorbWindow: cfg.AbsorbWindow,
+		Store:        cfg.Store,
+		Logger:       cfg.Logger,
 		Observer:     cfg.Observer,
 	})
 	api.Handle("/api/auth/", auth)
