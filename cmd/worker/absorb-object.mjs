@@ -11,10 +11,14 @@
 //             -> 200 {"lease": id}    the caller refreshes; the lease lasts lockTTL
 //             -> 200 {"timeout": true} the holder did not finish within wait
 //             -> 503 {"error": "busy"} too many callers wait already
-//   /complete {lease, value, ttl}  -> 204: value is stored for ttl and handed
-//             to every waiter; the lease, if still the current one, ends
-//   /release  {lease}              -> 204: the lease, if still the current
-//             one, goes to the next waiter
+//   /complete {lease, value, ttl}  -> 200 {"ok": true}: value is stored for
+//             ttl and handed to every waiter; the lease, if still the
+//             current one, ends
+//   /release  {lease}              -> 200 {"ok": true}: the lease, if still
+//             the current one, goes to the next waiter
+//
+// Every answer has a JSON body (a stub's Response with a null body is one
+// that syumai/workers cannot read).
 //
 // While a lease is held, acquire waits inside the object (a promise per
 // caller, no polling) until the lease is completed, released or expires;
@@ -128,7 +132,7 @@ export class AbsorbObject {
       clearTimeout(w.timer);
       w.resolve(answer(200, { value: value }));
     }
-    return new Response(null, { status: 204 });
+    return answer(200, { ok: true });
   }
 
   async release({ lease }) {
@@ -138,7 +142,7 @@ export class AbsorbObject {
       await this.state.storage.delete("lease");
       await this.handOver();
     }
-    return new Response(null, { status: 204 });
+    return answer(200, { ok: true });
   }
 
   // grant makes a new lease, stores it and returns its id.

@@ -9,8 +9,8 @@
 // tested natively. cmd/worker adapts cloudflare.DurableObjectStub to Stub.
 //
 //	POST /acquire  {"lockTTL": ms, "wait": ms}  -> 200 {"value": base64} | {"lease": id} | {"timeout": true}; 503 busy
-//	POST /complete {"lease": id, "value": base64, "ttl": ms} -> 204; 413 too large
-//	POST /release  {"lease": id}                -> 204
+//	POST /complete {"lease": id, "value": base64, "ttl": ms} -> 200 {"ok": true}; 413 too large
+//	POST /release  {"lease": id}                -> 200 {"ok": true}
 package dostore
 
 import (
@@ -152,7 +152,7 @@ func (l *lease) Complete(ctx context.Context, value []byte, ttl time.Duration) e
 		return err
 	case status == http.StatusRequestEntityTooLarge:
 		return absorb.ErrStoreFull
-	case status != http.StatusNoContent:
+	case status != http.StatusOK:
 		return &StatusError{Op: "complete", Status: status}
 	}
 	return nil
@@ -161,7 +161,7 @@ func (l *lease) Complete(ctx context.Context, value []byte, ttl time.Duration) e
 // Release implements absorb.Lease.
 func (l *lease) Release(ctx context.Context) error {
 	status, err := call(l.stub, "release", map[string]any{"lease": l.id}, nil)
-	if err == nil && status != http.StatusNoContent {
+	if err == nil && status != http.StatusOK {
 		err = &StatusError{Op: "release", Status: status}
 	}
 	return err

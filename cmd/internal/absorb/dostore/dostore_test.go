@@ -106,7 +106,7 @@ var errAny = errors.New("any error")
 
 func TestLease(t *testing.T) {
 	var got []sent
-	answers := map[string]int{"acquire": 200, "complete": 204, "release": 204}
+	answers := map[string]int{"acquire": 200, "complete": 200, "release": 200}
 	stub := stubFunc(func(op string, body map[string]any) (int, string) {
 		got = append(got, sent{op, body})
 		return answers[op], `{"lease":"l1"}`
@@ -166,7 +166,7 @@ func TestAcquireCancelledWhileWaiting(t *testing.T) {
 			return 200, `{"lease":"late"}`
 		case "release":
 			released <- body
-			return 204, ""
+			return 200, `{"ok":true}`
 		}
 		return 500, ""
 	})
