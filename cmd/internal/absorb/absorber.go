@@ -128,7 +128,9 @@ func (a *Absorber) Rotate(ctx context.Context, refreshToken, accessToken string,
 		tokens session.Tokens
 		cached bool
 	}
+	var leader bool // set when this call's function is the flight's: read after ch
 	ch := a.group.DoChan(key, func() (any, error) {
+		leader = true
 		// Long enough to wait out another holder's lock, then refresh.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*a.lockTTL)
 		defer cancel()
@@ -138,7 +140,7 @@ func (a *Absorber) Rotate(ctx context.Context, refreshToken, accessToken string,
 	select {
 	case res := <-ch:
 		r, _ := res.Val.(result)
-		return r.tokens, res.Shared || r.cached, res.Err
+		return r.tokens, !leader || r.cached, res.Err
 	case <-ctx.Done():
 		return session.Tokens{}, false, ctx.Err()
 	}
