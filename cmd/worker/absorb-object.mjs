@@ -32,8 +32,9 @@
 // which is safe because a waiting request keeps its object alive. An alarm
 // deletes the storage when the value and the lease have both expired.
 //
-// Memory is bounded per object: at most MAX_WAITERS waiting callers, one
-// value of at most MAX_VALUE base64 characters, TTLs and waits capped.
+// Memory is bounded per object: at most MAX_WAITERS waiting callers (fewer
+// if the Worker variable ABSORB_MAX_WAITERS says so), one value of at most
+// MAX_VALUE base64 characters, TTLs and waits capped.
 
 const MAX_WAITERS = 256;
 const MAX_VALUE = 64 * 1024;
@@ -44,6 +45,7 @@ export class AbsorbObject {
   constructor(state, env) {
     this.state = state;
     this.env = env;
+    this.maxWaiters = Math.min(MAX_WAITERS, Number(env?.ABSORB_MAX_WAITERS) || MAX_WAITERS);
     this.lease = null; // {id, until}: who refreshes now, and until when
     this.value = null; // {data, until}: the last completed refresh's value
     this.waiters = []; // {resolve, timer}, first come first served
@@ -93,7 +95,7 @@ export class AbsorbObject {
     if (!this.lease || this.lease.until <= now) {
       return answer(200, { lease: await this.grant(lockTTL) });
     }
-    if (this.waiters.length >= MAX_WAITERS) {
+    if (this.waiters.length >= this.maxWaiters) {
       return answer(503, { error: "busy", message: "too many refreshes wait for this key" });
     }
     return new Promise((resolve) => {

@@ -22,6 +22,9 @@ import (
 // its Go client: the same code paths as the Worker's, with the object
 // reached over the test Worker (testdata/absorb) instead of a stub.
 
+// maxWaiters is ABSORB_MAX_WAITERS in testdata/absorb/wrangler.toml.
+const maxWaiters = 7
+
 // objectStub is the stub of key's object in the test Worker.
 type objectStub struct{ key string }
 
@@ -92,7 +95,7 @@ func TestObjectSerialisesAcquires(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, holder)
 
-	const n = 7
+	const n = maxWaiters
 	var waiting []<-chan acquired
 	for range n {
 		waiting = append(waiting, acquireAsync(s, ctx, key, 10*time.Second))
@@ -206,6 +209,31 @@ func TestObjectWaitEndsWithContext(t *testing.T) {
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Nil(t, v)
 	assert.Nil(t, l)
+}
+
+// An object keeps a bounded number of waiting callers (maxWaiters in the
+// test Worker): one more is told the object is busy, and the Absorber then
+// refreshes without it.
+func TestObjectBoundsWaiters(t *testing.T) {
+	s, key, ctx := objectStore(), newKey(), context.Background()
+	_, holder, err := s.Acquire(ctx, key, 30*time.Second)
+	require.NoError(t, err)
+	require.NotNil(t, holder)
+	var waiting []<-chan acquired
+	for range maxWaiters {
+		waiting = append(waiting, acquireAsync(s, ctx, key, 30*time.Second))
+	}
+	awaitWaiters(t, key, maxWaiters)
+	_, l, err := s.Acquire(ctx, key, 30*time.Second)
+	assert.ErrorIs(t, err, dostore.ErrBusy)
+	assert.Nil(t, l)
+
+	require.NoError(t, holder.Complete(ctx, []byte("v"), 5*time.Second))
+	for _, c := range waiting {
+		r := <-c
+		require.NoError(t, r.err)
+		assert.Equal(t, "v", string(r.value))
+	}
 }
 
 func TestObjectRefusesBadInput(t *testing.T) {

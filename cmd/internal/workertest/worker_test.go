@@ -119,21 +119,29 @@ func testAssets() (string, error) {
 
 // startWorker runs wrangler dev with config (relative to the repository)
 // and args on free loopback ports, and waits until GET /healthz answers 200.
+// Its Durable Objects' storage is a temporary folder that stop removes.
 func startWorker(config string, args ...string) (base string, stop func(), err error) {
 	port, inspector := freePort(), freePort()
+	state, err := os.MkdirTemp("", "fwr-worker-state-")
+	if err != nil {
+		return "", nil, err
+	}
 	cmd := exec.Command("npx", append([]string{"--no-install", "wrangler", "--config", config, "dev",
-		"--ip", "127.0.0.1", "--port", port, "--inspector-port", inspector, "--log-level", "warn"}, args...)...)
+		"--ip", "127.0.0.1", "--port", port, "--inspector-port", inspector, "--log-level", "warn",
+		"--persist-to", state}, args...)...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "WRANGLER_SEND_METRICS=false", "CLOUDFLARE_CF_FETCH_ENABLED=false",
 		"XDG_CONFIG_HOME="+filepath.Join(root, ".config"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // wrangler starts workerd: stop the group
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
+		os.RemoveAll(state)
 		return "", nil, err
 	}
 	stop = func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		_ = cmd.Wait()
+		os.RemoveAll(state)
 	}
 	base = "http://127.0.0.1:" + port
 	deadline := time.Now().Add(90 * time.Second)
