@@ -145,12 +145,14 @@ func TestObjectReleaseHandsOver(t *testing.T) {
 // lockTTL only: then a waiter gets the lease.
 func TestObjectLeaseExpires(t *testing.T) {
 	s, key, ctx := objectStore(), newKey(), context.Background()
+	start := time.Now()
 	_, holder, err := s.Acquire(ctx, key, 300*time.Millisecond)
 	require.NoError(t, err)
 	require.NotNil(t, holder)
 	_, l, err := s.Acquire(ctx, key, 10*time.Second)
 	require.NoError(t, err)
 	assert.NotNil(t, l)
+	assert.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond, "not before the first lease expired")
 }
 
 // The lease and the value are in the object's storage: an object evicted

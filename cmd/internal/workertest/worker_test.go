@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -308,7 +309,9 @@ func TestBrowserStorm(t *testing.T) {
 	assert.Zero(t, got.Reuses)
 }
 
-// wrangler deploy --dry-run bundles the Worker as a deploy would, offline.
+// wrangler deploy --dry-run bundles the Worker as a deploy would, offline:
+// the configuration (the Durable Object binding and its migration
+// included) is accepted and the upload fits the free plan.
 func TestDeployDryRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -318,7 +321,11 @@ func TestDeployDryRun(t *testing.T) {
 	cmd.Env = append(os.Environ(), "WRANGLER_SEND_METRICS=false", "XDG_CONFIG_HOME="+filepath.Join(root, ".config"))
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, string(out))
-	m := regexp.MustCompile(`Total Upload: ([\d.]+ KiB) / gzip: ([\d.]+ KiB)`).FindStringSubmatch(string(out))
+	m := regexp.MustCompile(`Total Upload: ([\d.]+) KiB / gzip: ([\d.]+) KiB`).FindStringSubmatch(string(out))
 	require.NotNil(t, m, string(out))
-	t.Logf("wrangler deploy --dry-run: upload %s, gzip %s (free plan limit: 3 MB gzip)", m[1], m[2])
+	t.Logf("wrangler deploy --dry-run: upload %s KiB, gzip %s KiB (free plan limit: 3 MB gzip)", m[1], m[2])
+	gzip, err := strconv.ParseFloat(m[2], 64)
+	require.NoError(t, err)
+	assert.Less(t, gzip, 3e6/1024, "KiB gzip: the free plan takes 3 MB")
+	assert.Regexp(t, `env\.ABSORB \(AbsorbObject\)\s+Durable Object`, string(out))
 }
