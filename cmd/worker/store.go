@@ -25,14 +25,21 @@ func absorbStore() (absorb.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("durable object binding %s: %w", absorbBinding, err)
 	}
-	return dostore.New(func(key string) (stub dostore.Stub, err error) {
+	store := dostore.New(func(key string) (stub dostore.Stub, err error) {
 		defer recoverJS(&err) // syscall/js panics when JavaScript throws
 		s, err := ns.Get(ns.IdFromName(key))
 		if err != nil {
 			return nil, err
 		}
 		return objectStub{s}, nil
-	}), nil
+	})
+	// A refresh under a lease outlives its request if it must: its waiters,
+	// in other requests, wait for its result.
+	store.KeepAlive = func(end <-chan struct{}) {
+		defer func() { _ = recover() }() // no execution context: nothing to extend
+		cloudflare.WaitUntil(func() { <-end })
+	}
+	return store, nil
 }
 
 // objectStub is a Durable Object stub whose JavaScript exceptions are

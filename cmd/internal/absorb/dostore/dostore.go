@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/absorb"
@@ -61,6 +62,13 @@ func (e *StatusError) Error() string {
 // Store is an absorb.Store over a Durable Object namespace.
 type Store struct {
 	ns Namespace
+
+	// KeepAlive, if not nil, is called for each granted lease with a
+	// channel closed when the lease is completed or released, or when its
+	// lockTTL has passed. On Workers it keeps the request's work alive
+	// until then (ctx.waitUntil), so that a refresh whose caller went away
+	// still hands its result to the waiters.
+	KeepAlive func(end <-chan struct{})
 }
 
 // New returns a Store whose keys are objects of ns.
@@ -124,7 +132,12 @@ func (s *Store) Acquire(ctx context.Context, key string, lockTTL time.Duration) 
 		}
 		return v, nil, nil
 	case ans.Lease != "":
-		return nil, &lease{stub: stub, id: ans.Lease}, nil
+		l := &lease{stub: stub, id: ans.Lease, end: make(chan struct{})}
+		if s.KeepAlive != nil {
+			l.timer = time.AfterFunc(lockTTL, l.finish)
+			s.KeepAlive(l.end)
+		}
+		return nil, l, nil
 	case ans.Timeout:
 		return nil, nil, context.DeadlineExceeded
 	default:
@@ -134,13 +147,34 @@ func (s *Store) Acquire(ctx context.Context, key string, lockTTL time.Duration) 
 
 // lease is a granted lease on one object.
 type lease struct {
-	stub Stub
-	id   string
+	stub  Stub
+	id    string
+	end   chan struct{} // closed by finish
+	once  sync.Once
+	timer *time.Timer // calls finish at lockTTL when KeepAlive is set
+}
+
+// finish closes end, once.
+func (l *lease) finish() {
+	l.once.Do(func() {
+		if l.end != nil {
+			close(l.end)
+		}
+	})
+}
+
+// done ends the lease for KeepAlive: Complete and Release call it.
+func (l *lease) done() {
+	if l.timer != nil {
+		l.timer.Stop()
+	}
+	l.finish()
 }
 
 // Complete implements absorb.Lease. A value over the object's size limit
 // is absorb.ErrStoreFull.
 func (l *lease) Complete(ctx context.Context, value []byte, ttl time.Duration) error {
+	defer l.done()
 	if len(value) == 0 {
 		return errors.New("dostore: complete: empty value")
 	}
@@ -160,6 +194,7 @@ func (l *lease) Complete(ctx context.Context, value []byte, ttl time.Duration) e
 
 // Release implements absorb.Lease.
 func (l *lease) Release(ctx context.Context) error {
+	defer l.done()
 	status, err := call(l.stub, "release", map[string]any{"lease": l.id}, nil)
 	if err == nil && status != http.StatusOK {
 		err = &StatusError{Op: "release", Status: status}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/absorb"
@@ -181,4 +182,56 @@ func TestAcquireCancelledWhileWaiting(t *testing.T) {
 	assert.ErrorIs(t, <-errc, context.Canceled)
 	close(answer)
 	assert.Equal(t, map[string]any{"lease": "late"}, <-released)
+}
+
+// KeepAlive hears of every granted lease, and of its end: completed,
+// released, or its lockTTL passed.
+func TestKeepAlive(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name string
+		end  func(absorb.Lease)
+	}{
+		{"complete", func(l absorb.Lease) { _ = l.Complete(ctx, []byte("v"), time.Second) }},
+		{"release", func(l absorb.Lease) { _ = l.Release(ctx) }},
+		{"lockTTL passes", func(absorb.Lease) { time.Sleep(time.Minute + time.Second) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				answer := `{"lease":"l1"}`
+				stub := stubFunc(func(op string, _ map[string]any) (int, string) {
+					if op == "acquire" {
+						return 200, answer
+					}
+					return 200, `{"ok":true}`
+				})
+				var ends []<-chan struct{}
+				s := New(func(string) (Stub, error) { return stub, nil })
+				s.KeepAlive = func(end <-chan struct{}) { ends = append(ends, end) }
+
+				_, l, err := s.Acquire(ctx, "k", time.Minute)
+				require.NoError(t, err)
+				require.Len(t, ends, 1)
+				synctest.Wait()
+				assert.False(t, closed(ends[0]), "the lease is held")
+				tt.end(l)
+				synctest.Wait()
+				assert.True(t, closed(ends[0]), "the lease has ended")
+
+				answer = `{"value":"dg=="}`
+				_, _, err = s.Acquire(ctx, "k", time.Minute)
+				require.NoError(t, err)
+				assert.Len(t, ends, 1, "a value is no lease")
+			})
+		})
+	}
+}
+
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
