@@ -101,7 +101,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 	if c.Redis != "" {
 		u, err := url.Parse(c.Redis)
 		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-			return nil, fmt.Errorf("-redis %q: want a redis:// or rediss:// URL", c.Redis)
+			return nil, errors.New("-redis: want a redis:// or rediss:// URL") // not echoed: it may hold a password
 		}
 	}
 	if c.RefreshGrace < 0 {
