@@ -1,6 +1,7 @@
 // Package app assembles the server's http.Handler from the shared handlers:
 // the auth endpoints and the API proxy under /api (behind the CSRF check),
-// and /healthz. Both hosts serve it: cmd/server natively, beside the static
+// /healthz (liveness) and /readyz (the upstream and the shared store
+// reachable). Both hosts serve it: cmd/server natively, beside the static
 // files (WithStatic), and cmd/worker on Cloudflare Workers, whose static
 // assets serve the files.
 package app
@@ -88,6 +89,7 @@ func New(cfg Config) (http.Handler, *bff.Handler) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	mux.HandleFunc("GET /readyz", ready(cfg))
 	return mux, auth
 }
 
@@ -101,6 +103,7 @@ func WithStatic(app, pages http.Handler, www, js fs.FS) http.Handler {
 	mux.Handle("/js/", http.StripPrefix("/js", static.New(js, "no-cache")))
 	mux.Handle("/api/", app)
 	mux.Handle("/healthz", app)
+	mux.Handle("/readyz", app)
 	if pages != nil {
 		mux.Handle("GET /departments", pages)
 		mux.Handle("GET /login", pages)
