@@ -14,6 +14,7 @@ import (
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/absorb"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/absorb/dostore"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/absorb/storetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -54,6 +55,18 @@ func objectOp(t *testing.T, key, op string) *http.Response {
 	return res
 }
 
+// waiters returns how many callers wait inside key's object.
+func waiters(key string) (int, error) {
+	res, err := http.Post(objects+"/"+key+"/waiters", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	var got struct{ Waiters int }
+	err = json.NewDecoder(res.Body).Decode(&got)
+	return got.Waiters, err
+}
+
 // awaitWaiters returns once n callers wait inside key's object: the
 // object's own count, so that the test orders its steps on the object's
 // state rather than on time.
@@ -61,12 +74,12 @@ func awaitWaiters(t *testing.T, key string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		var got struct{ Waiters int }
-		require.NoError(t, json.NewDecoder(objectOp(t, key, "waiters").Body).Decode(&got))
-		if got.Waiters == n {
+		got, err := waiters(key)
+		require.NoError(t, err)
+		if got == n {
 			return
 		}
-		require.True(t, time.Now().Before(deadline), "%d callers wait, want %d", got.Waiters, n)
+		require.True(t, time.Now().Before(deadline), "%d callers wait, want %d", got, n)
 		time.Sleep(10 * time.Millisecond)
 	}
 }
@@ -85,6 +98,17 @@ func acquireAsync(s absorb.Store, ctx context.Context, key string, lockTTL time.
 		c <- acquired{v, l, err}
 	}()
 	return c
+}
+
+// The Store contract, the same table as for Memory and Redis: two clients
+// of one namespace, as two Worker requests are.
+func TestObjectStoreContract(t *testing.T) {
+	storetest.Run(t, objectStore(), objectStore(), storetest.Hooks{
+		Waiting: func(key string) bool {
+			n, err := waiters(key)
+			return err == nil && n > 0
+		},
+	})
 }
 
 // Concurrent acquires of one key: one lease; the others wait inside the
