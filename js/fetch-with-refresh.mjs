@@ -198,8 +198,8 @@ async function send(api, request, signal, cookie, exited) {
  * @param {Options} opts
  */
 function endpoints(opts) {
-  const base = globalThis.location?.href;
-  const refresh = new URL(opts.refreshURL ?? DEFAULTS.refreshURL, base);
+  const refresh = new URL(opts.refreshURL ?? DEFAULTS.refreshURL, globalThis.location?.href);
+  const base = globalThis.location?.href ?? refresh.href; // outside a page, beside the refresh endpoint
   return {
     refresh: refresh.href,
     login: new URL(opts.loginEndpoint ?? DEFAULTS.loginEndpoint, base).href,

@@ -43,7 +43,7 @@
 // refresh due or needed) suspends in Go. For a refresh the module calls
 // fetch(refreshURL, hooks.refreshInit(timeoutMs)) and reads the new token
 // with hooks.token(response). It tells the page what happened to the
-// session with hooks.emit: "login", "refresh", "ended" and "logout", once
+// session with hooks.emit: "login", "refresh", "end" and "logout", once
 // per tab, and says when the loader must tell the other tabs (broadcast).
 // With lock and shared (cross-tab mode), a refresh runs under hooks.lock,
 // and hooks.shared() reads the session cookie. If the options are unusable

@@ -87,7 +87,7 @@ func (c *client) started(s refresh.Shared) {
 func (c *client) ended(err *refresh.Error) {
 	c.authFailures.Add(1)
 	otherTab := c.relaying.Load()
-	c.emit("ended", err, false, otherTab, !otherTab, refresh.Shared{})
+	c.emit("end", err, false, otherTab, !otherTab, refresh.Shared{})
 }
 
 // emit calls hooks.emit(type, error, elsewhere, otherTab, broadcast,
