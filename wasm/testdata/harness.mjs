@@ -34,6 +34,25 @@ export async function takeEvents() {
   return events.splice(0);
 }
 
+// Waits until this tab has seen an event of type (news from another tab
+// arrives when it arrives), then returns every event seen and forgets them.
+export async function eventsUntil(type) {
+  if (!events.some((e) => e.type === type)) {
+    await new Promise((resolve) => client.addEventListener(type, resolve, { once: true }));
+  }
+  return events.splice(0);
+}
+
+// Waits until the session cookie's token expires within windowMs: the
+// refresh-ahead window, entered by time passing, not by a sleep.
+export async function untilDue(windowMs) {
+  for (;;) {
+    const m = document.cookie.match(/(?:^|;\s*)(?:__Host-)?accessExpires=(\d+)/);
+    if (m && Number(m[1]) - Date.now() <= windowMs) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 // A login through the module: it starts a new session in the policy,
 // which forgets an earlier definite failure.
 async function login() {
@@ -323,7 +342,7 @@ export async function hangingAuth() {
   await login();
   await expire();
   await reset();
-  await fault({ path: "upstream/auth/refresh", status: 0, hold: true, times: 1 });
+  await fault({ path: "upstream/auth/refresh", status: 503, hold: true, times: 1 }); // never processed
   const [call] = await settle([client.fetchWithRefresh(`${base}/api/departments`)]);
   await release();
   const [next] = await settle([client.fetchWithRefresh(`${base}/api/departments`)]);

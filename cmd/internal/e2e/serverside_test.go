@@ -71,11 +71,12 @@ func TestServerPageAndModuleRefreshTogether(t *testing.T) {
 
 	var wg sync.WaitGroup
 	var r burstResult
-	wg.Go(func() { inTab(t, ts[0], &r, "burst", []any{10}) })
-	wg.Go(func() {
-		assert.NoError(t, chromedp.Do(ts[1], chromedp.Navigate(srv.URL+"/departments")))
-	})
+	var burstErr, navErr error
+	wg.Go(func() { burstErr = callTab(ts[0], &r, "burst", []any{10}) })
+	wg.Go(func() { navErr = chromedp.Do(ts[1], chromedp.Navigate(srv.URL+"/departments")) })
 	wg.Wait()
+	require.NoError(t, burstErr)
+	require.NoError(t, navErr)
 	browsertest.WaitFor(t, ts[1], "the rendered list", `document.querySelectorAll("#departments li").length === 5`)
 	for _, o := range r.Outcomes {
 		assert.Equal(t, scenario.Outcome{Status: 200}, o)
