@@ -113,8 +113,8 @@ test-worker: worker npm ## the Worker under the local Workers runtime (wrangler/
 	$(GO) test -count=1 -v -tags workers ./cmd/internal/workertest/
 
 .PHONY: screenshot
-screenshot: test-e2e ## refresh the README's screenshot (www/screenshot.png) from the e2e run
-	cp test-artifacts/demo.png www/screenshot.png
+screenshot: test-e2e ## refresh the README's screenshot (cmd/internal/e2e/screenshot.png, not deployed) from the e2e run
+	cp test-artifacts/demo.png cmd/internal/e2e/screenshot.png
 
 ## Benchmarks
 

@@ -48,6 +48,12 @@ func TestServerRenderedPageRefreshes(t *testing.T) {
 		assert.NotEqual(t, before[name], after[name], "the jar holds the rotated %s", name)
 	}
 	assert.Equal(t, 1, srv.Stats().Upstream.Refreshes-stats.Upstream.Refreshes)
+	browsertest.WaitFor(t, tab, "the page saying it refreshed", `document.getElementById("refreshed").textContent.includes("was refreshed on the server")`)
+
+	// Again, with the fresh token: the page says no refresh was needed.
+	require.NoError(t, chromedp.Do(tab, chromedp.Navigate(srv.URL+"/departments")))
+	browsertest.WaitFor(t, tab, "the page saying it did not refresh", `document.getElementById("refreshed").textContent.includes("no refresh was needed")`)
+	assert.Equal(t, 1, srv.Stats().Upstream.Refreshes-stats.Upstream.Refreshes)
 
 	// The module in the page keeps working with the rotated cookies.
 	require.NoError(t, chromedp.Do(tab, chromedp.Navigate(srv.URL+"/testdata/e2e/index.html")))
