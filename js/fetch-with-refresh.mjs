@@ -168,13 +168,13 @@ export function load(options = {}) {
  * @param {ModuleAPI} api
  * @param {Request} request
  * @param {AbortSignal | undefined} signal the caller's, if any
- * @param {() => number[]} cookie reads the session cookie: [expiresMs, lifetimeMs]
+ * @param {() => Token} cookie reads the session cookie
  * @param {Promise<never>} exited rejects when the Go program ends
  * @returns {Promise<Response>}
  */
 async function send(api, request, signal, cookie, exited) {
-  const [expires, lifetime] = cookie();
-  let id = api.begin(request.url, signal, expires, lifetime);
+  const session = cookie();
+  let id = api.begin(request.url, signal, session.expiresMs, session.lifetimeMs);
   if (typeof id !== "number") id = await Promise.race([id, exited]);
   if (id === 0) return fetch(request);
   for (;;) {
@@ -185,7 +185,12 @@ async function send(api, request, signal, cookie, exited) {
       api.end(id, -1, 0, 0);
       throw err;
     }
-    const next = id > 0 ? api.end(id, res.status, 0, 0) : api.end(id, res.status, ...tokenOf(res));
+    let next;
+    if (id > 0) next = api.end(id, res.status, 0, 0);
+    else {
+      const token = tokenOf(res); // a login states the new token
+      next = api.end(id, res.status, token.expiresMs, token.lifetimeMs);
+    }
     if (next === 0) return res;
     await Promise.race([next, exited]);
   }
@@ -290,11 +295,10 @@ function crossTab(opts) {
   const channel = opts.crossTab && typeof BroadcastChannel === "function" ? new BroadcastChannel(CHANNEL) : null;
   const name = opts.sessionCookie ?? DEFAULTS.sessionCookie;
   const pattern = new RegExp(`(?:^|;\\s*)(?:__Host-)?${name}=(\\d+)(?:\\.(\\d+))?`);
-  /** @returns {number[]} */
+  /** @returns {Token} */
   const cookie = () => {
-    if (!inPage) return [0, 0];
-    const m = document.cookie.match(pattern);
-    return m ? [Number(m[1]), Number(m[2] ?? 0)] : [0, 0];
+    const m = inPage ? document.cookie.match(pattern) : null;
+    return m ? { expiresMs: Number(m[1]), lifetimeMs: Number(m[2] ?? 0) } : NO_TOKEN;
   };
   return {
     cookie,
@@ -317,12 +321,18 @@ function crossTab(opts) {
 }
 
 /**
- * The new token's expiry and lifetime that a login or refresh answer states.
+ * An access token's expiry (Unix ms) and lifetime (ms); 0 when unknown.
+ * @typedef {{expiresMs: number, lifetimeMs: number}} Token
+ */
+const NO_TOKEN = Object.freeze({ expiresMs: 0, lifetimeMs: 0 });
+
+/**
+ * The new token that a login or refresh answer states.
  * @param {Response} res
- * @returns {[number, number]}
+ * @returns {Token}
  */
 function tokenOf(res) {
-  return [Number(res.headers.get(EXPIRES_HEADER)) || 0, Number(res.headers.get(LIFETIME_HEADER)) || 0];
+  return { expiresMs: Number(res.headers.get(EXPIRES_HEADER)) || 0, lifetimeMs: Number(res.headers.get(LIFETIME_HEADER)) || 0 };
 }
 
 /** A Promise and the functions that settle it (Promise.withResolvers, which Node 20 lacks). */

@@ -5,7 +5,6 @@ package main
 import (
 	"errors"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,7 +58,10 @@ func newClient(jsOptions, jsHooks safejs.Value) (*client, error) {
 		return nil, errNoRefreshURL
 	}
 	for _, o := range strs(get(jsOptions, "origins")) {
-		c.origins = append(c.origins, strings.TrimSuffix(o, "/")+"/")
+		if o[len(o)-1] != '/' {
+			o += "/"
+		}
+		c.origins = append(c.origins, o)
 	}
 	cfg := refresh.Config{
 		Refresh: c.refresh,
@@ -132,21 +134,19 @@ func (c *client) lock(fn func() (refresh.Result, error)) (refresh.Result, error)
 }
 
 // shared reads the session state the tabs share through hooks.shared(),
-// the readable session cookie: [expiresMs, lifetimeMs].
+// the readable session cookie: {expiresMs, lifetimeMs}.
 func (c *client) shared() refresh.Shared {
 	return c.token(get(c.hooks, "shared"))
 }
 
-// token calls fn(args...), which returns [expiresMs, lifetimeMs], and
+// token calls fn(args...), which returns {expiresMs, lifetimeMs}, and
 // turns that into the Shared state of that token (zero if unknown).
 func (c *client) token(fn safejs.Value, args ...any) refresh.Shared {
 	v, err := fn.Invoke(args...)
-	if err != nil || v.Type() != safejs.TypeObject {
+	if err != nil {
 		return refresh.Shared{}
 	}
-	exp, _ := v.Index(0)
-	life, _ := v.Index(1)
-	return sharedOf(num(exp), num(life))
+	return sharedOf(num(get(v, "expiresMs")), num(get(v, "lifetimeMs")))
 }
 
 // sharedOf is the Shared state of a token that expires at expiresMs (Unix

@@ -9,10 +9,10 @@
 //
 //	{ options: { refreshURL, loginURL, logoutURL, origins, statusCodes,
 //	             refreshTimeoutMs?, refreshAheadMs? },
-//	  hooks: { ready(begin, end, stats, session), refreshInit(timeoutMs), token(response) -> [expiresMs, lifetimeMs],
+//	  hooks: { ready(begin, end, stats, session), refreshInit(timeoutMs), token(response) -> {expiresMs, lifetimeMs},
 //	           deferred() -> { promise, resolve, reject }, error(name, message, status),
 //	           emit(type, error, elsewhere, otherTab, broadcast, expiresMs, lifetimeMs),
-//	           lock(timeoutMs)?, shared()? -> [expiresMs, lifetimeMs] } }
+//	           lock(timeoutMs)?, shared()? -> {expiresMs, lifetimeMs} } }
 //
 // where every URL is absolute and origins are "https://host" prefixes
 // whose 401s may refresh. The module reads it, builds a client and calls
