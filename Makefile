@@ -101,7 +101,7 @@ test-js: wasm ## GOOS=js GOARCH=wasm tests under Node against a real server
 	$(GO) run ./cmd/internal/tools/withserver -- env GOOS=js GOARCH=wasm $(GO) test -count=1 -exec $(WASM_EXEC) ./wasm/ ./wasm/refresh/ ./wasm/internal/...
 
 .PHONY: test-types
-test-types: npm ## type-check js/fetch-with-refresh.d.ts with tsc
+test-types: npm ## type-check js/fetch-with-refresh.d.ts, and the loader against it (checkJs), with tsc
 	npx --no-install tsc -p js/tsconfig.json
 
 .PHONY: test-e2e
@@ -124,6 +124,10 @@ screenshot: test-e2e ## refresh the README's screenshot (cmd/internal/e2e/screen
 bench: wasm worker ## sizes, start-up, overhead, storm and server figures against baselines (writes bench/results.md)
 	@command -v chromium >/dev/null || { echo "chromium is missing: run 'apt-get install -y chromium' (as root), then make bench"; exit 1; }
 	$(GO) run ./cmd/internal/tools/bench
+
+.PHONY: profile
+profile: wasm ## where the time of one call goes, in Chromium (a measurement, not a test; noisy on a busy machine)
+	$(GO) test -count=1 -v -tags 'e2e profile' -run TestProfile ./cmd/internal/e2e/
 
 .PHONY: test-bench
 test-bench: wasm worker ## a smoke run of make bench: one short iteration of each figure
