@@ -408,3 +408,26 @@ function installCookieJar() {
   jarFetch.jar = jar;
   globalThis.fetch = jarFetch;
 }
+
+// abortAhead: a call that waits for a refresh ahead (its token expires
+// within the window; the refresh is held by the server) and is aborted
+// rejects alone; a call without a signal succeeds once the refresh is done,
+// and neither was answered 401.
+export async function abortAhead(windowMs) {
+  await login();
+  await untilDue(windowMs);
+  await reset();
+  await fault({ path: "/api/auth/refresh", status: 0, hold: true, times: 1 });
+  const before = await client.stats();
+  const ctl = new AbortController();
+  const aborted = client.fetchWithRefresh(`${base}/api/departments`, { signal: ctl.signal });
+  const other = client.fetchWithRefresh(`${base}/api/departments`);
+  await until((s) => s.requests["/api/auth/refresh"] === 1);
+  ctl.abort();
+  const [a] = await settle([aborted]);
+  await release();
+  const [o] = await settle([other]);
+  const after = await client.stats();
+  const stats = await serverStats();
+  return { aborted: a, other: o, unauthorized: after.unauthorized - before.unauthorized, departmentsCalls: stats.requests["/api/departments"] ?? 0 };
+}

@@ -141,3 +141,22 @@ func TestRefreshAheadSizedToTheToken(t *testing.T) {
 		})
 	}
 }
+
+// Abort while a call waits for a refresh ahead (the module's begin
+// answered "wait"): that call rejects alone, before the refresh ends; the
+// other is sent once the refresh is done, and no call was answered 401.
+func TestAbortWhileWaitingForARefreshAhead(t *testing.T) {
+	srv := testserver.Start(testserver.Config{AccessTTL: 2 * time.Second, Root: root})
+	defer srv.Close()
+	tab := tabs(t, srv, 1, "{}")[0]
+	var got struct {
+		Aborted, Other   scenario.Outcome
+		Unauthorized     int
+		DepartmentsCalls int
+	}
+	inTab(t, tab, &got, "abortAhead", []any{400}) // the window of a 2 s token is 500 ms
+	assert.Equal(t, "AbortError", got.Aborted.Error)
+	assert.Equal(t, scenario.Outcome{Status: 200}, got.Other)
+	assert.Zero(t, got.Unauthorized)
+	assert.Equal(t, 1, got.DepartmentsCalls, "the aborted call was never sent")
+}
