@@ -131,10 +131,14 @@ func (a *Absorber) Rotate(ctx context.Context, refreshToken, accessToken string,
 	var leader bool // set when this call's function is the flight's: read after ch
 	ch := a.group.DoChan(key, func() (any, error) {
 		leader = true
-		// Long enough to wait out another holder's lock, then refresh.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*a.lockTTL)
+		// Waiting is bounded: long enough to wait out another holder's
+		// lock and one more. The refresh itself is not: a refresh cut short
+		// after the upstream rotated would lose the new pair, so fn gets
+		// its full time (its own timeout bounds it).
+		run := context.WithoutCancel(ctx)
+		wait, cancel := context.WithTimeout(run, 2*a.lockTTL)
 		defer cancel()
-		t, cached, err := a.coordinate(fctx, key, refreshToken, fn)
+		t, cached, err := a.coordinate(wait, run, key, refreshToken, fn)
 		return result{t, cached}, err
 	})
 	select {
@@ -147,18 +151,19 @@ func (a *Absorber) Rotate(ctx context.Context, refreshToken, accessToken string,
 }
 
 // coordinate is one process's flight for key: a stored result, or the
-// lease and fn's result, stored for the window. A stored pair too old to
+// lease and fn's result, stored for the window. wait bounds the waiting
+// for a lease, run is fn's (and the lease's) context. A stored pair too old to
 // hand out (non-rotating upstream) leads to a second round under a key
 // derived from it, so that the duplicates that found it still share one
 // refresh; a second stale pair is not looked past.
-func (a *Absorber) coordinate(ctx context.Context, key, refresh string, fn func(context.Context) (session.Tokens, error)) (session.Tokens, bool, error) {
+func (a *Absorber) coordinate(wait, run context.Context, key, refresh string, fn func(context.Context) (session.Tokens, error)) (session.Tokens, bool, error) {
 	for round := 0; round < 2; round++ {
-		value, lease, err := a.acquire(ctx, key)
+		value, lease, err := a.acquire(wait, key)
 		if err != nil {
 			return session.Tokens{}, false, err
 		}
 		if lease != nil {
-			return a.refresh(ctx, key, refresh, lease, fn)
+			return a.refresh(run, key, refresh, lease, fn)
 		}
 		if value == nil { // the store is full: refresh without keeping the result
 			break
@@ -173,7 +178,7 @@ func (a *Absorber) coordinate(ctx context.Context, key, refresh string, fn func(
 		}
 		key = lookupKey(key, strconv.FormatInt(t.Expires.UnixMilli(), 10)) // stale: a new round
 	}
-	t, err := fn(ctx)
+	t, err := fn(run)
 	return t, false, err
 }
 

@@ -306,3 +306,29 @@ func TestAbsorberCallerGivesUp(t *testing.T) {
 		assert.EqualValues(t, 1, u.calls.Load())
 	})
 }
+
+// A refresh that starts late, after waiting out the lock of an instance
+// that died holding it, still gets its full time: cut short after the
+// upstream rotated, it would lose the new pair.
+func TestAbsorberLateRefreshGetsItsTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := NewMemory(0, nil)
+		_, dead, err := store.Acquire(context.Background(), lookupKey("r0", "a0"), DefaultLockTTL)
+		require.NoError(t, err)
+		require.NotNil(t, dead) // never completed nor released
+		a := New(Config{Store: store})
+		start := time.Now()
+		tok, shared, err := a.Rotate(context.Background(), "r0", "a0", func(ctx context.Context) (session.Tokens, error) {
+			select {
+			case <-time.After(DefaultLockTTL + DefaultLockTTL/2): // a slow upstream, within its own timeout
+				return session.Tokens{AccessToken: "a1", RefreshToken: "r1"}, nil
+			case <-ctx.Done():
+				return session.Tokens{}, ctx.Err()
+			}
+		})
+		require.NoError(t, err)
+		assert.False(t, shared)
+		assert.Equal(t, "a1", tok.AccessToken)
+		assert.GreaterOrEqual(t, time.Since(start), DefaultLockTTL, "it waited out the dead lock first")
+	})
+}
