@@ -198,17 +198,17 @@ func drive(ps []*phase, f *faulty, instances []*multitest.Instance, redis *multi
 	}
 }
 
-// causeOf names what lost a session: the fault that spoiled one of its
-// refreshes, else the instance or Redis fault whose window (plus the
-// auth timeout) covers the loss.
+// causeOf names what lost a session: the instance or Redis fault whose
+// window (plus the auth timeout) covers the loss, else the fault that
+// spoiled a refresh of one of its last two refresh tokens.
 func causeOf(f *faulty, tokens []string, at time.Time, ps []*phase) string {
-	if c := f.cause(tokens); c != "" {
-		return c
-	}
 	for _, p := range ps {
 		if (p.fault == faultKill || p.fault == faultRedis) && !at.Before(p.start) && at.Before(p.end.Add(2*authTimeout)) {
 			return p.fault
 		}
+	}
+	if c := f.cause(tokens[max(len(tokens)-2, 0):]); c != "" {
+		return c
 	}
 	return unexplained
 }
