@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
@@ -23,6 +24,8 @@ const (
 	// to be handed out when the upstream did not rotate, when
 	// Config.MinLife is zero.
 	DefaultMinLife = 5 * time.Second
+	// DefaultStorePatience is Config.StorePatience when zero.
+	DefaultStorePatience = 2 * time.Second
 )
 
 // Config configures an Absorber. Every field is optional.
@@ -42,6 +45,13 @@ type Config struct {
 	MinLife time.Duration
 	// Now returns the current time. If nil, time.Now.
 	Now func() time.Time
+	// StorePatience is how long the store may fail (a restart) before
+	// refreshes fall back to coordinating in process: within it, a refresh
+	// waits for the store, so that duplicates on other instances still
+	// share it. Once the store has failed for longer, refreshes fall back
+	// at once, until it answers again. If zero, DefaultStorePatience;
+	// negative: fall back at once.
+	StorePatience time.Duration
 	// Logger logs store failures (never a token). If nil, slog.Default().
 	Logger *slog.Logger
 	// OnFallback, if set, is called once per refresh that could not use
@@ -71,8 +81,9 @@ type Config struct {
 //     while its access token has more than MinLife left (or half its
 //     lifetime, if that is shorter); after that the refresh goes upstream,
 //     still shared by the duplicates that found the same old pair.
-//   - A Store that fails never fails a refresh: the Absorber coordinates in
-//     process instead (a Memory), logs it and calls OnFallback.
+//   - A Store that fails never fails a refresh: after StorePatience (a
+//     restart is waited out), the Absorber coordinates in process instead
+//     (a Memory), logs it and calls OnFallback.
 type Absorber struct {
 	store    Store
 	fallback *Memory
@@ -82,8 +93,15 @@ type Absorber struct {
 	now      func() time.Time
 	log      *slog.Logger
 	onFall   func(string)
+	patience time.Duration
 	group    singleflight.Group
+	// failingSince is when the store started failing; nil while it works.
+	failingSince atomic.Pointer[time.Time]
 }
+
+// storeRetry is how often a failing store is tried again within the
+// patience.
+const storeRetry = 100 * time.Millisecond
 
 // New returns an Absorber for cfg, filling in the documented defaults.
 func New(cfg Config) *Absorber {
@@ -99,6 +117,9 @@ func New(cfg Config) *Absorber {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.StorePatience == 0 {
+		cfg.StorePatience = DefaultStorePatience
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -107,7 +128,7 @@ func New(cfg Config) *Absorber {
 	}
 	a := &Absorber{
 		store: cfg.Store, window: cfg.Window, lockTTL: cfg.LockTTL, minLife: cfg.MinLife,
-		now: cfg.Now, log: cfg.Logger, onFall: cfg.OnFallback,
+		now: cfg.Now, log: cfg.Logger, onFall: cfg.OnFallback, patience: max(cfg.StorePatience, 0),
 		fallback: NewMemory(0, cfg.Now),
 	}
 	if a.store == nil {
@@ -131,10 +152,14 @@ func (a *Absorber) Rotate(ctx context.Context, refreshToken, accessToken string,
 	var leader bool // set when this call's function is the flight's: read after ch
 	ch := a.group.DoChan(key, func() (any, error) {
 		leader = true
-		// Long enough to wait out another holder's lock, then refresh.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*a.lockTTL)
+		// Waiting is bounded: long enough to wait out another holder's
+		// lock and one more. The refresh itself is not: a refresh cut short
+		// after the upstream rotated would lose the new pair, so fn gets
+		// its full time (its own timeout bounds it).
+		run := context.WithoutCancel(ctx)
+		wait, cancel := context.WithTimeout(run, 2*a.lockTTL)
 		defer cancel()
-		t, cached, err := a.coordinate(fctx, key, refreshToken, fn)
+		t, cached, err := a.coordinate(wait, run, key, refreshToken, fn)
 		return result{t, cached}, err
 	})
 	select {
@@ -147,18 +172,19 @@ func (a *Absorber) Rotate(ctx context.Context, refreshToken, accessToken string,
 }
 
 // coordinate is one process's flight for key: a stored result, or the
-// lease and fn's result, stored for the window. A stored pair too old to
+// lease and fn's result, stored for the window. wait bounds the waiting
+// for a lease, run is fn's (and the lease's) context. A stored pair too old to
 // hand out (non-rotating upstream) leads to a second round under a key
 // derived from it, so that the duplicates that found it still share one
 // refresh; a second stale pair is not looked past.
-func (a *Absorber) coordinate(ctx context.Context, key, refresh string, fn func(context.Context) (session.Tokens, error)) (session.Tokens, bool, error) {
+func (a *Absorber) coordinate(wait, run context.Context, key, refresh string, fn func(context.Context) (session.Tokens, error)) (session.Tokens, bool, error) {
 	for round := 0; round < 2; round++ {
-		value, lease, err := a.acquire(ctx, key)
+		value, lease, err := a.acquire(wait, key)
 		if err != nil {
 			return session.Tokens{}, false, err
 		}
 		if lease != nil {
-			return a.refresh(ctx, key, refresh, lease, fn)
+			return a.refresh(run, key, refresh, lease, fn)
 		}
 		if value == nil { // the store is full: refresh without keeping the result
 			break
@@ -173,7 +199,7 @@ func (a *Absorber) coordinate(ctx context.Context, key, refresh string, fn func(
 		}
 		key = lookupKey(key, strconv.FormatInt(t.Expires.UnixMilli(), 10)) // stale: a new round
 	}
-	t, err := fn(ctx)
+	t, err := fn(run)
 	return t, false, err
 }
 
@@ -181,29 +207,49 @@ func (a *Absorber) coordinate(ctx context.Context, key, refresh string, fn func(
 // fallback's. Neither value nor lease
 // with no error means ErrStoreFull. The only error is ctx's.
 func (a *Absorber) acquire(ctx context.Context, key string) ([]byte, Lease, error) {
-	value, lease, err := a.store.Acquire(ctx, key, a.lockTTL)
-	if err == nil {
+	for {
+		value, lease, err := a.store.Acquire(ctx, key, a.lockTTL)
+		switch {
+		case err == nil:
+			a.failingSince.Store(nil)
+			return value, lease, nil
+		case ctx.Err() != nil:
+			return nil, nil, ctx.Err()
+		case errors.Is(err, ErrStoreFull):
+			a.fell("full", err)
+			return nil, nil, nil
+		}
+		// The store failed. If it has been failing for less than the
+		// patience (a restart), try again shortly: a refresh that goes on
+		// in process while the others wait for the store would reach the
+		// upstream as a duplicate. Past the patience, fall back at once.
+		now := time.Now()
+		since := a.failingSince.Load()
+		if since == nil {
+			a.failingSince.CompareAndSwap(nil, &now)
+			since = a.failingSince.Load()
+		}
+		if since != nil && now.Sub(*since) < a.patience {
+			select {
+			case <-time.After(min(storeRetry, a.patience-now.Sub(*since))):
+				continue
+			case <-ctx.Done():
+				return nil, nil, ctx.Err()
+			}
+		}
+		a.fell("error", err)
+		if a.store == Store(a.fallback) {
+			return nil, nil, nil
+		}
+		value, lease, err = a.fallback.Acquire(ctx, key, a.lockTTL)
+		switch {
+		case errors.Is(err, ErrStoreFull):
+			return nil, nil, nil
+		case err != nil:
+			return nil, nil, err
+		}
 		return value, lease, nil
 	}
-	if ctx.Err() != nil {
-		return nil, nil, ctx.Err()
-	}
-	if errors.Is(err, ErrStoreFull) {
-		a.fell("full", err)
-		return nil, nil, nil
-	}
-	a.fell("error", err)
-	if a.store == Store(a.fallback) {
-		return nil, nil, nil
-	}
-	value, lease, err = a.fallback.Acquire(ctx, key, a.lockTTL)
-	switch {
-	case errors.Is(err, ErrStoreFull):
-		return nil, nil, nil
-	case err != nil:
-		return nil, nil, err
-	}
-	return value, lease, nil
 }
 
 // refresh runs fn under lease and stores its result, sealed, for the

@@ -306,3 +306,84 @@ func TestAbsorberCallerGivesUp(t *testing.T) {
 		assert.EqualValues(t, 1, u.calls.Load())
 	})
 }
+
+// A refresh that starts late, after waiting out the lock of an instance
+// that died holding it, still gets its full time: cut short after the
+// upstream rotated, it would lose the new pair.
+func TestAbsorberLateRefreshGetsItsTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := NewMemory(0, nil)
+		_, dead, err := store.Acquire(context.Background(), lookupKey("r0", "a0"), DefaultLockTTL)
+		require.NoError(t, err)
+		require.NotNil(t, dead) // never completed nor released
+		a := New(Config{Store: store})
+		start := time.Now()
+		tok, shared, err := a.Rotate(context.Background(), "r0", "a0", func(ctx context.Context) (session.Tokens, error) {
+			select {
+			case <-time.After(DefaultLockTTL + DefaultLockTTL/2): // a slow upstream, within its own timeout
+				return session.Tokens{AccessToken: "a1", RefreshToken: "r1"}, nil
+			case <-ctx.Done():
+				return session.Tokens{}, ctx.Err()
+			}
+		})
+		require.NoError(t, err)
+		assert.False(t, shared)
+		assert.Equal(t, "a1", tok.AccessToken)
+		assert.GreaterOrEqual(t, time.Since(start), DefaultLockTTL, "it waited out the dead lock first")
+	})
+}
+
+// flakyStore fails until a moment, then works.
+type flakyStore struct {
+	*Memory
+	upAt  time.Time
+	calls atomic.Int64
+}
+
+func (s *flakyStore) Acquire(ctx context.Context, key string, ttl time.Duration) ([]byte, Lease, error) {
+	s.calls.Add(1)
+	if time.Now().Before(s.upAt) {
+		return nil, nil, errDown
+	}
+	return s.Memory.Acquire(ctx, key, ttl)
+}
+
+// A store that restarts within the patience is waited for: the refresh
+// coordinates through it, no fallback. One down for longer makes the
+// first refresh wait out the patience and the next fall back at once,
+// until the store answers again.
+func TestAbsorberStorePatience(t *testing.T) {
+	tests := []struct {
+		name      string
+		down      time.Duration
+		fallbacks int
+	}{
+		{"restart", 500 * time.Millisecond, 0},
+		{"outage", time.Minute, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				store := &flakyStore{Memory: NewMemory(0, nil), upAt: time.Now().Add(tt.down)}
+				var fell atomic.Int64
+				a := New(Config{Store: store, Logger: quiet(), OnFallback: func(string) { fell.Add(1) }})
+				u := &upstream{}
+				start := time.Now()
+				_, _, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+				require.NoError(t, err)
+				waited := time.Since(start)
+				calls := store.calls.Load()
+				_, _, err = a.Rotate(context.Background(), "r1", "a1", u.refresh("r1"))
+				require.NoError(t, err)
+				assert.EqualValues(t, tt.fallbacks, fell.Load())
+				if tt.fallbacks == 0 {
+					assert.Equal(t, tt.down, waited.Round(100*time.Millisecond), "waited for the store")
+					assert.Equal(t, 2, store.Len(), "both results are in the store")
+				} else {
+					assert.Equal(t, DefaultStorePatience, waited, "waited out the patience")
+					assert.Equal(t, calls+1, store.calls.Load(), "then fell back at once")
+				}
+			})
+		})
+	}
+}

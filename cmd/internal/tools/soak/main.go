@@ -70,6 +70,9 @@ type phase struct {
 	fault      string
 	from, to   float64
 	start, end time.Time
+	// The upstream's counters when the phase starts, ends, and when the
+	// next one starts (or the run ends).
+	atStart, atEnd, atNext upstream.Stats
 }
 
 func schedule(start time.Time, d time.Duration) []*phase {
@@ -134,7 +137,7 @@ func run(bin string, grace time.Duration) *report {
 	start := time.Now()
 	end := start.Add(*duration)
 	r.phases = schedule(start, *duration)
-	go drive(r.phases, faults, instances, redis, r)
+	go drive(r.phases, faults, instances, redis, up)
 
 	var mu sync.Mutex // protects r.latencies, r.lostBy, r.started
 	var wg sync.WaitGroup
@@ -163,14 +166,19 @@ func run(bin string, grace time.Duration) *report {
 	}
 	wg.Wait()
 	r.stats = up.Stats()
+	r.phases[len(r.phases)-1].atNext = r.stats
 	return r
 }
 
 // drive switches the faults on and off on schedule, and snapshots the
 // upstream's counters per phase.
-func drive(ps []*phase, f *faulty, instances []*multitest.Instance, redis *multitest.Redis, r *report) {
-	for _, p := range ps {
+func drive(ps []*phase, f *faulty, instances []*multitest.Instance, redis *multitest.Redis, up *upstream.Server) {
+	for i, p := range ps {
 		time.Sleep(time.Until(p.start))
+		p.atStart = up.Stats()
+		if i > 0 {
+			ps[i-1].atNext = p.atStart
+		}
 		switch p.fault {
 		case faultKill:
 			instances[2].Kill()
@@ -186,20 +194,21 @@ func drive(ps []*phase, f *faulty, instances []*multitest.Instance, redis *multi
 			time.Sleep(time.Until(p.end))
 			f.set(faultNone)
 		}
+		p.atEnd = up.Stats()
 	}
 }
 
-// causeOf names what lost a session: the fault that spoiled one of its
-// refreshes, else the instance or Redis fault whose window (plus the
-// auth timeout) covers the loss.
+// causeOf names what lost a session: the instance or Redis fault whose
+// window (plus the auth timeout) covers the loss, else the fault that
+// spoiled a refresh of one of its last two refresh tokens.
 func causeOf(f *faulty, tokens []string, at time.Time, ps []*phase) string {
-	if c := f.cause(tokens); c != "" {
-		return c
-	}
 	for _, p := range ps {
 		if (p.fault == faultKill || p.fault == faultRedis) && !at.Before(p.start) && at.Before(p.end.Add(2*authTimeout)) {
 			return p.fault
 		}
+	}
+	if c := f.cause(tokens[max(len(tokens)-2, 0):]); c != "" {
+		return c
 	}
 	return unexplained
 }
@@ -353,16 +362,17 @@ func (r *report) table() string {
 	fmt.Fprintf(&b, "| reuses answered in the grace window | %d |\n", r.stats.Graces)
 	fmt.Fprintf(&b, "| calls: 200 / 401 / 5xx (retryable) / unanswered | %d / %d / %d / %d of %d |\n", r.ok.Load(), r.rejected.Load(), r.retryable.Load(), r.unanswered.Load(), r.calls.Load())
 	fmt.Fprintf(&b, "| call latency p50 / p99 | %s / %s |\n\n", pct(0.50), pct(0.99))
-	fmt.Fprintf(&b, "| fault | window | sessions lost | why |\n|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| fault | window | reuses during / after | sessions lost | why |\n|---|---|---|---|---|\n")
 	for _, p := range r.phases {
 		w := ""
 		if r.lostBy[p.fault] > 0 {
 			w = why[p.fault]
 		}
-		fmt.Fprintf(&b, "| %s | %.0f–%.0f s | %d | %s |\n", p.fault, p.from*duration.Seconds(), p.to*duration.Seconds(), r.lostBy[p.fault], w)
+		fmt.Fprintf(&b, "| %s | %.0f–%.0f s | %d / %d | %d | %s |\n", p.fault, p.from*duration.Seconds(), p.to*duration.Seconds(),
+			p.atEnd.Reuses-p.atStart.Reuses, p.atNext.Reuses-p.atEnd.Reuses, r.lostBy[p.fault], w)
 	}
 	if n := r.lostBy[unexplained]; n > 0 {
-		fmt.Fprintf(&b, "| no fault | | %d | unexplained |\n", n)
+		fmt.Fprintf(&b, "| no fault | | | %d | unexplained |\n", n)
 	}
 	return b.String()
 }
