@@ -50,7 +50,7 @@ type Config struct {
 	// waits for the store, so that duplicates on other instances still
 	// share it. Once the store has failed for longer, refreshes fall back
 	// at once, until it answers again. If zero, DefaultStorePatience;
-	// negative: fall back at once.
+	// negative: fall back at once. Never more than LockTTL.
 	StorePatience time.Duration
 	// Logger logs store failures (never a token). If nil, slog.Default().
 	Logger *slog.Logger
@@ -97,6 +97,9 @@ type Absorber struct {
 	group    singleflight.Group
 	// failingSince is when the store started failing; nil while it works.
 	failingSince atomic.Pointer[time.Time]
+	// down is set once a failure has been logged, until the store answers:
+	// one log line per outage, not one per refresh.
+	down atomic.Bool
 }
 
 // storeRetry is how often a failing store is tried again within the
@@ -128,7 +131,8 @@ func New(cfg Config) *Absorber {
 	}
 	a := &Absorber{
 		store: cfg.Store, window: cfg.Window, lockTTL: cfg.LockTTL, minLife: cfg.MinLife,
-		now: cfg.Now, log: cfg.Logger, onFall: cfg.OnFallback, patience: max(cfg.StorePatience, 0),
+		now: cfg.Now, log: cfg.Logger, onFall: cfg.OnFallback,
+		patience: min(max(cfg.StorePatience, 0), cfg.LockTTL), // within the wait for a lease
 		fallback: NewMemory(0, cfg.Now),
 	}
 	if a.store == nil {
@@ -212,6 +216,9 @@ func (a *Absorber) acquire(ctx context.Context, key string) ([]byte, Lease, erro
 		switch {
 		case err == nil:
 			a.failingSince.Store(nil)
+			if a.down.CompareAndSwap(true, false) {
+				a.log.Info("absorb: the store works again")
+			}
 			return value, lease, nil
 		case ctx.Err() != nil:
 			return nil, nil, ctx.Err()
@@ -274,8 +281,11 @@ func (a *Absorber) refresh(ctx context.Context, key, refresh string, lease Lease
 	return t, false, nil
 }
 
-// fell logs a store failure and reports it.
+// fell reports a refresh that could not use the store, and logs the
+// first of an outage (or of a full store).
 func (a *Absorber) fell(reason string, err error) {
-	a.log.Warn("absorb: store unavailable; coordinating in process", "reason", reason, "err", err)
+	if a.down.CompareAndSwap(false, true) {
+		a.log.Warn("absorb: store unavailable; coordinating in process until it works again", "reason", reason, "err", err)
+	}
 	a.onFall(reason)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -366,7 +367,8 @@ func TestAbsorberStorePatience(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				store := &flakyStore{Memory: NewMemory(0, nil), upAt: time.Now().Add(tt.down)}
 				var fell atomic.Int64
-				a := New(Config{Store: store, Logger: quiet(), OnFallback: func(string) { fell.Add(1) }})
+				var logs bytes.Buffer
+				a := New(Config{Store: store, Logger: slog.New(slog.NewTextHandler(&logs, nil)), OnFallback: func(string) { fell.Add(1) }})
 				u := &upstream{}
 				start := time.Now()
 				_, _, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
@@ -382,6 +384,11 @@ func TestAbsorberStorePatience(t *testing.T) {
 				} else {
 					assert.Equal(t, DefaultStorePatience, waited, "waited out the patience")
 					assert.Equal(t, calls+1, store.calls.Load(), "then fell back at once")
+					assert.Equal(t, 1, strings.Count(logs.String(), "store unavailable"), "one line per outage")
+					store.upAt = time.Now()
+					_, _, err = a.Rotate(context.Background(), "r2", "a2", u.refresh("r2"))
+					require.NoError(t, err)
+					assert.Contains(t, logs.String(), "works again")
 				}
 			})
 		})
