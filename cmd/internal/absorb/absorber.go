@@ -25,7 +25,7 @@ const (
 	// Config.MinLife is zero.
 	DefaultMinLife = 5 * time.Second
 	// DefaultStorePatience is Config.StorePatience when zero.
-	DefaultStorePatience = 2 * time.Second
+	DefaultStorePatience = 5 * time.Second
 )
 
 // Config configures an Absorber. Every field is optional.

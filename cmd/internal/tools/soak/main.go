@@ -184,9 +184,8 @@ func drive(ps []*phase, f *faulty, instances []*multitest.Instance, redis *multi
 			instances[2].Kill()
 			time.Sleep(time.Until(p.end))
 			check(instances[2].Start())
-		case faultRedis:
+		case faultRedis: // killed and started again at once, as a supervisor does
 			redis.Kill()
-			time.Sleep(time.Until(p.start.Add(p.end.Sub(p.start) / 4)))
 			check(redis.Start())
 			time.Sleep(time.Until(p.end))
 		default:
