@@ -394,3 +394,27 @@ func TestAbsorberStorePatience(t *testing.T) {
 		})
 	}
 }
+
+// An attacker's flood of refreshes of their own sessions cannot push a
+// victim's result out within its window: the victim's duplicate still gets
+// the shared pair (the flood's own results stop being kept at the cap).
+func TestAbsorberFloodDoesNotFlush(t *testing.T) {
+	const max = 100
+	var fell atomic.Int64
+	a := New(Config{Store: NewMemory(max, nil), Logger: quiet(), OnFallback: func(string) { fell.Add(1) }})
+	victim := &upstream{}
+	first, _, err := a.Rotate(context.Background(), "victim-r0", "victim-a0", victim.refresh("victim-r0"))
+	require.NoError(t, err)
+	attacker := &upstream{}
+	for i := range 100 * max {
+		r := fmt.Sprint("attacker-r", i)
+		_, _, err := a.Rotate(context.Background(), r, "a", attacker.refresh(r))
+		require.NoError(t, err)
+	}
+	assert.EqualValues(t, 100*max-(max-1), fell.Load(), "past the cap, results are not kept")
+	dup, shared, err := a.Rotate(context.Background(), "victim-r0", "victim-a0", victim.refresh("victim-r0"))
+	require.NoError(t, err)
+	assert.True(t, shared)
+	assert.Equal(t, first.RefreshToken, dup.RefreshToken)
+	assert.EqualValues(t, 1, victim.calls.Load())
+}
