@@ -177,10 +177,10 @@ func (a *Absorber) Rotate(ctx context.Context, refreshToken, accessToken string,
 
 // coordinate is one process's flight for key: a stored result, or the
 // lease and fn's result, stored for the window. wait bounds the waiting
-// for a lease, run is fn's (and the lease's) context. A stored pair too old to
-// hand out (non-rotating upstream) leads to a second round under a key
-// derived from it, so that the duplicates that found it still share one
-// refresh; a second stale pair is not looked past.
+// for a lease; run is fn's (and the lease's) context. A stored pair too
+// old to hand out (non-rotating upstream) leads to a second round under a
+// key derived from it, so that the duplicates that found it still share
+// one refresh; a second stale pair is not looked past.
 func (a *Absorber) coordinate(wait, run context.Context, key, refresh string, fn func(context.Context) (session.Tokens, error)) (session.Tokens, bool, error) {
 	for round := 0; round < 2; round++ {
 		value, lease, err := a.acquire(wait, key)
@@ -207,9 +207,10 @@ func (a *Absorber) coordinate(wait, run context.Context, key, refresh string, fn
 	return t, false, err
 }
 
-// acquire calls Store.Acquire, and on a store failure the in-process
-// fallback's. Neither value nor lease
-// with no error means ErrStoreFull. The only error is ctx's.
+// acquire calls Store.Acquire and, when the store has failed for longer
+// than the patience, the in-process fallback's. Neither value nor lease
+// with no error means: refresh without keeping the result (a full store).
+// The only error is ctx's.
 func (a *Absorber) acquire(ctx context.Context, key string) ([]byte, Lease, error) {
 	for {
 		value, lease, err := a.store.Acquire(ctx, key, a.lockTTL)
