@@ -102,9 +102,13 @@ type Absorber struct {
 	down atomic.Bool
 }
 
-// storeRetry is how often a failing store is tried again within the
-// patience.
-const storeRetry = 100 * time.Millisecond
+// How often a failing store is tried again within the patience: a lease
+// holder's result sooner than a waiter's acquisition, so that the result
+// is there first.
+const (
+	storeRetry    = 100 * time.Millisecond
+	completeRetry = 20 * time.Millisecond
+)
 
 // New returns an Absorber for cfg, filling in the documented defaults.
 func New(cfg Config) *Absorber {
@@ -273,8 +277,20 @@ func (a *Absorber) refresh(ctx context.Context, key, refresh string, lease Lease
 		return t, false, err
 	}
 	value, err := seal(refresh, key, t, issued)
-	if err == nil {
+	if err != nil {
+		return t, false, nil // not kept: duplicates refresh again
+	}
+	// The store failing now (a restart) would leave the waiters on other
+	// instances to refresh with the rotated-out token: try again within
+	// the patience, sooner than they do (completeRetry < storeRetry).
+	// Not once the store is known to be down.
+	deadline := time.Now().Add(a.patience)
+	for {
 		err = lease.Complete(ctx, value, a.window)
+		if err == nil || a.down.Load() || !time.Now().Add(completeRetry).Before(deadline) {
+			break
+		}
+		time.Sleep(completeRetry)
 	}
 	if err != nil {
 		a.fell("error", err)

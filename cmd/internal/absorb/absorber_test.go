@@ -418,3 +418,49 @@ func TestAbsorberFloodDoesNotFlush(t *testing.T) {
 	assert.Equal(t, first.RefreshToken, dup.RefreshToken)
 	assert.EqualValues(t, 1, victim.calls.Load())
 }
+
+// failingCompletes is a Memory whose leases fail to complete n times, as
+// during a store restart.
+type failingCompletes struct {
+	*Memory
+	n atomic.Int64
+}
+
+func (s *failingCompletes) Acquire(ctx context.Context, key string, ttl time.Duration) ([]byte, Lease, error) {
+	v, l, err := s.Memory.Acquire(ctx, key, ttl)
+	if l != nil {
+		l = failingLease{l, s}
+	}
+	return v, l, err
+}
+
+type failingLease struct {
+	Lease
+	s *failingCompletes
+}
+
+func (l failingLease) Complete(ctx context.Context, v []byte, ttl time.Duration) error {
+	if l.s.n.Add(-1) >= 0 {
+		return errDown
+	}
+	return l.Lease.Complete(ctx, v, ttl)
+}
+
+// A result that the store fails to take at first is stored once it comes
+// back within the patience: the duplicates that wait for it get it.
+func TestAbsorberCompleteRetries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &failingCompletes{Memory: NewMemory(0, nil)}
+		store.n.Store(3)
+		a := New(Config{Store: store, Logger: quiet()})
+		u := &upstream{}
+		first, _, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		require.NoError(t, err)
+		b := New(Config{Store: store, Logger: quiet()}) // another instance
+		dup, shared, err := b.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		require.NoError(t, err)
+		assert.True(t, shared)
+		assert.Equal(t, first.AccessToken, dup.AccessToken)
+		assert.EqualValues(t, 1, u.calls.Load())
+	})
+}
