@@ -119,7 +119,7 @@ test-e2e: wasm ## end-to-end tests in headless Chromium (writes test-artifacts/d
 	$(GO) test -count=1 -v -tags e2e ./cmd/internal/e2e/
 
 .PHONY: test-worker
-test-worker: worker npm ## the Worker under the local Workers runtime (wrangler/workerd), and a deploy dry run
+test-worker: worker npm ## the Worker under the local Workers runtime (wrangler/workerd), its Durable Object, and a deploy dry run
 	GOOS=js GOARCH=wasm $(GO) vet ./cmd/worker
 	$(GO) test -count=1 -v -tags workers ./cmd/internal/workertest/
 
