@@ -13,6 +13,7 @@ import (
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/bff"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/csrf"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/forwarded"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/observe"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/proxy"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
@@ -42,10 +43,16 @@ type Config struct {
 	RefreshAhead time.Duration
 	// Observer is told what the handlers did. If nil, nothing is.
 	Observer observe.Observer
+	// TrustedProxies lists the front proxies whose X-Forwarded-For, -Proto
+	// and -Host are believed (the CSRF check's host, the proxy's
+	// X-Forwarded-*). If empty, only the connection is.
+	TrustedProxies forwarded.Trusted
 }
 
-// New returns the handler, and its auth endpoints' handler for server-side
-// callers that must share its refreshes (bff.Handler.Exchange).
+// New returns the handler, behind cfg.Cookies.Guard (session cookies read
+// by their plain names, a duplicate refused), and its auth endpoints'
+// handler for server-side callers that must share its refreshes
+// (bff.Handler.Exchange).
 func New(cfg Config) (http.Handler, *bff.Handler) {
 	api := http.NewServeMux()
 	auth := bff.New(bff.Config{
@@ -62,6 +69,7 @@ func New(cfg Config) (http.Handler, *bff.Handler) {
 		Transport: cfg.Transport,
 		Timeout:   cfg.ProxyTimeout,
 		Observer:  cfg.Observer,
+		Trusted:   cfg.TrustedProxies,
 	})
 	if cfg.RefreshAhead == 0 {
 		cfg.RefreshAhead = bff.DefaultAheadWindow
@@ -72,12 +80,12 @@ func New(cfg Config) (http.Handler, *bff.Handler) {
 	api.Handle("/api/", forward)
 
 	mux := http.NewServeMux()
-	mux.Handle("/api/", csrf.Protect(api))
+	mux.Handle("/api/", csrf.Protect(cfg.TrustedProxies, api))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	return mux, auth
+	return cfg.Cookies.Guard(mux), auth
 }
 
 // WithStatic returns app with www served at / and js at /js/, and the
@@ -91,6 +99,7 @@ func WithStatic(app, pages http.Handler, www, js fs.FS) http.Handler {
 	mux.Handle("/api/", app)
 	mux.Handle("/healthz", app)
 	if pages != nil {
+		pages = static.Pages(pages)
 		mux.Handle("GET /departments", pages)
 		mux.Handle("GET /login", pages)
 	}

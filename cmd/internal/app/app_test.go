@@ -62,14 +62,18 @@ func serve(h http.Handler, r *http.Request) *http.Response {
 	return w.Result()
 }
 
-// cookies returns the response's cookies by name.
+// cookies returns the response's cookies by their plain names (without
+// session.HostPrefix); each keeps its name on the wire, to be sent back.
 func cookies(res *http.Response) map[string]*http.Cookie {
 	m := map[string]*http.Cookie{}
 	for _, c := range res.Cookies() {
-		m[c.Name] = c
+		m[strings.TrimPrefix(c.Name, session.HostPrefix)] = c
 	}
 	return m
 }
+
+// wire is a session cookie's name on the wire in secure mode (the default).
+func wire(name string) string { return session.Cookies{}.Name(name) }
 
 func login(t *testing.T, h http.Handler) (access, refresh *http.Cookie) {
 	t.Helper()
@@ -294,7 +298,7 @@ func TestRefreshTransientFailuresKeepCookies(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHandler(t, tt.upstream, func(c *Config) { c.AuthTimeout = 200 * time.Millisecond })
 			start := time.Now()
-			res := serve(h, request("POST", "/api/auth/refresh", "", &http.Cookie{Name: session.RefreshCookie, Value: "tok"}))
+			res := serve(h, request("POST", "/api/auth/refresh", "", &http.Cookie{Name: wire(session.RefreshCookie), Value: "tok"}))
 			assert.Less(t, time.Since(start), 3*time.Second, "the timeout bounds the call")
 			assert.Equal(t, tt.want, res.StatusCode)
 			assert.Equal(t, tt.code, jsonError(t, res))
@@ -339,8 +343,8 @@ func TestProxy(t *testing.T) {
 	h := newHandler(t, srv.URL+"/v1")
 
 	r := request("PATCH", "/api/items/42?q=a%20b&x=1", `{"name":"n"}`,
-		&http.Cookie{Name: session.AccessCookie, Value: "tok123"},
-		&http.Cookie{Name: session.RefreshCookie, Value: "secret"})
+		&http.Cookie{Name: wire(session.AccessCookie), Value: "tok123"},
+		&http.Cookie{Name: wire(session.RefreshCookie), Value: "secret"})
 	r.Header.Set("Authorization", "Bearer forged")
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("Connection", "X-Hop")
@@ -373,7 +377,7 @@ func TestProxyBodyLimit(t *testing.T) {
 	rec := &recordingUpstream{}
 	srv := httptest.NewServer(rec)
 	t.Cleanup(srv.Close)
-	res := serve(newHandler(t, srv.URL), request("POST", "/api/echo", strings.Repeat("x", 11<<20)))
+	res := serve(newHandler(t, srv.URL), request("POST", "/api/echo", strings.Repeat("x", 11<<20), &http.Cookie{Name: wire(session.AccessCookie), Value: "tok"}))
 	assert.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode)
 	assert.Equal(t, "too_large", jsonError(t, res))
 	assert.Nil(t, rec.last, "nothing was sent upstream")
@@ -382,19 +386,22 @@ func TestProxyBodyLimit(t *testing.T) {
 func TestProxyPassesUpstream401AndMapsFailures(t *testing.T) {
 	e := newEnv(t)
 	res := serve(e.handler, request("GET", "/api/departments", ""))
-	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "no token: the upstream's 401 passes through")
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "no token: 401 from the proxy")
+	assert.Equal(t, "no_session", jsonError(t, res))
+	res = serve(e.handler, request("GET", "/api/departments", "", &http.Cookie{Name: wire(session.AccessCookie), Value: "unknown"}))
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "an unknown token: the upstream's 401 passes through")
 	access, _ := login(t, e.handler)
 	res = serve(e.handler, request("GET", "/api/departments", "", access))
 	assert.Equal(t, http.StatusOK, res.StatusCode)
 
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
-	res = serve(newHandler(t, closed.URL), request("GET", "/api/departments", ""))
+	res = serve(newHandler(t, closed.URL), request("GET", "/api/departments", "", access))
 	assert.Equal(t, http.StatusBadGateway, res.StatusCode)
 	assert.Equal(t, "upstream_unreachable", jsonError(t, res))
 
 	slow := newHandler(t, failingUpstream(t, 200, 5*time.Second), func(c *Config) { c.ProxyTimeout = 200 * time.Millisecond })
-	res = serve(slow, request("GET", "/api/departments", ""))
+	res = serve(slow, request("GET", "/api/departments", "", access))
 	assert.Equal(t, http.StatusGatewayTimeout, res.StatusCode)
 	assert.Equal(t, "upstream_timeout", jsonError(t, res))
 }
@@ -407,7 +414,7 @@ func TestProxyRefreshesAhead(t *testing.T) {
 	access, refresh := login(t, e.handler)
 	res := serve(e.handler, request("POST", "/api/demo/expire", "", access))
 	require.Equal(t, http.StatusNoContent, res.StatusCode)
-	due := &http.Cookie{Name: session.ExpiresCookie, Value: "1"} // long past
+	due := &http.Cookie{Name: wire(session.ExpiresCookie), Value: "1"} // long past
 
 	res = serve(e.handler, request("GET", "/api/departments", "", access, refresh, due))
 	assert.Equal(t, http.StatusOK, res.StatusCode, "no 401 reached the browser")

@@ -42,7 +42,9 @@ func newBFF(t *testing.T, up *countingUpstream, window time.Duration, now func()
 	srv := httptest.NewServer(up)
 	t.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
-	return New(Config{Upstream: u, Transport: http.DefaultTransport, AbsorbWindow: window, Now: now})
+	// Insecure: the handler reads plain cookie names, as it does behind
+	// session.Cookies.Guard in the server.
+	return New(Config{Upstream: u, Transport: http.DefaultTransport, AbsorbWindow: window, Now: now, Cookies: session.Cookies{Insecure: true}})
 }
 
 func send(h http.Handler, path, body string, cookies ...*http.Cookie) *httptest.ResponseRecorder {

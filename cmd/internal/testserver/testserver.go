@@ -70,6 +70,10 @@ type fault struct {
 	Times   int    `json:"times"`
 }
 
+// TestCSP is the Content-Security-Policy of the test pages: the product's
+// (static.CSP) plus their inline module scripts.
+const TestCSP = "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; frame-ancestors 'none'"
+
 // Start starts a server; Close stops it.
 func Start(cfg Config) *Server {
 	s := &Server{
@@ -109,7 +113,9 @@ func Start(cfg Config) *Server {
 	})
 	if cfg.Root != "" {
 		for prefix, dir := range map[string]string{"/testdata/wasm": "wasm/testdata", "/testdata/e2e": "cmd/internal/e2e/testdata"} {
-			mux.Handle(prefix+"/", http.StripPrefix(prefix, static.New(os.DirFS(cfg.Root+"/"+dir), "no-store")))
+			files := static.New(os.DirFS(cfg.Root+"/"+dir), "no-store")
+			files.CSP = TestCSP
+			mux.Handle(prefix+"/", http.StripPrefix(prefix, files))
 		}
 	}
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
