@@ -27,7 +27,10 @@ type row struct {
 	met      bool
 }
 
-var smoke = flag.Bool("smoke", false, "one short iteration of each benchmark, to check that they work")
+var (
+	smoke = flag.Bool("smoke", false, "one short iteration of each benchmark, to check that they work")
+	only  = flag.String("only", "", "run one group of figures: sizes, browser, server or micro (bench/results.md is not written)")
+)
 
 func main() {
 	flag.Parse()
@@ -35,15 +38,25 @@ func main() {
 	check(err)
 	start := time.Now()
 	var rows []row
-	rows = append(rows, sizes(root)...)
-	rows = append(rows, browser(root)...)
-	rows = append(rows, server()...)
-	micro := microBenchmarks(root)
-	rows = append(rows, micro.rows...)
+	want := func(group string) bool { return *only == "" || *only == group }
+	if want("sizes") {
+		rows = append(rows, sizes(root)...)
+	}
+	if want("browser") {
+		rows = append(rows, browser(root)...)
+	}
+	if want("server") {
+		rows = append(rows, server(root)...)
+	}
+	var micro microResult
+	if want("micro") {
+		micro = microBenchmarks(root)
+		rows = append(rows, micro.rows...)
+	}
 
 	table := render(rows)
 	fmt.Print(table)
-	if *smoke {
+	if *smoke || *only != "" {
 		fmt.Printf("bench smoke run: %d figures in %s\n", len(rows), time.Since(start).Round(time.Second))
 		return
 	}
