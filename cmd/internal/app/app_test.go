@@ -386,7 +386,9 @@ func TestProxyBodyLimit(t *testing.T) {
 func TestProxyPassesUpstream401AndMapsFailures(t *testing.T) {
 	e := newEnv(t)
 	res := serve(e.handler, request("GET", "/api/departments", ""))
-	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "no token: 401 from the proxy")
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "no token: the upstream's 401 passes through")
+	res = serve(e.handler, request("POST", "/api/echo", "{}"))
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "no token and a body: 401 from the proxy")
 	assert.Equal(t, "no_session", jsonError(t, res))
 	res = serve(e.handler, request("GET", "/api/departments", "", &http.Cookie{Name: wire(session.AccessCookie), Value: "unknown"}))
 	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "an unknown token: the upstream's 401 passes through")

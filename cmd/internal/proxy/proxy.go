@@ -6,8 +6,11 @@
 // What it refuses before anything reaches the upstream: methods outside
 // GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS (405); paths that could
 // leave the upstream's base path once the upstream decodes them (400, see
-// CheckPath); calls without an access token cookie (401, before a byte of
-// the body is read); bodies over MaxBody (413).
+// CheckPath); calls with a body but without an access token cookie (401,
+// before a byte of the body is read: an anonymous upload costs nothing);
+// bodies over MaxBody (413). A bodiless call without a session goes on
+// without Authorization, and the upstream answers it (public resources,
+// or its own 401).
 //
 // What it filters on the way back: an upstream redirect becomes 502 (the
 // browser must not follow it with the session's origin), the upstream's
@@ -116,7 +119,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := session.Read(r, session.AccessCookie)
-	if token == "" { // before the body: a caller without a session costs nothing
+	hasBody := r.Body != nil && r.Body != http.NoBody
+	if token == "" && hasBody { // before the body: a caller without a session costs nothing
 		h.cfg.Observer.Proxied(http.StatusUnauthorized)
 		apierr.Write(w, http.StatusUnauthorized, "no_session", "no access token cookie: log in or refresh")
 		return
@@ -137,7 +141,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out.Host = out.URL.Host
 	out.Header = h.requestHeader(r, token)
 	var body *limited
-	if r.Body != nil && r.Body != http.NoBody {
+	if hasBody {
 		if h.cfg.Buffer {
 			release, ok := h.buffer(ctx, w, r, out)
 			if !ok {

@@ -231,6 +231,23 @@ func TestNoSessionIs401BeforeTheBody(t *testing.T) {
 	}
 }
 
+// Without a session and without a body, a call goes on without
+// Authorization: the upstream decides (a public resource, or its 401).
+func TestNoSessionWithoutBodyReachesTheUpstream(t *testing.T) {
+	up := &decodingUpstream{}
+	srv := front(t, up)
+	req, err := http.NewRequest("GET", srv.URL+"/api/ok.txt", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-CSRF", "1")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	up.mu.Lock()
+	defer up.mu.Unlock()
+	assert.Empty(t, up.last.Header.Values("Authorization"))
+}
+
 // Finding 3: natively the body streams: the upstream reads the first part
 // before the client has sent the rest.
 func TestBodiesStreamNatively(t *testing.T) {

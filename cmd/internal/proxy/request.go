@@ -88,7 +88,9 @@ func (h *handler) requestHeader(r *http.Request, token string) http.Header {
 		}
 	}
 	c := h.cfg.Trusted.Client(r)
-	out["Authorization"] = []string{"Bearer " + token}
+	if token != "" {
+		out["Authorization"] = []string{"Bearer " + token}
+	}
 	out["X-Forwarded-For"] = []string{c.For}
 	out["X-Forwarded-Host"] = []string{c.Host}
 	out["X-Forwarded-Proto"] = []string{c.Proto}
