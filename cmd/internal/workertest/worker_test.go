@@ -162,10 +162,12 @@ func call(t *testing.T, method, path, body string, cookies ...*http.Cookie) *htt
 	return res
 }
 
+// cookieMap returns the response's cookies by their plain names (without
+// __Host-); each keeps its name on the wire, to be sent back.
 func cookieMap(res *http.Response) map[string]*http.Cookie {
 	m := map[string]*http.Cookie{}
 	for _, c := range res.Cookies() {
-		m[c.Name] = c
+		m[strings.TrimPrefix(c.Name, "__Host-")] = c
 	}
 	return m
 }
