@@ -197,6 +197,10 @@ func TestLoginBadInput(t *testing.T) {
 		{"empty body", ``, 400, "invalid_request"},
 		{"wrong types", `{"username":1,"password":true}`, 400, "invalid_request"},
 		{"too large", `{"username":"` + strings.Repeat("x", 80<<10) + `"}`, 413, "too_large"},
+		{"junk after the JSON", `{"username":"demo","password":"demo"} junk`, 400, "invalid_request"},
+		{"a second value", `{"username":"demo","password":"demo"}{}`, 400, "invalid_request"},
+		{"valid JSON, then 70 KiB of junk", `{"username":"demo","password":"demo"}` + strings.Repeat("x", 70<<10), 413, "too_large"},
+		{"valid JSON, then 70 KiB of spaces", `{"username":"demo","password":"demo"}` + strings.Repeat(" ", 70<<10), 413, "too_large"},
 	}
 	e := newEnv(t)
 	for _, tt := range tests {
@@ -207,6 +211,34 @@ func TestLoginBadInput(t *testing.T) {
 			assert.Empty(t, res.Cookies())
 		})
 	}
+}
+
+func TestLoginWhiteSpaceAfterTheJSONIsFine(t *testing.T) {
+	res := serve(newEnv(t).handler, request("POST", "/api/auth/login", "{\"username\":\"demo\",\"password\":\"demo\"}\r\n"))
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+}
+
+// Finding 6: a session cookie sent twice (a sibling subdomain planted one)
+// is refused on every route, rather than the first one taken.
+func TestDuplicateSessionCookieIs400(t *testing.T) {
+	e := newEnv(t)
+	_, refresh := login(t, e.handler)
+	planted := &http.Cookie{Name: refresh.Name, Value: "planted"}
+	for _, tt := range []struct{ method, path string }{
+		{"POST", "/api/auth/refresh"}, {"GET", "/api/departments"}, {"POST", "/api/auth/logout"},
+	} {
+		for _, order := range [][]*http.Cookie{{planted, refresh}, {refresh, planted}} {
+			res := serve(e.handler, request(tt.method, tt.path, "", order...))
+			assert.Equal(t, http.StatusBadRequest, res.StatusCode, tt.path)
+			assert.Equal(t, "duplicate_cookie", jsonError(t, res))
+			assert.Empty(t, res.Cookies(), "the session is left alone")
+		}
+	}
+	assert.Zero(t, e.upstream.Stats().Refreshes, "no refresh with either")
+
+	// A plain-named look-alike beside the real one is ignored.
+	res := serve(e.handler, request("POST", "/api/auth/refresh", "", &http.Cookie{Name: session.RefreshCookie, Value: "planted"}, refresh))
+	assert.Equal(t, http.StatusOK, res.StatusCode)
 }
 
 func TestRefresh(t *testing.T) {
