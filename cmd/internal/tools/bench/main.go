@@ -57,7 +57,11 @@ func main() {
 	table := render(rows)
 	fmt.Print(table)
 	if *smoke || *only != "" {
-		fmt.Printf("bench smoke run: %d figures in %s\n", len(rows), time.Since(start).Round(time.Second))
+		what := "bench smoke run"
+		if !*smoke {
+			what = "bench -only " + *only
+		}
+		fmt.Printf("%s: %d figures in %s\n", what, len(rows), time.Since(start).Round(time.Second))
 		return
 	}
 	notes := fmt.Sprintf("Measured %s by `make bench` in %s. %s, %s, %d CPUs (%s/%s). Medians; each baseline measured in the same run.\n",
