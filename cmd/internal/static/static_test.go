@@ -2,11 +2,13 @@ package static
 
 import (
 	"net/http"
+	"os"
 	"net/http/httptest"
 	"testing"
 	"testing/fstest"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The handler cleans paths itself: it must not rely on a ServeMux in front.
@@ -109,4 +111,14 @@ func TestServesOnlyTheBundle(t *testing.T) {
 	w = httptest.NewRecorder()
 	Pages(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})).ServeHTTP(w, httptest.NewRequest("GET", "/departments", nil))
 	assert.Equal(t, CSP, w.Header().Get("Content-Security-Policy"), "rendered pages too")
+}
+
+// Workers serve the same files as static assets, with the headers of
+// cmd/worker/_headers: the same policy.
+func TestWorkerAssetHeadersMatch(t *testing.T) {
+	data, err := os.ReadFile("../../worker/_headers")
+	require.NoError(t, err)
+	assert.Contains(t, string(data), "Content-Security-Policy: "+CSP+"\n")
+	assert.Contains(t, string(data), "Referrer-Policy: same-origin")
+	assert.Contains(t, string(data), "X-Content-Type-Options: nosniff")
 }
