@@ -2,8 +2,8 @@ package static
 
 import (
 	"net/http"
-	"os"
 	"net/http/httptest"
+	"os"
 	"testing"
 	"testing/fstest"
 
