@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/bff"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/forwarded"
 )
 
@@ -57,10 +58,10 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 	fs.DurationVar(&c.RefreshGrace, "refresh-grace", 0, "demo upstream: how long a rotated refresh token may be reused (0: any reuse revokes the session)")
 	fs.DurationVar(&c.AccessMaxAge, "access-cookie-max-age", time.Hour, "Max-Age of the accessToken cookie")
 	fs.DurationVar(&c.RefreshMaxAge, "refresh-cookie-max-age", 7*24*time.Hour, "Max-Age of the refreshToken cookie")
-	fs.BoolVar(&c.Insecure, "insecure-cookies", false, "drop the Secure cookie attribute (plain-http development only)")
+	fs.BoolVar(&c.Insecure, "insecure-cookies", false, "drop the Secure cookie attribute and the __Host- prefix of the cookie names (plain-http development only)")
 	fs.StringVar(&c.WWWDir, "www", "www", "`directory` served at /")
 	fs.StringVar(&c.JSDir, "js", "js", "`directory` served at /js/")
-	fs.DurationVar(&c.AuthTimeout, "auth-timeout", 10*time.Second, "timeout of a login or refresh call to the upstream")
+	fs.DurationVar(&c.AuthTimeout, "auth-timeout", bff.DefaultTimeout, "timeout of a login or refresh call to the upstream (keep it below the browser module's refreshTimeoutMs, 10s by default)")
 	fs.DurationVar(&c.ProxyTimeout, "proxy-timeout", 30*time.Second, "timeout of a proxied call")
 	fs.BoolVar(&c.LogJSON, "log-json", false, "log JSON lines instead of text")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "127.0.0.1:9100", "`address` of the Prometheus /metrics listener, kept off the public one (empty: no metrics)")

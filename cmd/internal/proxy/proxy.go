@@ -207,7 +207,7 @@ func (h *handler) respond(w http.ResponseWriter, res *http.Response) {
 	hdr := w.Header()
 	for k, vv := range res.Header {
 		switch k {
-		case "Set-Cookie", "Set-Cookie2", session.ExpiresHeader: // the upstream's are not for this origin; ours (Ahead) stay
+		case "Set-Cookie", "Set-Cookie2", session.ExpiresHeader, session.LifetimeHeader: // the upstream's are not for this origin; ours (Ahead) stay
 			continue
 		}
 		hdr[k] = vv

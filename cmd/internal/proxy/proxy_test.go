@@ -368,6 +368,7 @@ func TestUpstreamAnswersAreFiltered(t *testing.T) {
 			h.Set("Content-Type", "text/html")
 			h.Set("Cache-Control", "public, max-age=3600")
 			h.Set(session.ExpiresHeader, "1")
+			h.Set(session.LifetimeHeader, "1")
 			h.Add("Set-Cookie", "upstream=x; Path=/")
 			_, _ = io.WriteString(w, "<script>alert(1)</script>")
 		default:
@@ -401,6 +402,7 @@ func TestUpstreamAnswersAreFiltered(t *testing.T) {
 	assert.Equal(t, "nosniff", res.Header.Get("X-Content-Type-Options"))
 	assert.Empty(t, res.Header.Values("Set-Cookie"), "the upstream's cookies are not the origin's")
 	assert.Empty(t, res.Header.Get(session.ExpiresHeader), "the upstream's expiry is not ours")
+	assert.Empty(t, res.Header.Get(session.LifetimeHeader))
 	assert.Equal(t, "public, max-age=3600", res.Header.Get("Cache-Control"), "no cookie set here: the upstream decides")
 
 	// With a refresh ahead, the same answer carries our cookies: no-store,
@@ -424,6 +426,7 @@ func TestUpstreamAnswersAreFiltered(t *testing.T) {
 	assert.Len(t, res.Cookies(), 3, "the rotated session")
 	assert.Equal(t, "no-store", res.Header.Get("Cache-Control"))
 	assert.NotEqual(t, "1", res.Header.Get(session.ExpiresHeader))
+	assert.NotEqual(t, "1", res.Header.Get(session.LifetimeHeader))
 	assert.NotEmpty(t, res.Header.Get(session.ExpiresHeader))
 	assert.Equal(t, "nosniff", res.Header.Get("X-Content-Type-Options"))
 }

@@ -15,7 +15,6 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -80,8 +79,9 @@ func (cfg Config) departments(w http.ResponseWriter, r *http.Request) {
 		Access:  session.Read(r, session.AccessCookie),
 		Refresh: session.Read(r, session.RefreshCookie),
 	}
-	if ms, err := strconv.ParseInt(session.Read(r, session.ExpiresCookie), 10, 64); err == nil {
-		tokens.Expiry = time.UnixMilli(ms)
+	var lifetime time.Duration
+	if exp, life, ok := session.ParseExpires(session.Read(r, session.ExpiresCookie)); ok {
+		tokens.Expiry, lifetime = exp, life
 	}
 	if tokens.Refresh == "" {
 		toLogin(w, r)
@@ -89,7 +89,7 @@ func (cfg Config) departments(w http.ResponseWriter, r *http.Request) {
 	}
 	s := transport.New(transport.Config{
 		Base:  cfg.Transport,
-		Ahead: bff.DefaultAheadWindow,
+		Ahead: bff.AheadWindow(bff.DefaultAheadWindow, lifetime),
 		Exchange: func(ctx context.Context, token string) (transport.Tokens, error) {
 			t, err := cfg.Auth.Exchange(ctx, token)
 			return transport.Tokens{Access: t.AccessToken, Refresh: t.RefreshToken, Expiry: t.Expires}, err
@@ -97,7 +97,8 @@ func (cfg Config) departments(w http.ResponseWriter, r *http.Request) {
 	}, tokens)
 
 	list, status, err := fetch(r.Context(), s, cfg.Upstream.JoinPath("departments").String())
-	if t, rotated := s.Tokens(); rotated {
+	t, rotated := s.Tokens()
+	if rotated {
 		cfg.Auth.Cookies().Set(w, session.Tokens{AccessToken: t.Access, RefreshToken: t.Refresh, Expires: t.Expiry})
 	}
 	switch {
@@ -105,9 +106,9 @@ func (cfg Config) departments(w http.ResponseWriter, r *http.Request) {
 		cfg.Auth.Cookies().Clear(w)
 		toLogin(w, r)
 	case err != nil || status != http.StatusOK:
-		render(w, http.StatusServiceUnavailable, page{Unavailable: true})
+		render(w, http.StatusServiceUnavailable, page{Unavailable: true, Refreshed: rotated})
 	default:
-		render(w, http.StatusOK, page{Departments: list})
+		render(w, http.StatusOK, page{Departments: list, Refreshed: rotated})
 	}
 }
 
@@ -138,6 +139,7 @@ func toLogin(w http.ResponseWriter, r *http.Request) {
 type page struct {
 	Departments []Department
 	Unavailable bool
+	Refreshed   bool // the access token was refreshed on the server for this page
 }
 
 var tmpl = template.Must(template.New("departments").Parse(`<!doctype html>
@@ -151,7 +153,9 @@ var tmpl = template.Must(template.New("departments").Parse(`<!doctype html>
 <body>
   <header>
     <h1>Departments</h1>
-    <p>Rendered on the server with your cookies. An expired access token was refreshed there, and this answer carried the new cookies.</p>
+    <p>Rendered on the server with your cookies.
+    {{- if .Refreshed}} <span id="refreshed">The access token was due, so it was refreshed on the server, and this answer carried the new cookies.</span>
+    {{- else}} <span id="refreshed">The access token was still good: no refresh was needed.</span>{{end}}</p>
   </header>
   <main>
     <section class="card">

@@ -77,7 +77,7 @@ func New(cfg Config, tokens Tokens) *Session {
 		Ahead:   cfg.Ahead,
 		Now:     cfg.Now,
 	})
-	s.policy.Reset(tokens.Expiry)
+	s.policy.Reset(tokens.Expiry, 0)
 	return s
 }
 
