@@ -77,9 +77,10 @@ type fault struct {
 	Hold    bool   `json:"hold"`
 }
 
-// TestCSP is the Content-Security-Policy of the test pages: the product's
-// (static.CSP) plus their inline module scripts.
-const TestCSP = "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; frame-ancestors 'none'"
+// TestCSP is the Content-Security-Policy of the test pages: like the
+// product's (static.CSP), plus their inline module scripts and calls to
+// other origins (the cross-origin scenarios).
+const TestCSP = "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; connect-src *; frame-ancestors 'none'"
 
 // Start starts a server; Close stops it.
 func Start(cfg Config) *Server {
