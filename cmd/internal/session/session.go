@@ -14,6 +14,7 @@
 package session
 
 import (
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -148,8 +149,8 @@ func (c Cookies) Guard(next http.Handler) http.Handler {
 			return
 		}
 		if changed {
-			r2 := *r // a shallow copy: only the header map is replaced
-			r2.Header = r.Header.Clone()
+			r2 := *r // a shallow copy: only the Cookie entry of the header map is replaced
+			r2.Header = maps.Clone(r.Header)
 			r2.Header["Cookie"] = []string{out}
 			r = &r2
 		}
