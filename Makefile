@@ -88,13 +88,22 @@ worker-deploy: worker npm ## deploy the Worker (needs a Cloudflare account: wran
 ## Test
 
 .PHONY: test
-test: test-native test-js test-types test-e2e test-worker test-bench ## everything: native -race, GOOS=js under Node, tsc, headless Chromium, Workers
+test: test-native test-js test-types test-e2e test-worker test-bench test-multi test-soak ## everything: native -race, GOOS=js under Node, tsc, headless Chromium, Workers
 
 .PHONY: test-native
 test-native: ## native packages with -race (includes a smoke run of the benchmarks)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./wasm/refresh/ ./cmd/...
+
+.PHONY: test-multi
+test-multi: ## several cmd/server processes sharing a real redis-server, against a strict-rotation upstream
+	@command -v redis-server >/dev/null || { echo "redis-server is missing: run 'apt-get install -y redis-server' (as root), then make test-multi"; exit 1; }
+	$(GO) test -count=1 -v -tags multi ./cmd/internal/multitest/
+
+.PHONY: test-soak
+test-soak: ## a 12-second smoke run of make soak (fails if a transient upstream failure loses a session)
+	$(GO) run ./cmd/internal/tools/soak -smoke
 
 .PHONY: test-js
 test-js: wasm ## GOOS=js GOARCH=wasm tests under Node against a real server
@@ -111,7 +120,7 @@ test-e2e: wasm ## end-to-end tests in headless Chromium (writes test-artifacts/d
 	$(GO) test -count=1 -v -tags e2e ./cmd/internal/e2e/
 
 .PHONY: test-worker
-test-worker: worker npm ## the Worker under the local Workers runtime (wrangler/workerd), and a deploy dry run
+test-worker: worker npm ## the Worker under the local Workers runtime (wrangler/workerd), its Durable Object, and a deploy dry run
 	GOOS=js GOARCH=wasm $(GO) vet ./cmd/worker
 	$(GO) test -count=1 -v -tags workers ./cmd/internal/workertest/
 
@@ -133,6 +142,11 @@ profile: wasm ## where the time of one call goes, in Chromium (a measurement, no
 .PHONY: test-bench
 test-bench: wasm worker ## a smoke run of make bench: one short iteration of each figure
 	$(GO) run ./cmd/internal/tools/bench -smoke
+
+.PHONY: soak
+soak: ## 500 sessions for 60 s against 3 instances + Redis under scheduled faults, without and with a grace window; prints the table
+	@command -v redis-server >/dev/null || { echo "redis-server is missing: run 'apt-get install -y redis-server' (as root), then make soak"; exit 1; }
+	$(GO) run ./cmd/internal/tools/soak
 
 .PHONY: clean
 clean: ## remove build outputs

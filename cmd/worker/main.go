@@ -11,11 +11,17 @@
 // between requests, so the embedded demo upstream cannot run here),
 // FWR_ACCESS_COOKIE_MAX_AGE, FWR_REFRESH_COOKIE_MAX_AGE,
 // FWR_INSECURE_COOKIES, FWR_AUTH_TIMEOUT, FWR_PROXY_TIMEOUT.
+//
+// Each request runs in a fresh Go instance, so duplicate refreshes of one
+// session meet outside it: in a Durable Object per session key (the ABSORB
+// binding, class AbsorbObject in absorb-object.mjs, reached through
+// package dostore).
 package main
 
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/apierr"
@@ -54,15 +60,17 @@ func handler() http.Handler {
 			apierr.Write(w, http.StatusInternalServerError, "misconfigured", msg)
 		})
 	}
+	store, err := absorbStore()
+	if err != nil {
+		slog.Warn("duplicate refreshes are not absorbed", "err", err)
+	}
 	h, _ := app.New(app.Config{
 		Upstream:     cfg.Upstream,
 		Transport:    deadline.Transport(fetch.NewClient().HTTPClient(fetch.RedirectModeManual).Transport),
 		AuthTimeout:  cfg.AuthTimeout,
 		ProxyTimeout: cfg.ProxyTimeout,
 		Cookies:      session.Cookies{AccessMaxAge: cfg.AccessMaxAge, RefreshMaxAge: cfg.RefreshMaxAge, Insecure: cfg.Insecure},
-		// Each request runs in a fresh instance: an in-memory absorber
-		// would never see a duplicate.
-		AbsorbWindow: -1,
+		Store:        store,
 	})
 	return h
 }

@@ -30,6 +30,8 @@ func TestParseConfig(t *testing.T) {
 			assert.False(t, c.Insecure)
 			assert.Equal(t, "127.0.0.1:9100", c.MetricsAddr, "metrics off the public listener")
 			assert.Empty(t, c.TrustedProxies)
+			assert.Empty(t, c.Redis)
+			assert.True(t, c.RefreshRotate)
 		}, ""},
 		{"metrics off, trusted proxies", []string{"-metrics-addr", "", "-trusted-proxies", "10.0.0.0/8, 192.168.1.7,::1"}, nil, func(t *testing.T, c *Config) {
 			assert.Empty(t, c.MetricsAddr)
@@ -40,6 +42,15 @@ func TestParseConfig(t *testing.T) {
 		}, ""},
 		{"bad trusted proxy", []string{"-trusted-proxies", "10.0.0.0/33"}, nil, nil, "-trusted-proxies"},
 		{"trusted proxies from the environment", nil, map[string]string{"FWR_TRUSTED_PROXIES": "nope"}, nil, "-trusted-proxies"},
+		{"redis from the environment", nil, map[string]string{"FWR_REDIS": "redis://127.0.0.1:6379/0", "FWR_REFRESH_ROTATE": "false"}, func(t *testing.T, c *Config) {
+			assert.Equal(t, "redis://127.0.0.1:6379/0", c.Redis)
+			assert.False(t, c.RefreshRotate)
+		}, ""},
+		{"redis flag", []string{"-redis", "rediss://user:pw@cache.example.test:6380/2"}, nil, func(t *testing.T, c *Config) {
+			assert.Equal(t, "rediss://user:pw@cache.example.test:6380/2", c.Redis)
+		}, ""},
+		{"redis without scheme", []string{"-redis", "127.0.0.1:6379"}, nil, nil, "redis:// or rediss://"},
+		{"redis over http", []string{"-redis", "http://127.0.0.1:6379"}, nil, nil, "redis:// or rediss://"},
 		{"environment", nil, map[string]string{"FWR_ADDR": ":9000", "FWR_ACCESS_TTL": "5s", "FWR_INSECURE_COOKIES": "true", "FWR_UPSTREAM": "https://api.example.test/v1"}, func(t *testing.T, c *Config) {
 			assert.Equal(t, ":9000", c.Addr)
 			assert.Equal(t, 5*time.Second, c.AccessTTL)
@@ -75,7 +86,7 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 	var out bytes.Buffer
 	_, err := Parse([]string{"-h"}, env(nil), &out)
 	require.Error(t, err)
-	for _, flag := range []string{"-addr", "-upstream", "-access-ttl", "-refresh-ttl", "-refresh-grace", "-access-cookie-max-age", "-refresh-cookie-max-age", "-insecure-cookies", "FWR_"} {
+	for _, flag := range []string{"-addr", "-upstream", "-access-ttl", "-refresh-ttl", "-refresh-grace", "-access-cookie-max-age", "-refresh-cookie-max-age", "-insecure-cookies", "-redis", "-refresh-rotate", "FWR_"} {
 		assert.Contains(t, out.String(), flag)
 	}
 }

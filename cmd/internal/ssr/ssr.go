@@ -91,7 +91,11 @@ func (cfg Config) departments(w http.ResponseWriter, r *http.Request) {
 		Base:  cfg.Transport,
 		Ahead: bff.AheadWindow(bff.DefaultAheadWindow, lifetime),
 		Exchange: func(ctx context.Context, token string) (transport.Tokens, error) {
-			t, err := cfg.Auth.Exchange(ctx, token)
+			access := "" // the cookie's access token goes with the cookie's refresh token only
+			if token == tokens.Refresh {
+				access = tokens.Access
+			}
+			t, err := cfg.Auth.Exchange(ctx, token, access)
 			return transport.Tokens{Access: t.AccessToken, Refresh: t.RefreshToken, Expiry: t.Expires}, err
 		},
 	}, tokens)

@@ -3,7 +3,10 @@
 // Package workertest runs the Worker (cmd/worker, built by `make worker`)
 // under the real local Workers runtime (wrangler dev, workerd) on loopback,
 // in front of the native demo upstream, and checks the HTTP contract rows
-// that apply to it, the browser storm through it, and a deploy dry run.
+// that apply to it, the browser storm through it, duplicate refreshes
+// absorbed by the Durable Object, and a deploy dry run. A second Worker
+// (testdata/absorb) exposes the Durable Object class alone, for the tests
+// of its protocol through the Go client (absorb_test.go).
 package workertest
 
 import (
@@ -17,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -31,10 +35,11 @@ import (
 )
 
 var (
-	root   string
-	worker string // the Worker's base URL
-	demo   *upstream.Server
-	mode   atomic.Value // "up", "500" or "down": how the upstream answers
+	root    string
+	worker  string // the Worker's base URL
+	objects string // the base URL of the AbsorbObject test Worker
+	demo    *upstream.Server
+	mode    atomic.Value // "up", "500" or "down": how the upstream answers
 )
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -73,12 +78,20 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(assets)
-	stop, err := startWorker(front.URL, assets)
+	var stop, stopObjects func()
+	worker, stop, err = startWorker("cmd/worker/wrangler.toml",
+		"--var", "FWR_UPSTREAM:"+front.URL, "--assets", assets)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "workertest:", err)
 		return 1
 	}
 	defer stop()
+	objects, stopObjects, err = startWorker("cmd/internal/workertest/testdata/absorb/wrangler.toml")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "workertest:", err)
+		return 1
+	}
+	defer stopObjects()
 	return m.Run()
 }
 
@@ -105,37 +118,45 @@ func testAssets() (string, error) {
 	return dir, nil
 }
 
-// startWorker runs wrangler dev on free loopback ports and waits for it.
-func startWorker(upstreamURL, assets string) (stop func(), err error) {
+// startWorker runs wrangler dev with config (relative to the repository)
+// and args on free loopback ports, and waits until GET /healthz answers 200.
+// Its Durable Objects' storage is a temporary folder that stop removes.
+func startWorker(config string, args ...string) (base string, stop func(), err error) {
 	port, inspector := freePort(), freePort()
-	cmd := exec.Command("npx", "--no-install", "wrangler", "--config", "cmd/worker/wrangler.toml", "dev",
-		"--ip", "127.0.0.1", "--port", port, "--inspector-port", inspector,
-		"--var", "FWR_UPSTREAM:"+upstreamURL, "--assets", assets, "--log-level", "warn")
+	state, err := os.MkdirTemp("", "fwr-worker-state-")
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command("npx", append([]string{"--no-install", "wrangler", "--config", config, "dev",
+		"--ip", "127.0.0.1", "--port", port, "--inspector-port", inspector, "--log-level", "warn",
+		"--persist-to", state}, args...)...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "WRANGLER_SEND_METRICS=false", "CLOUDFLARE_CF_FETCH_ENABLED=false",
 		"XDG_CONFIG_HOME="+filepath.Join(root, ".config"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // wrangler starts workerd: stop the group
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		os.RemoveAll(state)
+		return "", nil, err
 	}
 	stop = func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		_ = cmd.Wait()
+		os.RemoveAll(state)
 	}
-	worker = "http://127.0.0.1:" + port
+	base = "http://127.0.0.1:" + port
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
-		if res, err := http.Get(worker + "/healthz"); err == nil {
+		if res, err := http.Get(base + "/healthz"); err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {
-				return stop, nil
+				return base, stop, nil
 			}
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	stop()
-	return nil, fmt.Errorf("wrangler dev did not answer on %s within 90 s", worker)
+	return "", nil, fmt.Errorf("wrangler dev (%s) did not answer on %s within 90 s", config, base)
 }
 
 func freePort() string {
@@ -210,7 +231,10 @@ func TestContract(t *testing.T) {
 	assert.NotEqual(t, c["refreshToken"].Value, next["refreshToken"].Value, "rotated")
 	assert.NotEqual(t, c["accessToken"].Value, next["accessToken"].Value, "rotated")
 
-	res = call(t, "POST", "/api/auth/refresh", "", c["refreshToken"])
+	// The old refresh token with other cookies is no duplicate of the
+	// first refresh (the absorption key binds the access cookie too): it
+	// goes upstream, which sees a reuse.
+	res = call(t, "POST", "/api/auth/refresh", "", c["refreshToken"], c["accessToken"])
 	assert.Equal(t, 401, res.StatusCode, "reuse is rejected")
 	assert.Equal(t, -1, cookieMap(res)["refreshToken"].MaxAge, "and clears the cookies")
 }
@@ -297,7 +321,9 @@ func TestBrowserStorm(t *testing.T) {
 	assert.Zero(t, got.Reuses)
 }
 
-// wrangler deploy --dry-run bundles the Worker as a deploy would, offline.
+// wrangler deploy --dry-run bundles the Worker as a deploy would, offline:
+// the configuration (the Durable Object binding and its migration
+// included) is accepted and the upload fits the free plan.
 func TestDeployDryRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -307,7 +333,11 @@ func TestDeployDryRun(t *testing.T) {
 	cmd.Env = append(os.Environ(), "WRANGLER_SEND_METRICS=false", "XDG_CONFIG_HOME="+filepath.Join(root, ".config"))
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, string(out))
-	m := regexp.MustCompile(`Total Upload: ([\d.]+ KiB) / gzip: ([\d.]+ KiB)`).FindStringSubmatch(string(out))
+	m := regexp.MustCompile(`Total Upload: ([\d.]+) KiB / gzip: ([\d.]+) KiB`).FindStringSubmatch(string(out))
 	require.NotNil(t, m, string(out))
-	t.Logf("wrangler deploy --dry-run: upload %s, gzip %s (free plan limit: 3 MB gzip)", m[1], m[2])
+	t.Logf("wrangler deploy --dry-run: upload %s KiB, gzip %s KiB (free plan limit: 3 MB gzip)", m[1], m[2])
+	gzip, err := strconv.ParseFloat(m[2], 64)
+	require.NoError(t, err)
+	assert.Less(t, gzip, 3e6/1024, "KiB gzip: the free plan takes 3 MB")
+	assert.Regexp(t, `env\.ABSORB \(AbsorbObject\)\s+Durable Object`, string(out))
 }
