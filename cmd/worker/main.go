@@ -71,8 +71,6 @@ func handler() http.Handler {
 		ProxyTimeout: cfg.ProxyTimeout,
 		Cookies:      session.Cookies{AccessMaxAge: cfg.AccessMaxAge, RefreshMaxAge: cfg.RefreshMaxAge, Insecure: cfg.Insecure},
 		Store:        store,
-
-		AllowedOrigins: cfg.AllowedOrigins, // fronts that rewrite the Host (FWR_ALLOWED_ORIGINS)
 	})
 	return h
 }

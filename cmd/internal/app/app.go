@@ -16,6 +16,7 @@ import (
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/absorb"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/bff"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/csrf"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/forwarded"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/observe"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/proxy"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
@@ -53,13 +54,16 @@ type Config struct {
 	RefreshAhead time.Duration
 	// Observer is told what the handlers did. If nil, nothing is.
 	Observer observe.Observer
-	// AllowedOrigins are accepted by the CSRF check besides the Host's own
-	// origin (csrf.ProtectOrigins).
-	AllowedOrigins []string
+	// TrustedProxies lists the front proxies whose X-Forwarded-For, -Proto
+	// and -Host are believed (the CSRF check's host, the proxy's
+	// X-Forwarded-*). If empty, only the connection is.
+	TrustedProxies forwarded.Trusted
 }
 
-// New returns the handler, and its auth endpoints' handler for server-side
-// callers that must share its refreshes (bff.Handler.Exchange).
+// New returns the handler, behind cfg.Cookies.Guard (session cookies read
+// by their plain names, a duplicate refused), and its auth endpoints'
+// handler for server-side callers that must share its refreshes
+// (bff.Handler.Exchange).
 func New(cfg Config) (http.Handler, *bff.Handler) {
 	api := http.NewServeMux()
 	auth := bff.New(bff.Config{
@@ -78,6 +82,7 @@ func New(cfg Config) (http.Handler, *bff.Handler) {
 		Transport: cfg.Transport,
 		Timeout:   cfg.ProxyTimeout,
 		Observer:  cfg.Observer,
+		Trusted:   cfg.TrustedProxies,
 	})
 	if cfg.RefreshAhead == 0 {
 		cfg.RefreshAhead = bff.DefaultAheadWindow
@@ -88,13 +93,13 @@ func New(cfg Config) (http.Handler, *bff.Handler) {
 	api.Handle("/api/", forward)
 
 	mux := http.NewServeMux()
-	mux.Handle("/api/", csrf.ProtectOrigins(cfg.AllowedOrigins, api))
+	mux.Handle("/api/", csrf.Protect(cfg.TrustedProxies, api))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", ready(cfg))
-	return mux, auth
+	return cfg.Cookies.Guard(mux), auth
 }
 
 // WithStatic returns app with www served at / and js at /js/, and the
@@ -109,6 +114,7 @@ func WithStatic(app, pages http.Handler, www, js fs.FS) http.Handler {
 	mux.Handle("/healthz", app)
 	mux.Handle("/readyz", app)
 	if pages != nil {
+		pages = static.Pages(pages)
 		mux.Handle("GET /departments", pages)
 		mux.Handle("GET /login", pages)
 	}

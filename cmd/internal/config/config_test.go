@@ -28,9 +28,20 @@ func TestParseConfig(t *testing.T) {
 			assert.Equal(t, time.Hour, c.AccessMaxAge)
 			assert.Equal(t, 7*24*time.Hour, c.RefreshMaxAge)
 			assert.False(t, c.Insecure)
+			assert.Equal(t, "127.0.0.1:9100", c.MetricsAddr, "metrics off the public listener")
+			assert.Empty(t, c.TrustedProxies)
 			assert.Empty(t, c.Redis)
 			assert.True(t, c.RefreshRotate)
 		}, ""},
+		{"metrics off, trusted proxies", []string{"-metrics-addr", "", "-trusted-proxies", "10.0.0.0/8, 192.168.1.7,::1"}, nil, func(t *testing.T, c *Config) {
+			assert.Empty(t, c.MetricsAddr)
+			require.Len(t, c.TrustedProxies, 3)
+			assert.Equal(t, "10.0.0.0/8", c.TrustedProxies[0].String())
+			assert.Equal(t, "192.168.1.7/32", c.TrustedProxies[1].String())
+			assert.Equal(t, "::1/128", c.TrustedProxies[2].String())
+		}, ""},
+		{"bad trusted proxy", []string{"-trusted-proxies", "10.0.0.0/33"}, nil, nil, "-trusted-proxies"},
+		{"trusted proxies from the environment", nil, map[string]string{"FWR_TRUSTED_PROXIES": "nope"}, nil, "-trusted-proxies"},
 		{"redis from the environment", nil, map[string]string{"FWR_REDIS": "redis://127.0.0.1:6379/0", "FWR_REFRESH_ROTATE": "false"}, func(t *testing.T, c *Config) {
 			assert.Equal(t, "redis://127.0.0.1:6379/0", c.Redis)
 			assert.False(t, c.RefreshRotate)
@@ -54,11 +65,6 @@ func TestParseConfig(t *testing.T) {
 		{"ftp upstream", []string{"-upstream", "ftp://x"}, nil, nil, "absolute http(s) URL"},
 		{"zero ttl", []string{"-access-ttl", "0s"}, nil, nil, "-access-ttl must be positive"},
 		{"negative grace", []string{"-refresh-grace", "-1s"}, nil, nil, "-refresh-grace"},
-		{"allowed origins", []string{"-allowed-origins", "http://127.0.0.1:3000, https://app.example.test/"}, nil, func(t *testing.T, c *Config) {
-			assert.Equal(t, []string{"http://127.0.0.1:3000", "https://app.example.test"}, c.AllowedOrigins)
-		}, ""},
-		{"allowed origin with a path", []string{"-allowed-origins", "https://app.example.test/app"}, nil, nil, "not an origin"},
-		{"allowed origin without a scheme", []string{"-allowed-origins", "app.example.test"}, nil, nil, "not an origin"},
 		{"stray argument", []string{"serve"}, nil, nil, "unexpected arguments"},
 		{"unknown flag", []string{"-nope"}, nil, nil, "flag provided but not defined"},
 	}

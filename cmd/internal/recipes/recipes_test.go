@@ -169,11 +169,12 @@ func startProcess(t *testing.T, dir string, env []string, base, ready string, na
 }
 
 // startServer starts cmd/server with the embedded demo upstream, serving
-// www at /, with more flags if given, and returns its base URL.
+// www at /, with more flags if given, and returns its base URL. It serves
+// no metrics: several servers run at once.
 func startServer(t *testing.T, www string, flags ...string) string {
 	t.Helper()
 	addr := freeAddr(t)
-	startProcess(t, t.TempDir(), nil, "http://"+addr, "/healthz", server, append([]string{"-addr", addr, "-www", www}, flags...)...)
+	startProcess(t, t.TempDir(), nil, "http://"+addr, "/healthz", server, append([]string{"-addr", addr, "-www", www, "-metrics-addr="}, flags...)...)
 	return "http://" + addr
 }
 
