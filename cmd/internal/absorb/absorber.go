@@ -192,7 +192,9 @@ func (a *Absorber) coordinate(wait, run context.Context, key, refresh string, fn
 			return session.Tokens{}, false, err
 		}
 		if lease != nil {
-			return a.refresh(run, key, refresh, lease, fn)
+			if value = a.fromFallback(run, key, lease); value == nil {
+				return a.refresh(run, key, refresh, lease, fn)
+			}
 		}
 		if value == nil { // the store is full: refresh without keeping the result
 			break
@@ -262,6 +264,26 @@ func (a *Absorber) acquire(ctx context.Context, key string) ([]byte, Lease, erro
 		}
 		return value, lease, nil
 	}
+}
+
+// fromFallback returns the result that a refresh of key kept in process
+// while the store was down, if it is still within its window, and
+// completes the store's lease with it, so that duplicates on other
+// instances get it too. Without it, the first duplicate after the store
+// came back would get a lease and send the rotated-out refresh token
+// upstream: a reuse, which revokes the session. nil when there is none.
+func (a *Absorber) fromFallback(ctx context.Context, key string, lease Lease) []byte {
+	if a.store == Store(a.fallback) {
+		return nil
+	}
+	value, ttl := a.fallback.peek(key)
+	if value == nil {
+		return nil
+	}
+	if err := lease.Complete(ctx, value, ttl); err != nil {
+		a.fell("error", err)
+	}
+	return value
 }
 
 // refresh runs fn under lease and stores its result, sealed, for the

@@ -395,6 +395,33 @@ func TestAbsorberStorePatience(t *testing.T) {
 	}
 }
 
+// A refresh that fell back to the in-process store during an outage is
+// still shared after the store comes back: its duplicate gets the pair
+// instead of sending the rotated-out token upstream (a reuse), and the
+// store gets it too, for the other instances.
+func TestAbsorberFallbackResultOutlivesTheOutage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &flakyStore{Memory: NewMemory(0, nil), upAt: time.Now().Add(time.Minute)}
+		a := New(Config{Store: store, StorePatience: -1, Logger: quiet()})
+		other := New(Config{Store: store, Logger: quiet()}) // another instance on the same store
+		u := &upstream{}
+		first, _, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		require.NoError(t, err)
+		require.EqualValues(t, 1, u.calls.Load())
+
+		store.upAt = time.Now() // the store is back, within the window
+		again, shared, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		require.NoError(t, err)
+		assert.True(t, shared)
+		assert.Equal(t, first, again, "the pair kept in process")
+		elsewhere, shared, err := other.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		require.NoError(t, err)
+		assert.True(t, shared)
+		assert.Equal(t, first, elsewhere, "handed to the store for the other instances")
+		assert.EqualValues(t, 1, u.calls.Load(), "one upstream refresh, no reuse")
+	})
+}
+
 // An attacker's flood of refreshes of their own sessions cannot push a
 // victim's result out within its window: the victim's duplicate still gets
 // the shared pair (the flood's own results stop being kept at the cap).

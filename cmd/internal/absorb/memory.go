@@ -89,6 +89,22 @@ func (m *Memory) Acquire(ctx context.Context, key string, lockTTL time.Duration)
 	}
 }
 
+// peek returns key's value and what is left of its TTL (at least a
+// millisecond), or nil when it has none: absent, locked or expired.
+func (m *Memory) peek(key string) ([]byte, time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.entries[key]
+	if e == nil || e.locked {
+		return nil, 0
+	}
+	left := e.expires.Sub(m.now())
+	if left < time.Millisecond {
+		return nil, 0
+	}
+	return e.value, left
+}
+
 // Len returns the number of entries, live or not yet dropped.
 func (m *Memory) Len() int {
 	m.mu.Lock()
