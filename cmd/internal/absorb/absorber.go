@@ -316,6 +316,13 @@ func (a *Absorber) refresh(ctx context.Context, key, refresh string, lease Lease
 	}
 	if err != nil {
 		a.fell("error", err)
+		// Keep it in process at least: a retry of this refresh (its caller
+		// gave up waiting, its answer was lost) then gets the pair instead
+		// of sending the rotated-out token upstream, and fromFallback hands
+		// it to the store once the store is back.
+		if a.store != Store(a.fallback) {
+			a.fallback.keep(key, value, a.window)
+		}
 	}
 	return t, false, nil
 }

@@ -491,3 +491,22 @@ func TestAbsorberCompleteRetries(t *testing.T) {
 		assert.EqualValues(t, 1, u.calls.Load())
 	})
 }
+
+// A result that the store never takes is kept in process: a retry of the
+// same refresh (its first answer was lost) gets the pair instead of
+// sending the rotated-out token upstream.
+func TestAbsorberKeepsWhatTheStoreRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &failingCompletes{Memory: NewMemory(0, nil)}
+		store.n.Store(1 << 20)
+		a := New(Config{Store: store, Logger: quiet()})
+		u := &upstream{}
+		first, _, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		require.NoError(t, err)
+		retry, shared, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		require.NoError(t, err)
+		assert.True(t, shared)
+		assert.Equal(t, first, retry)
+		assert.EqualValues(t, 1, u.calls.Load(), "no reuse")
+	})
+}
