@@ -309,13 +309,17 @@ func (a *Absorber) refresh(ctx context.Context, key, refresh string, lease Lease
 	deadline := time.Now().Add(a.patience)
 	for {
 		err = lease.Complete(ctx, value, a.window)
-		if err == nil || a.down.Load() || !time.Now().Add(completeRetry).Before(deadline) {
+		if err == nil || errors.Is(err, ErrStoreFull) || a.down.Load() || !time.Now().Add(completeRetry).Before(deadline) {
 			break
 		}
 		time.Sleep(completeRetry)
 	}
 	if err != nil {
-		a.fell("error", err)
+		reason := "error"
+		if errors.Is(err, ErrStoreFull) { // no room for it: trying again is no use
+			reason = "full"
+		}
+		a.fell(reason, err)
 		// Keep it in process at least: a retry of this refresh (its caller
 		// gave up waiting, its answer was lost) then gets the pair instead
 		// of sending the rotated-out token upstream, and fromFallback hands

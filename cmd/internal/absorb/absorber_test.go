@@ -510,3 +510,44 @@ func TestAbsorberKeepsWhatTheStoreRefused(t *testing.T) {
 		assert.EqualValues(t, 1, u.calls.Load(), "no reuse")
 	})
 }
+
+// fullLease refuses every result as too large (a Durable Object's 413).
+type fullLease struct {
+	Lease
+	calls *atomic.Int64
+}
+
+func (l fullLease) Complete(context.Context, []byte, time.Duration) error {
+	l.calls.Add(1)
+	return ErrStoreFull
+}
+
+type refusingStore struct {
+	*Memory
+	completes atomic.Int64
+}
+
+func (s *refusingStore) Acquire(ctx context.Context, key string, ttl time.Duration) ([]byte, Lease, error) {
+	v, l, err := s.Memory.Acquire(ctx, key, ttl)
+	if l != nil {
+		l = fullLease{l, &s.completes}
+	}
+	return v, l, err
+}
+
+// A store that has no room for a result is not asked again (the answer
+// is not held up for the patience), and the fallback is counted as "full".
+func TestAbsorberCompleteFullIsNotRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &refusingStore{Memory: NewMemory(0, nil)}
+		var reasons []string
+		a := New(Config{Store: store, Logger: quiet(), OnFallback: func(r string) { reasons = append(reasons, r) }})
+		u := &upstream{}
+		start := time.Now()
+		_, _, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		require.NoError(t, err)
+		assert.Zero(t, time.Since(start), "answered at once")
+		assert.EqualValues(t, 1, store.completes.Load())
+		assert.Equal(t, []string{"full"}, reasons)
+	})
+}
