@@ -30,11 +30,12 @@ func NewJSON(base *url.URL, h HTTP) *JSON {
 	}
 }
 
-// jsonTokens is the JSON dialect's answer to login and refresh.
-type jsonTokens struct {
+// JSONAnswer is the JSON dialect's answer to login and refresh, on the
+// wire: the demo upstream writes it, JSON reads it.
+type JSONAnswer struct {
 	AccessToken  string `json:"accessToken"`
 	RefreshToken string `json:"refreshToken"`
-	ExpiresIn    int64  `json:"expiresIn"`
+	ExpiresIn    int64  `json:"expiresIn"` // seconds until AccessToken expires
 }
 
 // Login implements PasswordLogin.
@@ -67,7 +68,7 @@ func (c *JSON) tokens(ctx context.Context, u string, in any) (Tokens, error) {
 	if a.status/100 != 2 {
 		return Tokens{}, Classify(a.status, a.body)
 	}
-	var t jsonTokens
+	var t JSONAnswer
 	if err := json.Unmarshal(a.body, &t); err != nil || t.AccessToken == "" || t.RefreshToken == "" {
 		return Tokens{}, &Error{Kind: unavailableKind, Status: a.status, Err: ErrNoTokens}
 	}

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/authclient"
 )
 
 // Cookie names.
@@ -24,13 +26,9 @@ const (
 // login and refresh answers. The browser module reads it.
 const ExpiresHeader = "X-Access-Expires"
 
-// Tokens is a new pair from the upstream.
-type Tokens struct {
-	AccessToken  string
-	RefreshToken string
-	// Expires is when AccessToken expires.
-	Expires time.Time
-}
+// Tokens is a new pair from the upstream: the project's one Tokens type,
+// which authclient owns with the rest of the upstream contract.
+type Tokens = authclient.Tokens
 
 // Cookies sets and clears the session cookies.
 type Cookies struct {
