@@ -41,6 +41,8 @@ func TestClassify(t *testing.T) {
 		{429, `{"error":"slow_down"}`, refresh.ErrUnavailable, "slow_down"},
 		{500, `{"error":"server_error"}`, refresh.ErrUnavailable, "server_error"},
 		{502, `bad gateway`, refresh.ErrUnavailable, ""},
+		{503, `{"error":"invalid_grant"}`, refresh.ErrUnavailable, "invalid_grant"},
+		{429, `{"error":"invalid_grant"}`, refresh.ErrUnavailable, "invalid_grant"},
 		{503, `{"error":"temporarily_unavailable"}`, refresh.ErrUnavailable, "temporarily_unavailable"},
 		{504, ``, refresh.ErrUnavailable, ""},
 		{302, ``, refresh.ErrUnavailable, ""},

@@ -95,13 +95,14 @@ var configErrors = map[string]bool{
 // Classify turns an upstream auth answer that is not a success (status
 // outside 2xx) into an *Error, in both dialects:
 //
-//   - "invalid_grant" at any status: rejected (the grant is unknown,
+//   - 5xx and 429: unavailable, whatever the body says;
+//   - "invalid_grant" at any other status: rejected (the grant is unknown,
 //     expired, revoked or reused: RFC 6749 §5.2);
 //   - "invalid_client", "unauthorized_client", "unsupported_grant_type",
 //     "invalid_scope": unavailable (the server's configuration is wrong,
 //     the user's session may be fine);
 //   - any other 401 or 403: rejected (the seed's contract);
-//   - 400, 408, 429, 5xx and anything else: unavailable.
+//   - 400, 408 and anything else: unavailable.
 func Classify(status int, body []byte) *Error {
 	var fields struct {
 		Error       string `json:"error"`
@@ -118,6 +119,7 @@ func Classify(status int, body []byte) *Error {
 	}
 	e.Body = string(body)
 	switch {
+	case status >= 500 || status == http.StatusTooManyRequests:
 	case fields.Error == "invalid_grant":
 		e.Kind = refresh.ErrRejected
 	case configErrors[fields.Error]:

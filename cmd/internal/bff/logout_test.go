@@ -138,4 +138,3 @@ func TestRefreshFailureStatuses(t *testing.T) {
 		})
 	}
 }
-

@@ -51,29 +51,26 @@ type Department struct {
 }
 
 func (cfg Config) departments(w http.ResponseWriter, r *http.Request) {
-	tokens := transport.Tokens{
-		Access:  session.Read(r, session.AccessCookie),
-		Refresh: session.Read(r, session.RefreshCookie),
+	tokens := session.Tokens{
+		AccessToken:  session.Read(r, session.AccessCookie),
+		RefreshToken: session.Read(r, session.RefreshCookie),
 	}
 	if ms, err := strconv.ParseInt(session.Read(r, session.ExpiresCookie), 10, 64); err == nil {
-		tokens.Expiry = time.UnixMilli(ms)
+		tokens.Expires = time.UnixMilli(ms)
 	}
-	if tokens.Refresh == "" {
+	if tokens.RefreshToken == "" {
 		toLogin(w, r)
 		return
 	}
 	s := transport.New(transport.Config{
-		Base:  cfg.Transport,
-		Ahead: bff.DefaultAheadWindow,
-		Exchange: func(ctx context.Context, token string) (transport.Tokens, error) {
-			t, err := cfg.Auth.Exchange(ctx, token)
-			return transport.Tokens{Access: t.AccessToken, Refresh: t.RefreshToken, Expiry: t.Expires}, err
-		},
+		Base:     cfg.Transport,
+		Ahead:    bff.DefaultAheadWindow,
+		Exchange: cfg.Auth.Exchange,
 	}, tokens)
 
 	list, status, err := fetch(r.Context(), s, cfg.Upstream.JoinPath("departments").String())
 	if t, rotated := s.Tokens(); rotated {
-		cfg.Auth.Cookies().Set(w, session.Tokens{AccessToken: t.Access, RefreshToken: t.Refresh, Expires: t.Expiry})
+		cfg.Auth.Cookies().Set(w, t)
 	}
 	switch {
 	case errors.Is(err, refresh.ErrRejected) || status == http.StatusUnauthorized:
