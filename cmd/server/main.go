@@ -22,9 +22,11 @@ import (
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/app"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/config"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/oidclogin"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/ssr"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/upstream"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/authclient"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -56,6 +58,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	log := slog.New(handler)
 
+	cookies := session.Cookies{AccessMaxAge: cfg.AccessMaxAge, RefreshMaxAge: cfg.RefreshMaxAge, Insecure: cfg.Insecure}
 	upstreamURL := cfg.Upstream
 	if upstreamURL == nil {
 		demo := upstream.New(upstream.Config{AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Grace: cfg.RefreshGrace})
@@ -68,6 +71,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log.Info("demo upstream", "url", upstreamURL.String(), "login", "demo / demo", "access_ttl", cfg.AccessTTL.String())
 	}
 
+	var authPages *oidclogin.Handler
+	var authClient authclient.Client
+	if o := cfg.OIDC; o.Issuer != "" {
+		dctx, cancel := context.WithTimeout(ctx, cfg.AuthTimeout)
+		authPages, err = oidclogin.Discover(dctx, oidclogin.Config{
+			Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, Scopes: o.Scopes,
+			PublicURL: o.PublicURL, Transport: http.DefaultTransport, Timeout: cfg.AuthTimeout,
+			Cookies: cookies, Log: log.With("component", "oidc"),
+		})
+		cancel()
+		if err != nil {
+			return err
+		}
+		authClient = authPages.Client()
+		log.Info("OpenID Connect mode", "issuer", o.Issuer, "client_id", o.ClientID, "redirect_uri", o.PublicURL.JoinPath("auth/callback").String())
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
@@ -77,8 +97,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Transport:    http.DefaultTransport,
 		AuthTimeout:  cfg.AuthTimeout,
 		ProxyTimeout: cfg.ProxyTimeout,
-		Cookies:      session.Cookies{AccessMaxAge: cfg.AccessMaxAge, RefreshMaxAge: cfg.RefreshMaxAge, Insecure: cfg.Insecure},
+		Cookies:      cookies,
 		Observer:     newMetrics(reg),
+		AuthClient:   authClient,
+		AuthPages:    optional(authPages),
 	})
 	pages := ssr.New(ssr.Config{Upstream: upstreamURL, Transport: http.DefaultTransport, Auth: auth})
 	mux.Handle("/", app.WithStatic(api, pages, os.DirFS(cfg.WWWDir), os.DirFS(cfg.JSDir)))
@@ -96,6 +118,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	log.Info("shutting down")
 	stopMain()
 	return nil
+}
+
+// optional returns h as an http.Handler, nil when h is nil.
+func optional(h *oidclogin.Handler) http.Handler {
+	if h == nil {
+		return nil
+	}
+	return h
 }
 
 // serve starts an http.Server for h on addr and returns the address it

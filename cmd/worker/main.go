@@ -31,6 +31,11 @@ import (
 // errNoUpstream is the configuration error of a Worker without FWR_UPSTREAM.
 var errNoUpstream = errors.New("FWR_UPSTREAM is not set: a Worker needs an external upstream URL")
 
+// errOIDC is the configuration error of a Worker given FWR_OIDC_ISSUER: the
+// OpenID Connect mode runs on the native server only (README, "OpenID
+// Connect mode").
+var errOIDC = errors.New("FWR_OIDC_ISSUER is set: the OpenID Connect mode runs on the native server (cmd/server) only")
+
 func main() {
 	h := handler()
 	workers.Serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -47,6 +52,9 @@ func handler() http.Handler {
 	cfg, err := config.Parse(nil, cloudflare.Getenv, io.Discard)
 	if err == nil && cfg.Upstream == nil {
 		err = errNoUpstream
+	}
+	if err == nil && cfg.OIDC.Issuer != "" {
+		err = errOIDC
 	}
 	if err != nil {
 		msg := "worker configuration: " + err.Error()

@@ -17,6 +17,7 @@ import (
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/proxy"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/static"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/authclient"
 )
 
 // Config configures the handler. Upstream and Transport are required.
@@ -42,6 +43,12 @@ type Config struct {
 	RefreshAhead time.Duration
 	// Observer is told what the handlers did. If nil, nothing is.
 	Observer observe.Observer
+	// AuthClient is the upstream's auth dialect (bff.Config.Client). If
+	// nil, the JSON contract at Upstream.
+	AuthClient authclient.Client
+	// AuthPages, if not nil, serves the browser's auth pages under /auth/
+	// (OpenID Connect mode's login, callback and logout: oidclogin).
+	AuthPages http.Handler
 }
 
 // New returns the handler, and its auth endpoints' handler for server-side
@@ -49,6 +56,7 @@ type Config struct {
 func New(cfg Config) (http.Handler, *bff.Handler) {
 	api := http.NewServeMux()
 	auth := bff.New(bff.Config{
+		Client:       cfg.AuthClient,
 		Upstream:     cfg.Upstream,
 		Transport:    cfg.Transport,
 		Timeout:      cfg.AuthTimeout,
@@ -73,6 +81,9 @@ func New(cfg Config) (http.Handler, *bff.Handler) {
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/", csrf.Protect(api))
+	if cfg.AuthPages != nil {
+		mux.Handle("/auth/", cfg.AuthPages)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -90,6 +101,7 @@ func WithStatic(app, pages http.Handler, www, js fs.FS) http.Handler {
 	mux.Handle("/js/", http.StripPrefix("/js", static.New(js, "no-cache")))
 	mux.Handle("/api/", app)
 	mux.Handle("/healthz", app)
+	mux.Handle("/auth/", app)
 	if pages != nil {
 		mux.Handle("GET /departments", pages)
 		mux.Handle("GET /login", pages)

@@ -66,8 +66,8 @@ type Config struct {
 }
 
 // Handler serves POST /api/auth/login, /api/auth/refresh and
-// /api/auth/logout, and a JSON 404 for the rest of /api/auth/. Create one
-// with New.
+// /api/auth/logout, GET /api/auth/config (the login mode, for the page),
+// and a JSON 404 for the rest of /api/auth/. Create one with New.
 type Handler struct {
 	cookies session.Cookies
 	obs     observe.Observer
@@ -113,6 +113,7 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc("/api/auth/login", post(h.login))
 	h.mux.HandleFunc("/api/auth/refresh", post(h.refresh))
 	h.mux.HandleFunc("/api/auth/logout", post(h.logout))
+	h.mux.HandleFunc("/api/auth/config", h.config)
 	h.mux.HandleFunc("/api/auth/", func(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, http.StatusNotFound, "not_found", "no such auth endpoint")
 	})
@@ -127,6 +128,27 @@ type success struct {
 	Success bool `json:"success"`
 	// ExpiresAt is the access token's expiry in Unix milliseconds.
 	ExpiresAt int64 `json:"expiresAt"`
+}
+
+// authConfig is the answer of GET /api/auth/config: how the page logs in.
+type authConfig struct {
+	// Mode is "password" (POST /api/auth/login with JSON) or "oidc" (send
+	// the browser to LoginURL).
+	Mode     string `json:"mode"`
+	LoginURL string `json:"loginURL,omitempty"`
+}
+
+// config tells the page how to log in.
+func (h *Handler) config(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		apierr.MethodNotAllowed(w, "GET, HEAD")
+		return
+	}
+	if _, ok := h.client.(authclient.PasswordLogin); ok {
+		apierr.JSON(w, http.StatusOK, authConfig{Mode: "password"})
+		return
+	}
+	apierr.JSON(w, http.StatusOK, authConfig{Mode: "oidc", LoginURL: PasswordLoginPath})
 }
 
 // loginElsewhere is the answer to a password login in OpenID Connect mode.

@@ -101,6 +101,27 @@ func TestPasswordLoginWithoutPasswordLogin(t *testing.T) {
 	assert.Contains(t, body.Message, "/auth/login")
 }
 
+func TestAuthConfig(t *testing.T) {
+	u, _ := url.Parse("http://127.0.0.1:1")
+	tests := []struct {
+		name string
+		h    *Handler
+		want string
+	}{
+		{"password", New(Config{Upstream: u, Transport: http.DefaultTransport}), `{"mode":"password"}`},
+		{"oidc", New(Config{Client: refreshOnly{}}), `{"mode":"oidc","loginURL":"/auth/login"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			tt.h.ServeHTTP(w, httptest.NewRequest("GET", "/api/auth/config", nil))
+			assert.Equal(t, 200, w.Code)
+			assert.JSONEq(t, tt.want, w.Body.String())
+			assert.Equal(t, 405, send(tt.h, "/api/auth/config", "").Code)
+		})
+	}
+}
+
 // The classification of failed refreshes reaches the browser as the
 // contract says: rejections end the session, the rest keeps it.
 func TestRefreshFailureStatuses(t *testing.T) {

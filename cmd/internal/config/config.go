@@ -31,6 +31,7 @@ type Config struct {
 	AuthTimeout   time.Duration
 	ProxyTimeout  time.Duration
 	LogJSON       bool
+	OIDC          OIDC
 }
 
 // Parse reads args, with environment variables (FWR_ and the flag's name
@@ -56,6 +57,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 	fs.DurationVar(&c.AuthTimeout, "auth-timeout", 10*time.Second, "timeout of a login or refresh call to the upstream")
 	fs.DurationVar(&c.ProxyTimeout, "proxy-timeout", 30*time.Second, "timeout of a proxied call")
 	fs.BoolVar(&c.LogJSON, "log-json", false, "log JSON lines instead of text")
+	finishOIDC := oidcFlags(fs, &c.OIDC)
 	fs.Usage = func() {
 		fmt.Fprintln(out, "Usage: server [flags]\n\nThe fetch-with-refresh backend-for-frontend: auth endpoints, API proxy, static files.\nEvery flag can also be set with an FWR_ environment variable (-access-ttl: FWR_ACCESS_TTL); flags win.\n\nFlags:")
 		fs.PrintDefaults()
@@ -93,6 +95,9 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 		if d <= 0 {
 			return nil, fmt.Errorf("-%s must be positive, got %s", name, d)
 		}
+	}
+	if err := finishOIDC(); err != nil {
+		return nil, err
 	}
 	if c.RefreshGrace < 0 {
 		return nil, fmt.Errorf("-refresh-grace must not be negative, got %s", c.RefreshGrace)
