@@ -84,6 +84,9 @@ function action(id, work) {
 
 $("login-form").addEventListener("submit", async (event) => {
   event.preventDefault();
+  if (auth.mode === "oidc") { // the provider's login page; the server checks next
+    return location.assign(`${auth.loginURL}?next=${encodeURIComponent(new URLSearchParams(location.search).get("next") ?? "/")}`);
+  }
   const form = new FormData(event.target);
   const res = await api("/api/auth/login", {
     method: "POST",
@@ -162,6 +165,10 @@ function updateLifetime() {
 }
 setInterval(updateLifetime, 500);
 updateLifetime();
+
+// How to log in: the password form, or in OpenID Connect mode its button alone.
+const auth = await fetch("/api/auth/config", { headers: { "X-CSRF": "1" } }).then((r) => (r.ok ? r.json() : {}), () => ({}));
+if (auth.mode === "oidc") for (const el of $("login").querySelectorAll("label, .hint")) el.hidden = true;
 
 // The demo buttons need the embedded demo upstream.
 const demo = await fetch("/api/demo/stats", { headers: { "X-CSRF": "1" } }).then((r) => r.ok, () => false);
