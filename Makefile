@@ -85,7 +85,7 @@ worker-deploy: worker npm ## deploy the Worker (needs a Cloudflare account: wran
 ## Test
 
 .PHONY: test
-test: test-native test-js test-types test-e2e test-worker test-bench ## everything: native -race, GOOS=js under Node, tsc, headless Chromium, Workers
+test: test-native test-js test-types test-e2e test-oidc test-worker test-bench ## everything: native -race, GOOS=js under Node, tsc, headless Chromium, OIDC, Workers
 
 .PHONY: test-native
 test-native: ## native packages with -race (includes a smoke run of the benchmarks)
@@ -106,6 +106,18 @@ test-types: npm ## type-check js/fetch-with-refresh.d.ts with tsc
 test-e2e: wasm ## end-to-end tests in headless Chromium (writes test-artifacts/demo.png)
 	@command -v chromium >/dev/null || { echo "chromium is missing: run 'apt-get install -y chromium' (as root), then make test-e2e"; exit 1; }
 	$(GO) test -count=1 -v -tags e2e ./cmd/internal/e2e/
+
+OIDC_PROVIDER := cmd/internal/oidctest/provider
+
+$(OIDC_PROVIDER)/node_modules/.package-lock.json: $(OIDC_PROVIDER)/package.json $(OIDC_PROVIDER)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20+ (Debian: apt-get install nodejs npm)"; exit 1; }
+	cd $(OIDC_PROVIDER) && npm ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: test-oidc
+test-oidc: wasm $(OIDC_PROVIDER)/node_modules/.package-lock.json ## OIDC mode against a real OpenID provider (oidc-provider from npm) in headless Chromium
+	@command -v chromium >/dev/null || { echo "chromium is missing: run 'apt-get install -y chromium' (as root), then make test-oidc"; exit 1; }
+	$(GO) test -count=1 -v -tags oidc ./cmd/internal/oidctest/
 
 .PHONY: test-worker
 test-worker: worker npm ## the Worker under the local Workers runtime (wrangler/workerd), and a deploy dry run
