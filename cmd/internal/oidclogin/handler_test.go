@@ -211,4 +211,3 @@ func TestDiscoveryFailure(t *testing.T) {
 	_, err = Discover(context.Background(), Config{Issuer: dead.URL})
 	require.Error(t, err)
 }
-
