@@ -168,7 +168,7 @@ updateLifetime();
 
 // How to log in: the password form, or in OpenID Connect mode its button alone.
 const auth = await fetch("/api/auth/config", { headers: { "X-CSRF": "1" } }).then((r) => (r.ok ? r.json() : {}), () => ({}));
-if (auth.mode === "oidc") for (const el of $("login").querySelectorAll("label, .hint")) el.hidden = true;
+if (auth.mode === "oidc") for (const el of $("login").querySelectorAll("label, .hint")) el.remove();
 
 // The demo buttons need the embedded demo upstream.
 const demo = await fetch("/api/demo/stats", { headers: { "X-CSRF": "1" } }).then((r) => r.ok, () => false);

@@ -36,6 +36,7 @@ var (
 	api      *API
 	server   string          // the BFF's base URL
 	browser  context.Context // the shared browser; each test opens its own tab
+	root     string          // the repository root
 )
 
 // TestMain starts the provider, the server in OIDC mode in front of an API
@@ -49,7 +50,8 @@ func start(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "oidctest:", err)
 		return 1
 	}
-	root, err := filepath.Abs("../../..")
+	var err error
+	root, err = filepath.Abs("../../..")
 	if err != nil {
 		return fail(err)
 	}
@@ -112,7 +114,7 @@ func TestLoginStormLogout(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(server+"/")))
 	browsertest.WaitFor(t, ctx, "the page", `document.body.dataset.ready === "true"`)
 	browsertest.WaitFor(t, ctx, "the login button alone", `!document.getElementById("login").hidden &&
-		[...document.querySelectorAll("#login label")].every((l) => l.hidden)`)
+		!document.querySelector("#login input, #login .hint") && !!document.querySelector("#login-form button")`)
 
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#login-form button"))))
 	passProvider(t, ctx, `location.origin === `+jsString(server))
@@ -141,6 +143,11 @@ func TestLoginStormLogout(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, after.Refresh-before.Refresh, "the provider saw exactly one refresh")
 	assert.Equal(t, before.RefreshError, after.RefreshError, "and no reuse")
+
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "test-artifacts"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "test-artifacts", "oidc-demo.png"), shot, 0o644))
 
 	access, rotated := browserTokens(t, ctx)
 	assert.NotEqual(t, refresh, rotated, "the provider rotated the refresh token")

@@ -1,9 +1,13 @@
 // A real OpenID Provider (oidc-provider, a certified implementation) for
-// the OIDC-mode tests. Started by cmd/internal/oidctest on a free loopback
-// port; it prints one JSON line {"issuer": ...} when it listens.
+// the OIDC-mode tests, and for trying the mode by hand (README, "OpenID
+// Connect mode"). Started by cmd/internal/oidctest on a free loopback port;
+// it prints one JSON line {"issuer": ...} when it listens.
 //
-// Environment: REDIRECT_URI, POST_LOGOUT_REDIRECT_URI, CLIENT_ID,
-// CLIENT_SECRET, ACCESS_TTL (seconds).
+// Environment: PORT (0: any free one), REDIRECT_URI,
+// POST_LOGOUT_REDIRECT_URI, CLIENT_ID, CLIENT_SECRET, ACCESS_TTL (seconds).
+//
+// GET /demo-api/departments is a resource for the README's example: 200
+// for a live access token of this provider, 401 otherwise.
 //
 // One confidential client (client_secret_basic), refresh tokens for it
 // without prompt=consent, rotation on every use (a reused refresh token
@@ -19,7 +23,9 @@ const env = (name, fallback) => process.env[name] ?? fallback;
 const counts = { refresh: 0, refreshError: 0, code: 0, codeError: 0 };
 
 const server = http.createServer();
-server.listen(0, "127.0.0.1", () => {
+const departments = ["Engineering", "Design", "Sales", "Support", "Finance"].map((name, i) => ({ id: i + 1, name }));
+
+server.listen(Number(env("PORT", "0")), "127.0.0.1", () => {
   const issuer = `http://127.0.0.1:${server.address().port}`;
   const provider = new Provider(issuer, {
     clients: [{
@@ -62,10 +68,18 @@ server.listen(0, "127.0.0.1", () => {
     if (ctx.oidc.params?.grant_type === "authorization_code") counts.codeError++;
   });
   const callback = provider.callback();
-  server.on("request", (req, res) => {
+  server.on("request", async (req, res) => {
     if (req.url === "/_test/stats") {
       res.setHeader("Content-Type", "application/json");
       res.end(JSON.stringify(counts));
+      return;
+    }
+    if (req.url === "/demo-api/departments") {
+      const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
+      const live = token && (await provider.AccessToken.find(token));
+      res.statusCode = live ? 200 : 401;
+      res.setHeader("Content-Type", "application/json");
+      res.end(JSON.stringify(live ? departments : { error: "invalid_token" }));
       return;
     }
     callback(req, res);
