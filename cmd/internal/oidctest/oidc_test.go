@@ -407,23 +407,23 @@ var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Reques
 
 func get(t *testing.T, u string, cookie *http.Cookie) *http.Response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, u, nil)
-	require.NoError(t, err)
-	if cookie != nil {
-		req.AddCookie(cookie)
-	}
-	res, err := noRedirects.Do(req)
-	require.NoError(t, err)
-	t.Cleanup(func() { res.Body.Close() })
-	return res
+	return do(t, http.MethodGet, u, nil, cookie)
 }
 
+// post POSTs a login body with the CSRF header to path.
 func post(t *testing.T, path string, cookie *http.Cookie) *http.Response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, server+path, strings.NewReader(`{"username":"demo","password":"demo"}`))
+	return do(t, http.MethodPost, server+path, strings.NewReader(`{"username":"demo","password":"demo"}`), cookie)
+}
+
+func do(t *testing.T, method, u string, body io.Reader, cookie *http.Cookie) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, u, body)
 	require.NoError(t, err)
-	req.Header.Set("X-CSRF", "1")
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("X-CSRF", "1")
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if cookie != nil {
 		req.AddCookie(cookie)
 	}
