@@ -22,11 +22,13 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"html/template"
+	"html"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -267,10 +269,11 @@ func (h *Handler) fail(w http.ResponseWriter, reason string, err error) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusBadRequest)
-	_ = failPage.Execute(w, reason) // the status is out: a failed write has no one to tell
+	_, _ = io.WriteString(w, strings.Replace(failPage, "{{reason}}", html.EscapeString(reason), 1)) // the status is out: a failed write has no one to tell
 }
 
-var failPage = template.Must(template.New("fail").Parse(`<!doctype html>
+// failPage is the 400 page of a refused callback.
+const failPage = `<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
@@ -282,10 +285,10 @@ var failPage = template.Must(template.New("fail").Parse(`<!doctype html>
   <main>
     <section class="card">
       <h1>Login failed</h1>
-      <p class="bad" id="reason">{{.}}</p>
+      <p class="bad" id="reason">{{reason}}</p>
       <p><a href="/auth/login">Log in again</a></p>
     </section>
   </main>
 </body>
 </html>
-`))
+`
