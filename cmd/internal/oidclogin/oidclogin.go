@@ -29,11 +29,13 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/authclient"
+	"github.com/fetch-with-refresh/fetch-with-refresh/wasm/refresh"
 	"golang.org/x/oauth2"
 )
 
@@ -71,29 +73,23 @@ type Config struct {
 }
 
 // Handler serves /auth/login, /auth/callback and /auth/logout. Create one
-// with Discover.
+// with New or Discover.
 type Handler struct {
-	cfg        Config
-	oauth      oauth2.Config // for the authorization URL only
-	client     *authclient.OAuth
-	verifier   *oidc.IDTokenVerifier
-	endSession string // the provider's end_session_endpoint, or ""
-	seal       *sealer
-	flowName   string // the flow cookie's name
-	mux        *http.ServeMux
+	cfg         Config
+	redirectURI string
+	seal        *sealer
+	flowName    string // the flow cookie's name
+	mux         *http.ServeMux
+
+	mu sync.Mutex // protects p; held during discovery
+	p  *provider  // nil until discovered
 }
 
-// metadata is the part of the discovery document that go-oidc leaves out.
-type metadata struct {
-	RevocationEndpoint   string   `json:"revocation_endpoint"`
-	EndSessionEndpoint   string   `json:"end_session_endpoint"`
-	TokenAuthMethods     []string `json:"token_endpoint_auth_methods_supported"`
-	CodeChallengeMethods []string `json:"code_challenge_methods_supported"`
-}
-
-// Discover reads the provider's discovery document and returns the
-// Handler, whose Client refreshes and revokes at that provider.
-func Discover(ctx context.Context, cfg Config) (*Handler, error) {
+// New returns the Handler for cfg without calling the provider: discovery
+// happens at first use, and again after a failure. (On Workers every
+// request runs a fresh instance; only those that need the provider pay
+// for discovery.)
+func New(cfg Config) (*Handler, error) {
 	if cfg.Issuer == "" || cfg.ClientID == "" || cfg.PublicURL == nil || cfg.Transport == nil {
 		return nil, errors.New("oidclogin: Issuer, ClientID, PublicURL and Transport are required")
 	}
@@ -109,44 +105,16 @@ func Discover(ctx context.Context, cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	// go-oidc fetches the discovery document and, later, the signing keys
-	// with this client; the keys are fetched with no request's context.
-	httpClient := &http.Client{Transport: cfg.Transport, Timeout: cfg.Timeout}
-	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, httpClient), cfg.Issuer)
-	if err != nil {
-		return nil, fmt.Errorf("oidclogin: discovery at %s: %w", cfg.Issuer, err)
-	}
-	var meta metadata
-	if err := provider.Claims(&meta); err != nil {
-		return nil, fmt.Errorf("oidclogin: discovery document: %w", err)
-	}
-	if len(meta.CodeChallengeMethods) > 0 && !slices.Contains(meta.CodeChallengeMethods, "S256") {
-		return nil, errors.New("oidclogin: the provider does not support PKCE with S256")
-	}
-	method, err := authMethod(cfg.ClientSecret, meta.TokenAuthMethods)
-	if err != nil {
-		return nil, err
-	}
 	seal, err := newSealer(cfg.ClientSecret)
 	if err != nil {
 		return nil, err
 	}
 	h := &Handler{
-		cfg: cfg,
-		oauth: oauth2.Config{
-			ClientID: cfg.ClientID, Endpoint: provider.Endpoint(), Scopes: cfg.Scopes,
-			RedirectURL: cfg.PublicURL.JoinPath("auth/callback").String(),
-		},
-		client: &authclient.OAuth{
-			HTTP:     authclient.HTTP{Transport: cfg.Transport, Timeout: cfg.Timeout, Now: cfg.Now, Observe: cfg.Observe},
-			TokenURL: provider.Endpoint().TokenURL, RevocationURL: meta.RevocationEndpoint,
-			ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, AuthMethod: method,
-		},
-		verifier:   provider.VerifierContext(oidc.ClientContext(context.Background(), httpClient), &oidc.Config{ClientID: cfg.ClientID, Now: cfg.Now}),
-		endSession: meta.EndSessionEndpoint,
-		seal:       seal,
-		flowName:   "fwr-oidc-flow",
-		mux:        http.NewServeMux(),
+		cfg:         cfg,
+		redirectURI: cfg.PublicURL.JoinPath("auth/callback").String(),
+		seal:        seal,
+		flowName:    "fwr-oidc-flow",
+		mux:         http.NewServeMux(),
 	}
 	if !cfg.Cookies.Insecure {
 		h.flowName = "__Host-" + h.flowName
@@ -155,6 +123,34 @@ func Discover(ctx context.Context, cfg Config) (*Handler, error) {
 	h.mux.HandleFunc("GET /auth/callback", h.callback)
 	h.mux.HandleFunc("GET /auth/logout", h.logout)
 	return h, nil
+}
+
+// Discover returns the Handler for cfg after reading the provider's
+// discovery document, so that a server fails at start-up when the
+// provider is wrong or unreachable.
+func Discover(ctx context.Context, cfg Config) (*Handler, error) {
+	h, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := h.provider(ctx); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// provider returns what discovery found, discovering first if needed.
+func (h *Handler) provider(ctx context.Context) (*provider, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.p == nil {
+		p, err := h.discover(ctx)
+		if err != nil {
+			return nil, err
+		}
+		h.p = p
+	}
+	return h.p, nil
 }
 
 // authMethod picks how the client authenticates at the token endpoint:
@@ -173,13 +169,38 @@ func authMethod(secret string, supported []string) (string, error) {
 }
 
 // Client returns the provider's token and revocation endpoints as an
-// authclient.Client, for bff.Config.Client.
-func (h *Handler) Client() authclient.Client { return h.client }
+// authclient.Client, for bff.Config.Client. A discovery that fails is an
+// *authclient.Error of kind refresh.ErrUnavailable: the session is kept.
+func (h *Handler) Client() authclient.Client { return client{h} }
+
+// client is Handler.Client.
+type client struct{ h *Handler }
+
+func (c client) Refresh(ctx context.Context, refreshToken string) (authclient.Tokens, error) {
+	p, err := c.h.provider(ctx)
+	if err != nil {
+		return authclient.Tokens{}, &authclient.Error{Kind: refresh.ErrUnavailable, Err: err}
+	}
+	return p.client.Refresh(ctx, refreshToken)
+}
+
+func (c client) Revoke(ctx context.Context, refreshToken string) error {
+	p, err := c.h.provider(ctx)
+	if err != nil {
+		return &authclient.Error{Kind: refresh.ErrUnavailable, Err: err}
+	}
+	return p.client.Revoke(ctx, refreshToken)
+}
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	p, err := h.provider(r.Context())
+	if err != nil {
+		h.page(w, http.StatusBadGateway, "the identity provider could not be reached; try again", err)
+		return
+	}
 	f := flow{
 		State:    random(32),
 		Nonce:    random(32),
@@ -189,7 +210,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, flowCookie(h.flowName, h.seal.seal(h.flowName, f), int(flowTTL/time.Second), h.cfg.Cookies.Insecure))
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, h.oauth.AuthCodeURL(f.State, oauth2.S256ChallengeOption(f.Verifier), oidc.Nonce(f.Nonce)), http.StatusFound)
+	http.Redirect(w, r, p.oauth.AuthCodeURL(f.State, oauth2.S256ChallengeOption(f.Verifier), oidc.Nonce(f.Nonce)), http.StatusFound)
 }
 
 // callback finishes a login. Whatever happens, the flow cookie is spent:
@@ -215,12 +236,17 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, "the state does not match the login in progress", errors.New("oidclogin: state mismatch"))
 		return
 	}
-	tokens, rawID, err := h.client.Exchange(r.Context(), q.Get("code"), f.Verifier, h.oauth.RedirectURL)
+	p, err := h.provider(r.Context())
+	if err != nil {
+		h.page(w, http.StatusBadGateway, "the identity provider could not be reached; log in again", err)
+		return
+	}
+	tokens, rawID, err := p.client.Exchange(r.Context(), q.Get("code"), f.Verifier, h.redirectURI)
 	if err != nil {
 		h.fail(w, "the provider did not accept the authorization code", err)
 		return
 	}
-	id, err := h.verifier.Verify(r.Context(), rawID)
+	id, err := p.verifier.Verify(r.Context(), rawID)
 	if err != nil {
 		h.fail(w, "the ID token is not valid", err)
 		return
@@ -241,16 +267,20 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	p, err := h.provider(r.Context())
 	if token := session.Read(r, session.RefreshCookie); token != "" {
-		if err := h.client.Revoke(r.Context(), token); err != nil {
+		if err == nil {
+			err = p.client.Revoke(r.Context(), token)
+		}
+		if err != nil {
 			h.cfg.Log.Warn("logout: the provider did not revoke the session; the cookies are cleared anyway", "err", err)
 		}
 	}
 	h.cfg.Cookies.Clear(w)
 	w.Header().Set("Cache-Control", "no-store")
 	target := "/"
-	if h.endSession != "" {
-		u, err := url.Parse(h.endSession)
+	if p != nil && p.endSession != "" {
+		u, err := url.Parse(p.endSession)
 		if err == nil {
 			q := u.Query()
 			q.Set("client_id", h.cfg.ClientID)
@@ -263,12 +293,18 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 // fail answers a callback that cannot log in: a 400 page, no session
-// cookies. err, if any, is logged (it never holds a token).
+// cookies.
 func (h *Handler) fail(w http.ResponseWriter, reason string, err error) {
-	h.cfg.Log.Warn("oidc callback refused", "reason", reason, "err", err)
+	h.page(w, http.StatusBadRequest, reason, err)
+}
+
+// page answers status with the failure page. err, if any, is logged (it
+// never holds a token).
+func (h *Handler) page(w http.ResponseWriter, status int, reason string, err error) {
+	h.cfg.Log.Warn("oidc login failed", "status", status, "reason", reason, "err", err)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusBadRequest)
+	w.WriteHeader(status)
 	_, _ = io.WriteString(w, strings.Replace(failPage, "{{reason}}", html.EscapeString(reason), 1)) // the status is out: a failed write has no one to tell
 }
 
