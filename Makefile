@@ -119,7 +119,7 @@ test-e2e: wasm ## end-to-end tests in headless Chromium (writes test-artifacts/d
 	$(GO) test -count=1 -v -tags e2e ./cmd/internal/e2e/
 
 .PHONY: test-oidc
-test-oidc: wasm $(OIDC_PROVIDER)/node_modules/.package-lock.json ## OIDC mode against a real OpenID provider (oidc-provider from npm) in headless Chromium
+test-oidc: wasm worker npm $(OIDC_PROVIDER)/node_modules/.package-lock.json ## OIDC mode, native and on the local Workers runtime, against a real OpenID provider (oidc-provider from npm) in headless Chromium
 	@command -v chromium >/dev/null || { echo "chromium is missing: run 'apt-get install -y chromium' (as root), then make test-oidc"; exit 1; }
 	$(GO) test -count=1 -v -tags oidc ./cmd/internal/oidctest/
 

@@ -27,6 +27,7 @@ import (
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/browsertest"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/oidclogin"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/workertest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -34,13 +35,17 @@ import (
 var (
 	provider *Provider
 	api      *API
-	server   string          // the BFF's base URL
 	browser  context.Context // the shared browser; each test opens its own tab
 	root     string          // the repository root
+	// servers are the two hosts of the same handler in OIDC mode, by name:
+	// "native" (cmd/server's handler) and "worker" (cmd/worker under the
+	// local Workers runtime).
+	servers = map[string]string{}
 )
 
-// TestMain starts the provider, the server in OIDC mode in front of an API
-// that introspects its bearer tokens at the provider, and Chromium.
+// TestMain starts the provider, the server in OIDC mode natively and as a
+// Worker (both in front of an API that introspects its bearer tokens at
+// the provider), and Chromium.
 func TestMain(m *testing.M) {
 	os.Exit(start(m))
 }
@@ -55,17 +60,20 @@ func start(m *testing.M) int {
 	if err != nil {
 		return fail(err)
 	}
-	if _, err := os.Stat(filepath.Join(root, "js", "fetch-with-refresh.wasm")); err != nil {
-		return fail(fmt.Errorf("js/fetch-with-refresh.wasm is missing: run `make wasm` (make test-oidc does)"))
+	for _, f := range []string{"js/fetch-with-refresh.wasm", "build/worker/app.wasm", "build/worker/assets/index.html", "node_modules/.bin/wrangler"} {
+		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
+			return fail(fmt.Errorf("%s is missing: run `make test-oidc`, which builds it", f))
+		}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fail(err)
 	}
-	server = "http://" + ln.Addr().String()
+	servers["native"] = "http://" + ln.Addr().String()
+	workerPort := workertest.FreePort()
+	servers["worker"] = "http://127.0.0.1:" + workerPort
 	if provider, err = StartProvider(Config{
-		Dir: "provider", RedirectURI: server + "/auth/callback", PostLogoutRedirectURI: server + "/",
-		AccessTTL: time.Minute,
+		Dir: "provider", Servers: []string{servers["native"], servers["worker"]}, AccessTTL: time.Minute,
 	}); err != nil {
 		return fail(err)
 	}
@@ -75,7 +83,7 @@ func start(m *testing.M) int {
 	defer apiServer.Close()
 
 	apiURL, _ := url.Parse(apiServer.URL)
-	public, _ := url.Parse(server)
+	public, _ := url.Parse(servers["native"])
 	cookies := session.Cookies{}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -95,6 +103,15 @@ func start(m *testing.M) int {
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 
+	_, stopWorker, err := workertest.StartWrangler(root, filepath.Join(root, "build/worker/assets"), workerPort, map[string]string{
+		"FWR_UPSTREAM": apiServer.URL, "FWR_OIDC_ISSUER": provider.Issuer, "FWR_OIDC_CLIENT_ID": ClientID,
+		"FWR_OIDC_CLIENT_SECRET": ClientSecret, "FWR_PUBLIC_URL": servers["worker"],
+	})
+	if err != nil {
+		return fail(err)
+	}
+	defer stopWorker()
+
 	var stop func()
 	if browser, stop, err = browsertest.Start(); err != nil {
 		return fail(err)
@@ -108,168 +125,183 @@ func start(m *testing.M) int {
 // succeed with exactly one refresh at the provider; logout revokes the
 // grant at the provider, and the old refresh cookie is refused.
 func TestLoginStormLogout(t *testing.T) {
-	ctx := browsertest.NewTab(t, browser)
-	_, err := chromedp.Call(ctx, network.ClearBrowserCookies, cdp.Empty{})
-	require.NoError(t, err)
-	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(server+"/")))
-	browsertest.WaitFor(t, ctx, "the page", `document.body.dataset.ready === "true"`)
-	browsertest.WaitFor(t, ctx, "the login button alone", `!document.getElementById("login").hidden &&
-		!document.querySelector("#login input, #login .hint") && !!document.querySelector("#login-form button")`)
-
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#login-form button"))))
-	passProvider(t, ctx, `location.origin === `+jsString(server))
-	browsertest.WaitFor(t, ctx, "the departments", `!document.getElementById("app").hidden &&
-		document.querySelectorAll("#departments li").length === 5`)
-	loc, err := chromedp.Run(ctx, chromedp.Location())
-	require.NoError(t, err)
-	assert.Equal(t, server+"/", loc)
-
-	access, refresh := browserTokens(t, ctx)
-	active, err := provider.Active(ctx, refresh)
-	require.NoError(t, err)
-	require.True(t, active, "the provider issued a live refresh token")
-
-	api.Expire(access) // the API now answers 401 to it, as to an expired one
-	before, err := provider.Stats(ctx)
-	require.NoError(t, err)
-	statuses, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`Promise.all(Array.from({ length: 50 },
-		() => fetchWithRefresh("/api/departments").then((r) => r.status)))`, chromedp.EvalAwaitPromise))
-	require.NoError(t, err)
-	require.Len(t, statuses, 50)
-	for i, s := range statuses {
-		assert.Equal(t, 200, s, "call %d", i)
-	}
-	after, err := provider.Stats(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, 1, after.Refresh-before.Refresh, "the provider saw exactly one refresh")
-	assert.Equal(t, before.RefreshError, after.RefreshError, "and no reuse")
-
-	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	require.NoError(t, err)
-	require.NoError(t, os.MkdirAll(filepath.Join(root, "test-artifacts"), 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(root, "test-artifacts", "oidc-demo.png"), shot, 0o644))
-
-	access, rotated := browserTokens(t, ctx)
-	assert.NotEqual(t, refresh, rotated, "the provider rotated the refresh token")
-
-	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#logout"))))
-	browsertest.WaitFor(t, ctx, "the login form after logout", `!document.getElementById("login").hidden`)
-	for name, token := range map[string]string{"refresh": rotated, "access": access} {
-		active, err := provider.Active(ctx, token)
+	forEachServer(t, func(t *testing.T, server string) {
+		ctx := browsertest.NewTab(t, browser)
+		_, err := chromedp.Call(ctx, network.ClearBrowserCookies, cdp.Empty{})
 		require.NoError(t, err)
-		assert.False(t, active, "the %s token is inactive after logout", name)
-	}
-	res := post(t, "/api/auth/refresh", &http.Cookie{Name: session.RefreshCookie, Value: rotated})
-	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "the old refresh cookie no longer refreshes")
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(server+"/")))
+		browsertest.WaitFor(t, ctx, "the page", `document.body.dataset.ready === "true"`)
+		browsertest.WaitFor(t, ctx, "the login button alone", `!document.getElementById("login").hidden &&
+			!document.querySelector("#login input, #login .hint") && !!document.querySelector("#login-form button")`)
+
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#login-form button"))))
+		passProvider(t, ctx, `location.origin === `+jsString(server))
+		browsertest.WaitFor(t, ctx, "the departments", `!document.getElementById("app").hidden &&
+			document.querySelectorAll("#departments li").length === 5`)
+		loc, err := chromedp.Run(ctx, chromedp.Location())
+		require.NoError(t, err)
+		assert.Equal(t, server+"/", loc)
+
+		access, refresh := browserTokens(t, ctx, server)
+		active, err := provider.Active(ctx, refresh)
+		require.NoError(t, err)
+		require.True(t, active, "the provider issued a live refresh token")
+
+		api.Expire(access) // the API now answers 401 to it, as to an expired one
+		before, err := provider.Stats(ctx)
+		require.NoError(t, err)
+		statuses, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`Promise.all(Array.from({ length: 50 },
+			() => fetchWithRefresh("/api/departments").then((r) => r.status)))`, chromedp.EvalAwaitPromise))
+		require.NoError(t, err)
+		require.Len(t, statuses, 50)
+		for i, s := range statuses {
+			assert.Equal(t, 200, s, "call %d", i)
+		}
+		after, err := provider.Stats(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 1, after.Refresh-before.Refresh, "the provider saw exactly one refresh")
+		assert.Equal(t, before.RefreshError, after.RefreshError, "and no reuse")
+
+		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		require.NoError(t, err)
+		require.NoError(t, os.MkdirAll(filepath.Join(root, "test-artifacts"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(root, "test-artifacts", "oidc-demo-"+strings.TrimPrefix(t.Name(), "TestLoginStormLogout/")+".png"), shot, 0o644))
+
+		access, rotated := browserTokens(t, ctx, server)
+		assert.NotEqual(t, refresh, rotated, "the provider rotated the refresh token")
+
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#logout"))))
+		browsertest.WaitFor(t, ctx, "the login form after logout", `!document.getElementById("login").hidden`)
+		for name, token := range map[string]string{"refresh": rotated, "access": access} {
+			active, err := provider.Active(ctx, token)
+			require.NoError(t, err)
+			assert.False(t, active, "the %s token is inactive after logout", name)
+		}
+		res := post(t, server, "/api/auth/refresh", &http.Cookie{Name: session.RefreshCookie, Value: rotated})
+		assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "the old refresh cookie no longer refreshes")
+	})
 }
 
 // Callbacks that must not log anyone in: each answers 400 and sets no
 // session cookie.
 func TestCallbackRefusals(t *testing.T) {
-	tests := []struct {
-		name string
-		// authorize, when set, changes the authorization request.
-		authorize func(q url.Values)
-		// callback changes the callback's query and flow cookie.
-		callback func(q url.Values, flow *http.Cookie) *http.Cookie
-		// replay first completes the login, then replays the callback.
-		replay bool
-		// reason is in the 400 page.
-		reason string
-	}{
-		{name: "tampered state", callback: func(q url.Values, flow *http.Cookie) *http.Cookie {
-			q.Set("state", q.Get("state")+"x")
-			return flow
-		}, reason: "state does not match"},
-		{name: "tampered flow cookie", callback: func(q url.Values, flow *http.Cookie) *http.Cookie {
-			v := []byte(flow.Value)
-			v[len(v)/2] ^= 1
-			return &http.Cookie{Name: flow.Name, Value: string(v)}
-		}, reason: "invalid or has expired"},
-		{name: "no flow cookie", callback: func(q url.Values, flow *http.Cookie) *http.Cookie { return nil }, reason: "no login in progress"},
-		{name: "error from the provider", callback: func(q url.Values, flow *http.Cookie) *http.Cookie {
-			q.Del("code")
-			q.Set("error", "access_denied")
-			return flow
-		}, reason: "refused the login: access_denied"},
-		{name: "wrong nonce", authorize: func(q url.Values) { q.Set("nonce", "not-the-one-in-the-cookie") }, reason: "nonce does not match"},
-		{name: "replayed code", replay: true, reason: "did not accept the authorization code"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			flow, authURL := startLogin(t, "/departments")
-			if tt.authorize != nil {
-				q := authURL.Query()
-				tt.authorize(q)
-				authURL.RawQuery = q.Encode()
-			}
-			cb := authorize(t, authURL.String())
-			if tt.replay {
-				res := get(t, cb.String(), flow)
-				require.Equal(t, http.StatusSeeOther, res.StatusCode, "the first use logs in")
-				assert.Equal(t, "/departments", res.Header.Get("Location"))
-				assert.NotEmpty(t, sessionCookies(res))
-			}
-			if tt.callback != nil {
-				q := cb.Query()
-				flow = tt.callback(q, flow)
-				cb.RawQuery = q.Encode()
-			}
-			before, err := provider.Stats(context.Background())
-			require.NoError(t, err)
-			res := get(t, cb.String(), flow)
-			body, _ := io.ReadAll(res.Body)
-			assert.Equal(t, http.StatusBadRequest, res.StatusCode, string(body))
-			assert.Contains(t, string(body), "Login failed")
-			assert.Contains(t, string(body), tt.reason)
-			assert.Empty(t, sessionCookies(res), "no session cookie")
-			if tt.replay {
-				after, err := provider.Stats(context.Background())
+	forEachServer(t, func(t *testing.T, server string) {
+		tests := []struct {
+			name string
+			// authorize, when set, changes the authorization request.
+			authorize func(q url.Values)
+			// callback changes the callback's query and flow cookie.
+			callback func(q url.Values, flow *http.Cookie) *http.Cookie
+			// replay first completes the login, then replays the callback.
+			replay bool
+			// reason is in the 400 page.
+			reason string
+		}{
+			{name: "tampered state", callback: func(q url.Values, flow *http.Cookie) *http.Cookie {
+				q.Set("state", q.Get("state")+"x")
+				return flow
+			}, reason: "state does not match"},
+			{name: "tampered flow cookie", callback: func(q url.Values, flow *http.Cookie) *http.Cookie {
+				v := []byte(flow.Value)
+				v[len(v)/2] ^= 1
+				return &http.Cookie{Name: flow.Name, Value: string(v)}
+			}, reason: "invalid or has expired"},
+			{name: "no flow cookie", callback: func(q url.Values, flow *http.Cookie) *http.Cookie { return nil }, reason: "no login in progress"},
+			{name: "error from the provider", callback: func(q url.Values, flow *http.Cookie) *http.Cookie {
+				q.Del("code")
+				q.Set("error", "access_denied")
+				return flow
+			}, reason: "refused the login: access_denied"},
+			{name: "wrong nonce", authorize: func(q url.Values) { q.Set("nonce", "not-the-one-in-the-cookie") }, reason: "nonce does not match"},
+			{name: "replayed code", replay: true, reason: "did not accept the authorization code"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				flow, authURL := startLogin(t, server, "/departments")
+				if tt.authorize != nil {
+					q := authURL.Query()
+					tt.authorize(q)
+					authURL.RawQuery = q.Encode()
+				}
+				cb := authorize(t, server, authURL.String())
+				if tt.replay {
+					res := get(t, cb.String(), flow)
+					require.Equal(t, http.StatusSeeOther, res.StatusCode, "the first use logs in")
+					assert.Equal(t, "/departments", res.Header.Get("Location"))
+					assert.NotEmpty(t, sessionCookies(res))
+				}
+				if tt.callback != nil {
+					q := cb.Query()
+					flow = tt.callback(q, flow)
+					cb.RawQuery = q.Encode()
+				}
+				before, err := provider.Stats(context.Background())
 				require.NoError(t, err)
-				assert.Equal(t, before.CodeError+1, after.CodeError, "the provider refused the code again")
-			}
-		})
-	}
+				res := get(t, cb.String(), flow)
+				body, _ := io.ReadAll(res.Body)
+				assert.Equal(t, http.StatusBadRequest, res.StatusCode, string(body))
+				assert.Contains(t, string(body), "Login failed")
+				assert.Contains(t, string(body), tt.reason)
+				assert.Empty(t, sessionCookies(res), "no session cookie")
+				if tt.replay {
+					after, err := provider.Stats(context.Background())
+					require.NoError(t, err)
+					assert.Equal(t, before.CodeError+1, after.CodeError, "the provider refused the code again")
+				}
+			})
+		}
+	})
 }
 
 // GET /auth/logout revokes at the provider, clears the cookies and sends
 // the browser to the provider's end_session_endpoint.
 func TestLogoutPage(t *testing.T) {
-	flow, authURL := startLogin(t, "/")
-	res := get(t, authorize(t, authURL.String()).String(), flow)
-	require.Equal(t, http.StatusSeeOther, res.StatusCode)
-	var refresh string
-	for _, c := range res.Cookies() {
-		if c.Name == session.RefreshCookie {
-			refresh = c.Value
+	forEachServer(t, func(t *testing.T, server string) {
+		flow, authURL := startLogin(t, server, "/")
+		res := get(t, authorize(t, server, authURL.String()).String(), flow)
+		require.Equal(t, http.StatusSeeOther, res.StatusCode)
+		var refresh string
+		for _, c := range res.Cookies() {
+			if c.Name == session.RefreshCookie {
+				refresh = c.Value
+			}
 		}
-	}
-	require.NotEmpty(t, refresh)
+		require.NotEmpty(t, refresh)
 
-	res = get(t, server+"/auth/logout", &http.Cookie{Name: session.RefreshCookie, Value: refresh})
-	require.Equal(t, http.StatusSeeOther, res.StatusCode)
-	end, err := url.Parse(res.Header.Get("Location"))
-	require.NoError(t, err)
-	assert.Equal(t, provider.Issuer+"/session/end", end.Scheme+"://"+end.Host+end.Path)
-	assert.Equal(t, ClientID, end.Query().Get("client_id"))
-	assert.Equal(t, server+"/", end.Query().Get("post_logout_redirect_uri"))
-	for _, c := range res.Cookies() {
-		if c.Name == session.RefreshCookie || c.Name == session.AccessCookie {
-			assert.Negative(t, c.MaxAge, "%s cleared", c.Name)
+		res = get(t, server+"/auth/logout", &http.Cookie{Name: session.RefreshCookie, Value: refresh})
+		require.Equal(t, http.StatusSeeOther, res.StatusCode)
+		end, err := url.Parse(res.Header.Get("Location"))
+		require.NoError(t, err)
+		assert.Equal(t, provider.Issuer+"/session/end", end.Scheme+"://"+end.Host+end.Path)
+		assert.Equal(t, ClientID, end.Query().Get("client_id"))
+		assert.Equal(t, server+"/", end.Query().Get("post_logout_redirect_uri"))
+		for _, c := range res.Cookies() {
+			if c.Name == session.RefreshCookie || c.Name == session.AccessCookie {
+				assert.Negative(t, c.MaxAge, "%s cleared", c.Name)
+			}
 		}
-	}
-	active, err := provider.Active(context.Background(), refresh)
-	require.NoError(t, err)
-	assert.False(t, active)
+		active, err := provider.Active(context.Background(), refresh)
+		require.NoError(t, err)
+		assert.False(t, active)
+	})
 }
 
 func TestPasswordLoginPointsToTheProvider(t *testing.T) {
-	res := post(t, "/api/auth/login", nil)
-	assert.Equal(t, http.StatusBadRequest, res.StatusCode)
-	var body struct{ Error, LoginURL string }
-	require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
-	assert.Equal(t, "password_login_disabled", body.Error)
-	assert.Equal(t, "/auth/login", body.LoginURL)
+	forEachServer(t, func(t *testing.T, server string) {
+		res := post(t, server, "/api/auth/login", nil)
+		assert.Equal(t, http.StatusBadRequest, res.StatusCode)
+		var body struct{ Error, LoginURL string }
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+		assert.Equal(t, "password_login_disabled", body.Error)
+		assert.Equal(t, "/auth/login", body.LoginURL)
+	})
+}
+
+// forEachServer runs test against each host of the handler.
+func forEachServer(t *testing.T, test func(t *testing.T, server string)) {
+	for _, name := range []string{"native", "worker"} {
+		t.Run(name, func(t *testing.T) { test(t, servers[name]) })
+	}
 }
 
 // passProvider signs in and consents on the provider's development pages
@@ -325,7 +357,7 @@ func pageState(t *testing.T, ctx context.Context, expr string) string {
 // authorize runs an authorization request in a new tab, through the
 // provider's pages, and returns the callback URL the provider redirected
 // to, without letting the server see it.
-func authorize(t *testing.T, authURL string) *url.URL {
+func authorize(t *testing.T, server, authURL string) *url.URL {
 	t.Helper()
 	ctx := browsertest.NewTab(t, browser)
 	var mu sync.Mutex
@@ -366,7 +398,7 @@ func authorize(t *testing.T, authURL string) *url.URL {
 }
 
 // browserTokens returns the tab's access and refresh cookies.
-func browserTokens(t *testing.T, ctx context.Context) (access, refresh string) {
+func browserTokens(t *testing.T, ctx context.Context, server string) (access, refresh string) {
 	t.Helper()
 	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{server + "/"}})
 	require.NoError(t, err)
@@ -385,7 +417,7 @@ func browserTokens(t *testing.T, ctx context.Context) (access, refresh string) {
 
 // startLogin starts a login without a browser: the flow cookie and the
 // authorization URL it redirects to.
-func startLogin(t *testing.T, next string) (*http.Cookie, *url.URL) {
+func startLogin(t *testing.T, server, next string) (*http.Cookie, *url.URL) {
 	t.Helper()
 	res := get(t, server+"/auth/login?next="+url.QueryEscape(next), nil)
 	require.Equal(t, http.StatusFound, res.StatusCode)
@@ -411,7 +443,7 @@ func get(t *testing.T, u string, cookie *http.Cookie) *http.Response {
 }
 
 // post POSTs a login body with the CSRF header to path.
-func post(t *testing.T, path string, cookie *http.Cookie) *http.Response {
+func post(t *testing.T, server, path string, cookie *http.Cookie) *http.Response {
 	t.Helper()
 	return do(t, http.MethodPost, server+path, strings.NewReader(`{"username":"demo","password":"demo"}`), cookie)
 }

@@ -43,8 +43,10 @@ type Provider struct {
 type Config struct {
 	// Dir is the folder of provider.mjs, with its node_modules installed.
 	Dir string
-	// RedirectURI and PostLogoutRedirectURI are registered for the client.
-	RedirectURI, PostLogoutRedirectURI string
+	// Servers are the base URLs of the servers the client logs in to: each
+	// one's /auth/callback and / are registered as the client's redirect
+	// and post-logout redirect URIs.
+	Servers []string
 	// AccessTTL is the access tokens' lifetime.
 	AccessTTL time.Duration
 }
@@ -64,9 +66,13 @@ func StartProvider(cfg Config) (*Provider, error) {
 	p := &Provider{stderr: &syncBuffer{}}
 	p.cmd = exec.Command(node, "provider.mjs")
 	p.cmd.Dir = cfg.Dir
+	var redirects, logouts []string
+	for _, s := range cfg.Servers {
+		redirects, logouts = append(redirects, s+"/auth/callback"), append(logouts, s+"/")
+	}
 	p.cmd.Env = append(os.Environ(),
-		"REDIRECT_URI="+cfg.RedirectURI,
-		"POST_LOGOUT_REDIRECT_URI="+cfg.PostLogoutRedirectURI,
+		"REDIRECT_URI="+strings.Join(redirects, " "),
+		"POST_LOGOUT_REDIRECT_URI="+strings.Join(logouts, " "),
 		"CLIENT_ID="+ClientID, "CLIENT_SECRET="+ClientSecret,
 		fmt.Sprintf("ACCESS_TTL=%d", int(cfg.AccessTTL/time.Second)),
 	)

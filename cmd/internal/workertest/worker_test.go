@@ -1,16 +1,11 @@
 //go:build workers
 
-// Package workertest runs the Worker (cmd/worker, built by `make worker`)
-// under the real local Workers runtime (wrangler dev, workerd) on loopback,
-// in front of the native demo upstream, and checks the HTTP contract rows
-// that apply to it, the browser storm through it, and a deploy dry run.
 package workertest
 
 import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,7 +14,6 @@ import (
 	"regexp"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -105,46 +99,10 @@ func testAssets() (string, error) {
 	return dir, nil
 }
 
-// startWorker runs wrangler dev on free loopback ports and waits for it.
+// startWorker runs the Worker in front of upstreamURL.
 func startWorker(upstreamURL, assets string) (stop func(), err error) {
-	port, inspector := freePort(), freePort()
-	cmd := exec.Command("npx", "--no-install", "wrangler", "--config", "cmd/worker/wrangler.toml", "dev",
-		"--ip", "127.0.0.1", "--port", port, "--inspector-port", inspector,
-		"--var", "FWR_UPSTREAM:"+upstreamURL, "--assets", assets, "--log-level", "warn")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "WRANGLER_SEND_METRICS=false", "CLOUDFLARE_CF_FETCH_ENABLED=false",
-		"XDG_CONFIG_HOME="+filepath.Join(root, ".config"))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // wrangler starts workerd: stop the group
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	stop = func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		_ = cmd.Wait()
-	}
-	worker = "http://127.0.0.1:" + port
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
-		if res, err := http.Get(worker + "/healthz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return stop, nil
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	stop()
-	return nil, fmt.Errorf("wrangler dev did not answer on %s within 90 s", worker)
-}
-
-func freePort() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer ln.Close()
-	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	worker, stop, err = StartWrangler(root, assets, "", map[string]string{"FWR_UPSTREAM": upstreamURL})
+	return stop, err
 }
 
 // call sends a request to the Worker with the CSRF header and cookies.

@@ -3,8 +3,9 @@
 // Connect mode"). Started by cmd/internal/oidctest on a free loopback port;
 // it prints one JSON line {"issuer": ...} when it listens.
 //
-// Environment: PORT (0: any free one), REDIRECT_URI,
-// POST_LOGOUT_REDIRECT_URI, CLIENT_ID, CLIENT_SECRET, ACCESS_TTL (seconds).
+// Environment: PORT (0: any free one), REDIRECT_URI and
+// POST_LOGOUT_REDIRECT_URI (each a space-separated list), CLIENT_ID,
+// CLIENT_SECRET, ACCESS_TTL (seconds).
 //
 // GET /demo-api/departments is a resource for the README's example: 200
 // for a live access token of this provider, 401 otherwise.
@@ -31,8 +32,8 @@ server.listen(Number(env("PORT", "0")), "127.0.0.1", () => {
     clients: [{
       client_id: env("CLIENT_ID", "fwr"),
       client_secret: env("CLIENT_SECRET", "fwr-secret"),
-      redirect_uris: [env("REDIRECT_URI", "http://127.0.0.1:8080/auth/callback")],
-      post_logout_redirect_uris: [env("POST_LOGOUT_REDIRECT_URI", "http://127.0.0.1:8080/")],
+      redirect_uris: env("REDIRECT_URI", "http://127.0.0.1:8080/auth/callback").split(" "),
+      post_logout_redirect_uris: env("POST_LOGOUT_REDIRECT_URI", "http://127.0.0.1:8080/").split(" "),
       grant_types: ["authorization_code", "refresh_token"],
       response_types: ["code"],
       token_endpoint_auth_method: "client_secret_basic",
