@@ -60,6 +60,9 @@ func TestClassify(t *testing.T) {
 			assert.Equal(t, tt.code, err.Code)
 			assert.Equal(t, tt.body, err.Body)
 			assert.False(t, err.Timeout())
+			misconfigured := tt.code == "invalid_client" || tt.code == "unauthorized_client" ||
+				tt.code == "unsupported_grant_type" || tt.code == "invalid_scope"
+			assert.Equal(t, misconfigured, err.Misconfigured())
 		})
 	}
 }

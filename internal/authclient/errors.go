@@ -67,6 +67,11 @@ func (e *Error) Timeout() bool {
 		(errors.Is(e.Err, context.DeadlineExceeded) || (errors.As(e.Err, &netErr) && netErr.Timeout()))
 }
 
+// Misconfigured reports whether the upstream said that the server itself
+// is misconfigured (its client credentials, grant type or scopes), not
+// that the user's grant has ended.
+func (e *Error) Misconfigured() bool { return configErrors[e.Code] }
+
 // ErrNoTokens is the cause of an *Error for a successful answer that
 // carried no usable tokens.
 var ErrNoTokens = errors.New("authclient: answer without tokens")

@@ -28,9 +28,9 @@ import (
 // credentials or the refresh token for good. Errors of Exchange wrap it.
 var ErrRejected = refresh.ErrRejected
 
-// PasswordLoginPath is where a browser logs in when the upstream has no
-// password login (OpenID Connect mode).
-const PasswordLoginPath = "/auth/login"
+// LoginPagePath is where the browser goes to log in when the upstream has
+// no password login (OpenID Connect mode's GET /auth/login).
+const LoginPagePath = "/auth/login"
 
 // Config configures a Handler. Client, or Upstream and Transport, are
 // required.
@@ -38,7 +38,7 @@ type Config struct {
 	// Client is the upstream's auth dialect. If nil, the JSON contract at
 	// Upstream through Transport, with Timeout. A Client that is not an
 	// authclient.PasswordLogin (an OpenID provider) turns POST
-	// /api/auth/login into an error that points to PasswordLoginPath.
+	// /api/auth/login into an error that points to LoginPagePath.
 	Client authclient.Client
 	// Upstream is the base URL of the API whose /auth/login,
 	// /auth/refresh and /auth/logout are called when Client is nil.
@@ -148,7 +148,7 @@ func (h *Handler) config(w http.ResponseWriter, r *http.Request) {
 		apierr.JSON(w, http.StatusOK, authConfig{Mode: "password"})
 		return
 	}
-	apierr.JSON(w, http.StatusOK, authConfig{Mode: "oidc", LoginURL: PasswordLoginPath})
+	apierr.JSON(w, http.StatusOK, authConfig{Mode: "oidc", LoginURL: LoginPagePath})
 }
 
 // loginElsewhere is the answer to a password login in OpenID Connect mode.
@@ -164,8 +164,8 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.obs.Auth("login", "bad_request")
 		apierr.JSON(w, http.StatusBadRequest, loginElsewhere{
 			Body: apierr.Body{Error: "password_login_disabled",
-				Message: "this server logs in through OpenID Connect: send the browser to " + PasswordLoginPath},
-			LoginURL: PasswordLoginPath,
+				Message: "this server logs in through OpenID Connect: send the browser to " + LoginPagePath},
+			LoginURL: LoginPagePath,
 		})
 		return
 	}

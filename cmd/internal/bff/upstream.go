@@ -22,8 +22,7 @@ func failure(err error) (status int, code, message string) {
 		return http.StatusBadGateway, "upstream_invalid", "the auth server answered without tokens"
 	case e.Status == 0:
 		return http.StatusBadGateway, "upstream_unreachable", "the auth server could not be reached; try again"
-	case e.Status == http.StatusBadRequest && e.Code != "invalid_client" && e.Code != "unauthorized_client" &&
-		e.Code != "unsupported_grant_type" && e.Code != "invalid_scope":
+	case e.Status == http.StatusBadRequest && !e.Misconfigured():
 		msg := e.Description
 		if msg == "" {
 			msg = "the auth server refused the request"
