@@ -191,6 +191,25 @@ func TestCallback(t *testing.T) {
 	}
 }
 
+// An error from the provider shows its code, never the description that
+// anyone can put in a link.
+func TestCallbackWithProviderError(t *testing.T) {
+	f := newFakeProvider(t)
+	h := newHandler(t, f)
+	flow, q := login(t, f, h, "/")
+	for _, tt := range []struct{ code, want string }{
+		{"access_denied", "access_denied"},
+		{"<script>", "invalid error code"},
+	} {
+		res := serve(h, "/auth/callback?error="+url.QueryEscape(tt.code)+"&error_description=Call+0800+now&state="+q.Get("state"), flow)
+		body, _ := io.ReadAll(res.Body)
+		assert.Equal(t, http.StatusBadRequest, res.StatusCode)
+		assert.Contains(t, string(body), tt.want)
+		assert.NotContains(t, string(body), "0800")
+		assert.NotContains(t, string(body), "<script>")
+	}
+}
+
 func TestLogoutWithoutEndSession(t *testing.T) {
 	f := newFakeProvider(t) // no revocation or end_session endpoint
 	h := newHandler(t, f)

@@ -192,6 +192,20 @@ func (c client) Revoke(ctx context.Context, refreshToken string) error {
 	return p.client.Revoke(ctx, refreshToken)
 }
 
+// errorCode reports whether s looks like an OAuth error code (RFC 6749
+// §4.1.2.1: printable ASCII; in practice lower case and underscores).
+func errorCode(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if (c < 'a' || c > 'z') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
@@ -219,7 +233,12 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, flowCookie(h.flowName, "", -1, h.cfg.Cookies.Insecure))
 	q := r.URL.Query()
 	if e := q.Get("error"); e != "" {
-		h.fail(w, "the provider refused the login: "+e+" "+q.Get("error_description"), nil)
+		// Only a well-formed code reaches the page: anyone can send a
+		// browser here with any text in error_description.
+		if !errorCode(e) {
+			e = "invalid error code"
+		}
+		h.fail(w, "the provider refused the login: "+e, fmt.Errorf("oidclogin: %.200q", q.Get("error_description")))
 		return
 	}
 	ck, err := r.Cookie(h.flowName)
