@@ -71,6 +71,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log.Info("demo upstream", "url", upstreamURL.String(), "login", "demo / demo", "access_ttl", cfg.AccessTTL.String())
 	}
 
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	observer := newMetrics(reg)
+
 	var authPages *oidclogin.Handler
 	var authClient authclient.Client
 	if o := cfg.OIDC; o.Issuer != "" {
@@ -79,6 +83,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, Scopes: o.Scopes,
 			PublicURL: o.PublicURL, Transport: http.DefaultTransport, Timeout: cfg.AuthTimeout,
 			Cookies: cookies, Log: log.With("component", "oidc"),
+			Observe: func(d time.Duration) { observer.Upstream("auth", d) },
 		})
 		cancel()
 		if err != nil {
@@ -88,8 +93,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log.Info("OpenID Connect mode", "issuer", o.Issuer, "client_id", o.ClientID, "redirect_uri", o.PublicURL.JoinPath("auth/callback").String())
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	api, auth := app.New(app.Config{
@@ -98,7 +101,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		AuthTimeout:  cfg.AuthTimeout,
 		ProxyTimeout: cfg.ProxyTimeout,
 		Cookies:      cookies,
-		Observer:     newMetrics(reg),
+		Observer:     observer,
 		AuthClient:   authClient,
 		AuthPages:    optional(authPages),
 	})

@@ -99,6 +99,9 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 	if err := finishOIDC(); err != nil {
 		return nil, err
 	}
+	if c.OIDC.Issuer != "" && c.Upstream == nil {
+		return nil, errors.New("-oidc-issuer needs -upstream, the API that accepts the provider's access tokens (the embedded demo upstream accepts only its own)")
+	}
 	if c.RefreshGrace < 0 {
 		return nil, fmt.Errorf("-refresh-grace must not be negative, got %s", c.RefreshGrace)
 	}
