@@ -35,9 +35,18 @@ type fakeProvider struct {
 	form      url.Values // the last token request
 }
 
-func newFakeProvider(t *testing.T) *fakeProvider {
+// signingKey is the fake providers' key: one per test binary, since
+// generating one takes seconds under -race.
+var signingKey = sync.OnceValue(func() *rsa.PrivateKey {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	require.NoError(t, err)
+	if err != nil {
+		panic(err)
+	}
+	return key
+})
+
+func newFakeProvider(t *testing.T) *fakeProvider {
+	key := signingKey()
 	f := &fakeProvider{key: key}
 	disco := &oidctest.Server{PublicKeys: []oidctest.PublicKey{{PublicKey: key.Public(), KeyID: "k1", Algorithm: "RS256"}}}
 	mux := http.NewServeMux()
