@@ -219,6 +219,23 @@ func TestCallbackWithProviderError(t *testing.T) {
 	}
 }
 
+// A link on another site does not log anyone out.
+func TestLogoutFromAnotherSite(t *testing.T) {
+	f := newFakeProvider(t)
+	h := newHandler(t, f)
+	for site, clears := range map[string]bool{"cross-site": false, "same-site": false, "same-origin": true, "none": true, "": true} {
+		r := httptest.NewRequest("GET", "/auth/logout", nil)
+		if site != "" {
+			r.Header.Set("Sec-Fetch-Site", site)
+		}
+		r.AddCookie(&http.Cookie{Name: session.RefreshCookie, Value: "r"})
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		assert.Equal(t, http.StatusSeeOther, w.Code, site)
+		assert.Equal(t, clears, len(w.Result().Cookies()) > 0, "Sec-Fetch-Site %q", site)
+	}
+}
+
 func TestLogoutWithoutEndSession(t *testing.T) {
 	f := newFakeProvider(t) // no revocation or end_session endpoint
 	h := newHandler(t, f)

@@ -285,7 +285,16 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, f.Next, http.StatusSeeOther)
 }
 
+// logout ends the session here and at the provider. Only a navigation
+// from this origin or by the user (Sec-Fetch-Site same-origin or none, or
+// a browser that does not send it) logs out: a link on another site would
+// otherwise end anyone's session (logout CSRF), since a top-level
+// navigation may clear SameSite=Strict cookies.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
 	p, err := h.provider(r.Context())
 	if token := session.Read(r, session.RefreshCookie); token != "" {
 		if err == nil {
