@@ -1,5 +1,7 @@
 // Types of fetch-with-refresh.mjs, the loader of the fetch-with-refresh
-// WebAssembly module. Checked by `make test` with tsc.
+// WebAssembly module. `make test-types` checks them with tsc, and checks
+// the loader's implementation against them (checkJs: its JSDoc imports
+// these types, so the two cannot drift).
 
 /** Options of load(); every field is optional. */
 export interface Options {
@@ -9,15 +11,35 @@ export interface Options {
   wasmExecURL?: string | URL;
   /** The refresh endpoint, called with POST. Never intercepted. Default "/api/auth/refresh". */
   refreshURL?: string;
+  /**
+   * The login endpoint: never intercepted (a wrong password resolves to its
+   * 401 Response); a 2xx answer starts a session (the "login" event).
+   * client.login() posts to it. Default "/api/auth/login".
+   */
+  loginEndpoint?: string;
+  /** The logout endpoint: never intercepted; a 2xx answer ends the session (the "logout" event, in every tab). Default "/api/auth/logout". */
+  logoutEndpoint?: string;
+  /**
+   * Origins, besides the page's, whose 401s mean our session needs a
+   * refresh (an API on another host that takes our cookies). A 401 from
+   * any other origin is returned as it is. Default [].
+   */
+  refreshOrigins?: string[];
   /** Statuses that mean "the access token was not accepted". Default [401]. */
   statusCodes?: number[];
   /** Headers added to every same-origin call that lacks them. Default {"X-CSRF": "1"}. */
   headers?: Record<string, string>;
-  /** Timeout of one refresh, in ms. Default 10000. */
+  /**
+   * Timeout of one refresh (the wait for the cross-tab lock included), in
+   * ms; then RefreshUnavailableError. Default 10000, above the server's
+   * auth timeout (8 s), so a hanging auth server arrives as the server's 504.
+   */
   refreshTimeoutMs?: number;
   /**
-   * When the server states the token's expiry (X-Access-Expires), a call made
-   * within this many ms of it refreshes first. 0 turns it off. Default 30000.
+   * When the token's expiry is known (the session cookie, X-Access-Expires),
+   * a call made within this many ms of it refreshes first; never more than
+   * a quarter of the token's lifetime (X-Access-Lifetime), so a token that
+   * was just issued is never refreshed ahead. 0 turns it off. Default 30000.
    */
   refreshAheadMs?: number;
   /**
@@ -28,11 +50,15 @@ export interface Options {
    * behaviour where the browser lacks it. Default true.
    */
   crossTab?: boolean;
-  /** The readable cookie with the access token's expiry (Unix ms) that the server sets. Default "accessExpires". */
+  /**
+   * The readable cookie with the access token's expiry (Unix ms, then
+   * optionally "." and its lifetime in ms) that the server sets; found with
+   * or without a "__Host-" prefix. Default "accessExpires".
+   */
   sessionCookie?: string;
-  /** Called once per definite refresh failure (the session is over), in every tab. */
+  /** Called once per ended session (a definite refresh failure), in every tab: the "end" event. */
   onAuthFailure?: (error: AuthError) => void;
-  /** Called after every refresh with its outcome. */
+  /** Called after every refresh this tab made, with its outcome. */
   onRefresh?: (event: RefreshEvent) => void;
   /** Where the page goes after a definite refresh failure. Default: nowhere. */
   loginURL?: string;
@@ -76,14 +102,43 @@ export interface Stats {
   failures: number;
   /** Successful refreshes and logins seen so far. */
   epoch: number;
-  /** Definite refresh failures reported to onAuthFailure. */
+  /** Ended sessions reported to the page ("end" events, onAuthFailure). */
   authFailures: number;
 }
 
-/** A loaded module. */
-export interface Client {
+/**
+ * The session events, each fired once per tab:
+ * - "login": a session started (a login here or in another tab, or a new
+ *   session cookie after an ended one);
+ * - "refresh": a new access token (this tab's refresh, ok or not, or
+ *   another tab's: detail.otherTab);
+ * - "end": the session ended: a refresh was rejected (detail.error);
+ * - "logout": a logout, here or in another tab.
+ */
+export type SessionEventType = "login" | "refresh" | "end" | "logout";
+
+/** The detail of a session event. */
+export interface SessionEventDetail {
+  /** The refresh's error ("refresh" that failed, "end"). */
+  error?: AuthError | RefreshUnavailableError;
+  /** "refresh": another tab had refreshed already, this tab sent none. */
+  elsewhere: boolean;
+  /** The news came from another tab. */
+  otherTab: boolean;
+  /** The new access token's expiry (Unix ms), 0 if unknown. */
+  expiresAt: number;
+}
+
+/** A loaded module: the fetch, the session's lifecycle, its events. */
+export interface Client extends EventTarget {
   fetchWithRefresh: FetchWithRefresh;
+  /** POSTs body (JSON unless a string) to the login endpoint; resolves to its Response (a 401 for a wrong password). */
+  login(body: unknown): Promise<Response>;
+  /** POSTs to the logout endpoint; resolves to its Response. Every tab gets the "logout" event. */
+  logout(): Promise<Response>;
   stats(): Promise<Stats>;
+  addEventListener(type: SessionEventType, listener: (event: CustomEvent<SessionEventDetail>) => void, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
 }
 
 /** A definite refresh failure (the refresh endpoint answered 401 or 403). */
@@ -104,6 +159,9 @@ export class RefreshUnavailableError extends Error {
 
 /** The response header in which the server states the access token's expiry (Unix ms). */
 export const EXPIRES_HEADER: "X-Access-Expires";
+
+/** The response header in which the server states the access token's lifetime (ms). */
+export const LIFETIME_HEADER: "X-Access-Lifetime";
 
 /**
  * Loads the module; also sets globalThis.fetchWithRefresh at once (calls

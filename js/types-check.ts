@@ -1,6 +1,6 @@
 // Compiled by `make test-types` (tsc --noEmit) to check that
 // fetch-with-refresh.d.ts describes the API the README shows.
-import { load, AuthError, RefreshUnavailableError, EXPIRES_HEADER, type Client, type Stats } from "./fetch-with-refresh.mjs";
+import { load, AuthError, RefreshUnavailableError, EXPIRES_HEADER, LIFETIME_HEADER, type Client, type Stats } from "./fetch-with-refresh.mjs";
 
 async function demo(): Promise<void> {
   const client: Client = await load({
@@ -14,7 +14,15 @@ async function demo(): Promise<void> {
     crossTab: true,
     sessionCookie: "accessExpires",
     loginURL: "/login",
+    loginEndpoint: "/api/auth/login",
+    logoutEndpoint: "/api/auth/logout",
+    refreshOrigins: ["https://api.example.test"],
   });
+  client.addEventListener("end", (e) => console.log(e.detail.error?.status, e.detail.otherTab));
+  client.addEventListener("login", (e) => console.log(e.detail.expiresAt));
+  const login: Response = await client.login({ username: "demo", password: "demo" });
+  const logout: Response = await client.logout();
+  console.log(login.status, logout.status, LIFETIME_HEADER);
   const res: Response = await client.fetchWithRefresh("/api/departments");
   await client.fetchWithRefresh(new URL("https://example.test/x"), { method: "POST", body: "x", refresh: false });
   await client.fetchWithRefresh(new Request("/api/echo"), { signal: AbortSignal.timeout(1000) });

@@ -5,24 +5,32 @@ package main
 import (
 	"errors"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/fetch-with-refresh/fetch-with-refresh/wasm/internal/ctxlite"
 	"github.com/fetch-with-refresh/fetch-with-refresh/wasm/refresh"
 	"github.com/hack-pad/safejs"
 )
 
-// never is the Context of every call: the loader, not the module, releases
-// a call whose AbortSignal fires (it rejects the call's Promise at once; the
-// module's attempts carry the same signal, so nothing more is sent).
-var never = ctxlite.New()
-
-// client is one fetchWithRefresh instance: the options of one load() call
-// and the refresh policy they configure.
+// client is one fetchWithRefresh instance: the options of one load() call,
+// the refresh policy they configure, and the calls in progress.
 type client struct {
 	policy     *refresh.Policy
-	refreshURL string       // absolute URL of the refresh endpoint
+	timeout    time.Duration // one refresh's timeout, as the policy has it
+	refreshURL string        // absolute URLs of the auth endpoints
+	loginURL   string
+	logoutURL  string
+	origins    []string     // "https://host/" prefixes whose 401s may refresh
 	hooks      safejs.Value // the loader's callbacks and error constructors
+
+	mu    sync.Mutex    // protects calls and next
+	calls map[int]*call // the calls between begin and their last end, by id
+	next  int           // the last id given out
+
+	others       atomic.Uint64 // refreshes other tabs announced
+	authFailures atomic.Uint64 // ended sessions reported to the page
+	relaying     atomic.Bool   // an end of session is another tab's news, not to broadcast
 }
 
 // Errors of newClient, for options the loader passed on unchecked.
@@ -31,18 +39,37 @@ var (
 	errNegative     = errors.New("fetch-with-refresh: refreshTimeoutMs and refreshAheadMs must not be negative")
 )
 
+// DefaultAhead is the refresh-ahead window when options.refreshAheadMs is
+// not given: at most 30 s, and refresh.Window shortens it to a quarter of
+// the token's lifetime.
+const DefaultAhead = 30 * time.Second
+
 // newClient reads the options object the loader passes (see the package
 // comment) and keeps the hooks object.
 func newClient(jsOptions, jsHooks safejs.Value) (*client, error) {
-	c := &client{hooks: jsHooks, refreshURL: str(get(jsOptions, "refreshURL"))}
+	c := &client{
+		hooks:      jsHooks,
+		refreshURL: str(get(jsOptions, "refreshURL")),
+		loginURL:   str(get(jsOptions, "loginURL")),
+		logoutURL:  str(get(jsOptions, "logoutURL")),
+		calls:      map[int]*call{},
+	}
 	if c.refreshURL == "" {
 		return nil, errNoRefreshURL
 	}
+	for _, o := range strs(get(jsOptions, "origins")) {
+		if o[len(o)-1] != '/' {
+			o += "/"
+		}
+		c.origins = append(c.origins, o)
+	}
 	cfg := refresh.Config{
 		Refresh: c.refresh,
-		Timeout: millis(get(jsOptions, "refreshTimeoutMs")),
-		Ahead:   millis(get(jsOptions, "refreshAheadMs")),
+		Timeout: millis(get(jsOptions, "refreshTimeoutMs"), refresh.DefaultTimeout),
+		Ahead:   millis(get(jsOptions, "refreshAheadMs"), DefaultAhead),
 		Done:    c.refreshDone,
+		Started: c.started,
+		Ended:   c.ended,
 	}
 	if get(jsHooks, "lock").Type() == safejs.TypeFunction { // cross-tab, with Web Locks
 		cfg.Lock = c.lock
@@ -62,64 +89,18 @@ func newClient(jsOptions, jsHooks safejs.Value) (*client, error) {
 			}
 		}
 	}
+	c.timeout = cfg.Timeout
 	c.policy = refresh.New(cfg)
 	return c, nil
 }
 
-// fetchWithRefresh is the exported function (request, resolve, reject): it
-// takes the Request the loader prepared and the functions of the Promise the
-// loader returns, which it settles with the last attempt's Response or an
-// error. The work runs in a goroutine: a js.FuncOf callback must never block.
-func (c *client) fetchWithRefresh(_ safejs.Value, args []safejs.Value) any {
-	go func() {
-		res, err := c.do(arg(args, 0))
-		if err != nil {
-			_, _ = arg(args, 2).Invoke(c.toJS(err))
-			return
-		}
-		_, _ = arg(args, 1).Invoke(res)
-	}()
-	return nil
-}
-
-// do runs one call under the policy. Every attempt of a call with a body
-// sends a clone of req, so that the body is still there for the replay; a
-// Request without a body can be sent as it is, twice.
-func (c *client) do(req safejs.Value) (safejs.Value, error) {
-	hasBody := !get(req, "body").IsNull()
-	var res safejs.Value
-	send := func() (int, error) {
-		attempt := req
-		if hasBody {
-			var err error
-			if attempt, err = req.Call("clone"); err != nil {
-				return 0, err
-			}
-		}
-		jsPromise, err := global("fetch").Invoke(attempt)
-		if err != nil {
-			return 0, err
-		}
-		if res, err = await(jsPromise); err != nil {
-			return 0, err
-		}
-		return status(res)
-	}
-	var err error
-	if str(get(req, "url")) == c.refreshURL { // never intercepted
-		_, err = send()
-	} else {
-		err = c.policy.Do(never, send)
-	}
-	return res, err
-}
-
 // refresh calls the refresh endpoint once (the policy's RefreshFunc) with
-// the init that hooks.refreshInit() builds: POST, the configured headers,
-// and an AbortSignal.timeout as long as the policy's. The policy gives up
-// at the same moment, so ctx is not needed here.
+// the init that hooks.refreshInit(timeoutMs) builds: POST, the configured
+// headers, and an AbortSignal.timeout as long as the policy's timeout, so
+// that the request itself ends when the policy stops waiting for it (the
+// policy's timer also covers the wait for the cross-tab lock).
 func (c *client) refresh(refresh.Context) (refresh.Result, error) {
-	init, err := get(c.hooks, "refreshInit").Invoke()
+	init, err := get(c.hooks, "refreshInit").Invoke(c.timeout.Milliseconds())
 	if err != nil {
 		return refresh.Result{}, err
 	}
@@ -132,45 +113,15 @@ func (c *client) refresh(refresh.Context) (refresh.Result, error) {
 		return refresh.Result{}, err
 	}
 	code, err := status(res)
-	return refresh.Result{Status: code, Expiry: c.expiry(res)}, err
+	tok := c.token(get(c.hooks, "token"), res)
+	return refresh.Result{Status: code, Expiry: tok.Expiry, Lifetime: tok.Lifetime}, err
 }
 
-// session is the exported session(n). n >= 0: a login, here (an answer
-// that is not a refresh states the token's expiry) or in another tab,
-// started a new session whose access token expires at n (Unix ms; 0 if
-// unknown). n < 0: another tab's refresh was rejected with status -n, so the
-// session is over here too. (One number, because every distinct JavaScript
-// type read costs the module size.)
-func (c *client) session(_ safejs.Value, args []safejs.Value) any {
-	n, _ := arg(args, 0).Float()
-	if n < 0 {
-		c.policy.Fail(int(-n))
-		return nil
-	}
-	var exp time.Time
-	if n > 0 {
-		exp = time.UnixMilli(int64(n))
-	}
-	c.policy.Reset(exp)
-	return nil
-}
-
-// refreshDone reports each refresh to the loader's onRefresh hook, which
-// counts them, tells the other tabs, and calls onAuthFailure once per
-// definite failure.
-func (c *client) refreshDone(res refresh.Result, err error) {
-	var jsErr any
-	if err != nil {
-		jsErr = c.toJS(err)
-	}
-	_, _ = get(c.hooks, "onRefresh").Invoke(res.Elsewhere, jsErr)
-}
-
-// lock runs fn while holding the browser-wide lock: hooks.lock() returns a
+// lock runs fn while holding the browser-wide lock: hooks.lock(timeoutMs) returns a
 // Promise of the function that releases a Web Lock once it is held; it
 // rejects if the request was aborted (at the refresh timeout).
 func (c *client) lock(fn func() (refresh.Result, error)) (refresh.Result, error) {
-	p, err := get(c.hooks, "lock").Invoke()
+	p, err := get(c.hooks, "lock").Invoke(c.timeout.Milliseconds())
 	if err != nil {
 		return refresh.Result{}, err
 	}
@@ -182,34 +133,55 @@ func (c *client) lock(fn func() (refresh.Result, error)) (refresh.Result, error)
 	return fn()
 }
 
-// shared reads the session state the tabs share through hooks.shared(): the
-// access token's expiry in Unix ms, which changes with every new token.
+// shared reads the session state the tabs share through hooks.shared(),
+// the readable session cookie: {expiresMs, lifetimeMs}.
 func (c *client) shared() refresh.Shared {
-	v, err := get(c.hooks, "shared").Invoke()
-	ms, _ := v.Float()
-	if err != nil || ms <= 0 {
-		return refresh.Shared{}
-	}
-	return refresh.Shared{Version: int64(ms), Expiry: time.UnixMilli(int64(ms))}
+	return c.token(get(c.hooks, "shared"))
 }
 
-// stats returns the policy's counters as one string, "calls unauthorized
-// refreshes replays failures elsewhere epoch", which the loader splits and
-// names (cheaper in the module than an array of numbers).
+// token calls fn(args...), which returns {expiresMs, lifetimeMs}, and
+// turns that into the Shared state of that token (zero if unknown).
+func (c *client) token(fn safejs.Value, args ...any) refresh.Shared {
+	v, err := fn.Invoke(args...)
+	if err != nil {
+		return refresh.Shared{}
+	}
+	return sharedOf(num(get(v, "expiresMs")), num(get(v, "lifetimeMs")))
+}
+
+// sharedOf is the Shared state of a token that expires at expiresMs (Unix
+// ms; its version) and lives lifetimeMs; zero when expiresMs is not
+// positive.
+func sharedOf(expiresMs, lifetimeMs float64) refresh.Shared {
+	if expiresMs <= 0 {
+		return refresh.Shared{}
+	}
+	return refresh.Shared{
+		Version:  int64(expiresMs),
+		Expiry:   time.UnixMilli(int64(expiresMs)),
+		Lifetime: time.Duration(max(lifetimeMs, 0)) * time.Millisecond,
+	}
+}
+
+// stats returns the counters as one string, "calls unauthorized refreshes
+// replays failures elsewhere epoch refreshedByOthers authFailures", which
+// the loader splits and names (cheaper in the module than an object).
 func (c *client) stats(safejs.Value, []safejs.Value) any {
 	s := c.policy.Stats()
 	var b []byte
-	for _, n := range []uint64{s.Calls, s.Unauthorized, s.Refreshes, s.Replays, s.Failures, s.Elsewhere, c.policy.Epoch()} {
+	for _, n := range []uint64{s.Calls, s.Unauthorized, s.Refreshes, s.Replays, s.Failures, s.Elsewhere,
+		c.policy.Epoch(), c.others.Load(), c.authFailures.Load()} {
 		b = strconv.AppendUint(append(b, ' '), n, 10)
 	}
 	return string(b[1:])
 }
 
 // toJS turns a Go error into the value a Promise rejects with: the original
-// JavaScript error, or one made by hooks.error(name, message, status) — an
-// AuthError, a RefreshUnavailableError or an Error. The errors arrive
-// unwrapped, so a type switch does (errors.As would link 30 KB of reflection
-// into the module).
+// JavaScript value (a rejection, an AbortSignal's reason), or one made by
+// hooks.error(name, message, status) — an AuthError, a
+// RefreshUnavailableError or an Error. The errors arrive unwrapped, so a
+// type switch does (errors.As would link 30 KB of reflection into the
+// module).
 func (c *client) toJS(err error) any {
 	name, status := "Error", 0
 	switch e := err.(type) {
@@ -230,33 +202,28 @@ func (c *client) toJS(err error) any {
 	return v
 }
 
-// expiry asks the loader's expiresAt hook when the access token expires
-// according to a Response (milliseconds since the epoch); zero if unknown.
-func (c *client) expiry(res safejs.Value) time.Time {
-	v, err := get(c.hooks, "expiresAt").Invoke(res)
-	if err != nil || v.Type() != safejs.TypeNumber {
-		return time.Time{}
-	}
-	ms, _ := v.Float()
-	if ms <= 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(int64(ms))
-}
-
 // status reads a Response's status.
 func status(res safejs.Value) (int, error) {
 	f, err := get(res, "status").Float()
 	return int(f), err
 }
 
-// millis reads a number of milliseconds; zero for anything else.
-func millis(v safejs.Value) time.Duration {
+// millis reads a number of milliseconds; def for anything else.
+func millis(v safejs.Value, def time.Duration) time.Duration {
+	if v.Type() != safejs.TypeNumber {
+		return def
+	}
+	f, _ := v.Float()
+	return time.Duration(f * float64(time.Millisecond))
+}
+
+// num reads a number; 0 for anything else.
+func num(v safejs.Value) float64 {
 	if v.Type() != safejs.TypeNumber {
 		return 0
 	}
 	f, _ := v.Float()
-	return time.Duration(f * float64(time.Millisecond))
+	return f
 }
 
 // str returns v as a Go string, or "" when it is not a string.
@@ -266,4 +233,20 @@ func str(v safejs.Value) string {
 	}
 	s, _ := v.String()
 	return s
+}
+
+// strs returns the strings of the array v.
+func strs(v safejs.Value) []string {
+	if v.Type() != safejs.TypeObject {
+		return nil
+	}
+	n, _ := v.Length()
+	out := make([]string, 0, n)
+	for i := range n {
+		e, _ := v.Index(i)
+		if s := str(e); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

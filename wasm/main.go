@@ -7,33 +7,52 @@
 // The contract with the loader: before go.run, the loader sets
 // globalThis[os.Args[1]] (default "__fetchWithRefresh") to
 //
-//	{ options: { refreshURL, statusCodes, refreshTimeoutMs, refreshAheadMs },
-//	  hooks: { ready(...), refreshInit(), expiresAt(response), error(name, message, status),
-//	           onRefresh(elsewhere, error), lock()?, shared()? } }
+//	{ options: { refreshURL, loginURL, logoutURL, origins, statusCodes,
+//	             refreshTimeoutMs?, refreshAheadMs? },
+//	  hooks: { ready(begin, end, stats, session), refreshInit(timeoutMs), token(response) -> {expiresMs, lifetimeMs},
+//	           deferred() -> { promise, resolve, reject }, error(name, message, status),
+//	           emit(type, error, elsewhere, otherTab, broadcast, expiresMs, lifetimeMs),
+//	           lock(timeoutMs)?, shared()? -> {expiresMs, lifetimeMs} } }
 //
-// where options.refreshURL is absolute. The module reads it, builds a client
-// and calls hooks.ready(fetchWithRefresh, stats, session) with three
-// functions:
+// where every URL is absolute and origins are "https://host" prefixes
+// whose 401s may refresh. The module reads it, builds a client and calls
+// hooks.ready(begin, end, stats, session) with four functions; every one
+// of them answers synchronously:
 //
-//	fetchWithRefresh(request, resolve, reject) // settles with the Response
-//	stats() -> "calls unauthorized refreshes replays failures elsewhere epoch"
-//	session(expiresAtMs) // a login (here or in another tab) started a new session
-//	session(-status)     // another tab's refresh was rejected: the session is over
+//	begin(url, signal, expiresMs, lifetimeMs) -> id | Promise<id>
+//	    A call is about to be sent; expiresMs and lifetimeMs are the
+//	    readable session cookie's (0 when none). id 0: send it as a plain
+//	    fetch and do not report it. id < 0: an auth endpoint (login, logout):
+//	    send it once and report its answer. id > 0: send it and report its
+//	    answer. A Promise: wait (a refresh ahead is due), then send with the
+//	    id it resolves to; it rejects if signal aborts first.
+//	end(id, status, expiresMs, lifetimeMs) -> 0 | Promise
+//	    The answer to an attempt (status -1: none arrived; the expiry
+//	    headers only for id < 0). 0: the call is done. A Promise: wait,
+//	    then send the call again and report that answer too; it rejects
+//	    with the error the call ends with (AuthError, an AbortSignal's
+//	    reason...).
+//	stats() -> "calls unauthorized refreshes replays failures elsewhere epoch refreshedByOthers authFailures"
+//	session(kind, a, b)
+//	    What another tab said: 1 a login, 2 a refresh (a, b: the new
+//	    token's expiry and lifetime, ms), 3 a rejected refresh (a: its
+//	    status), 4 a logout.
 //
-// then keeps running. The loader prepares the Request (headers, a buffered
-// stream body) and sends calls that opt out itself; the module sends the
-// Request, or a clone of it when it has a body, for each attempt. For a
-// refresh it calls fetch(refreshURL, hooks.refreshInit()); it learns the new
-// token's expiry from hooks.expiresAt(response) (milliseconds since the
-// epoch, 0 if unknown); it rejects with hooks.error(...) values; it reports
-// every refresh to hooks.onRefresh(elsewhere, error) (error null on
-// success). With lock and shared (cross-tab mode), a refresh runs under
-// hooks.lock, and hooks.shared() reads the session's shared version and
-// expiry (Unix ms). If the options are unusable the program exits with
-// status 1, which the loader reports.
+// then keeps running. A call with a valid token therefore costs two
+// synchronous calls into Go, and no goroutine; only the rare path (a
+// refresh due or needed) suspends in Go. For a refresh the module calls
+// fetch(refreshURL, hooks.refreshInit(timeoutMs)) and reads the new token
+// with hooks.token(response). It tells the page what happened to the
+// session with hooks.emit: "login", "refresh", "end" and "logout", once
+// per tab, and says when the loader must tell the other tabs (broadcast).
+// With lock and shared (cross-tab mode), a refresh runs under hooks.lock,
+// and hooks.shared() reads the session cookie. If the options are unusable
+// the program exits with status 1, which the loader reports.
 //
 // This package only adapts JavaScript to the policy in package refresh:
-// every decision about when to refresh and replay is made there.
+// every decision about when to refresh and replay is made there, and every
+// decision about the session (which calls count, what a login is, when the
+// page and the other tabs are told) is made here, in Go.
 package main
 
 import (
@@ -63,7 +82,7 @@ func start() error {
 		return err
 	}
 	var api []any
-	for _, fn := range []func(safejs.Value, []safejs.Value) any{c.fetchWithRefresh, c.stats, c.session} {
+	for _, fn := range []func(safejs.Value, []safejs.Value) any{c.begin, c.end, c.stats, c.session} {
 		f, err := safejs.FuncOf(fn)
 		if err != nil {
 			return err

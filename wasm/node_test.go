@@ -79,6 +79,7 @@ func TestRejectedRefreshFailsEveryCallOnce(t *testing.T)    { scenario.Rejected(
 func TestUnavailableRefreshKeepsTheSession(t *testing.T)    { scenario.Unavailable(t, run) }
 func TestRefreshURLAndOptOutAreNotIntercepted(t *testing.T) { scenario.Exempt(t, run) }
 func TestAbortedCallRejectsAlone(t *testing.T)              { scenario.Abort(t, run) }
+func TestWrongPasswordIsAResponse(t *testing.T)             { scenario.WrongPassword(t, run) }
 
 func TestServerErrorIsAResponse(t *testing.T) {
 	var got struct {

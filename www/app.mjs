@@ -3,6 +3,7 @@
 import { load, AuthError, RefreshUnavailableError } from "/js/fetch-with-refresh.mjs";
 
 const $ = (id) => document.getElementById(id);
+let expiredEarly = false; // "expire now" ended the token at the server before its time
 
 const client = await load({
   onRefresh: (e) => {
@@ -12,6 +13,29 @@ const client = await load({
   onAuthFailure: () => showLogin($("app").hidden ? "" : "Your session has ended. Please log in again."),
 });
 const api = client.fetchWithRefresh;
+
+// The session's events, once per tab, whichever tab (or route) caused them.
+client.addEventListener("login", (e) => {
+  expiredEarly = false;
+  if (!e.detail.otherTab) return; // this tab's own login is handled by the form
+  log("logged in in another tab", "ok");
+  showApp();
+  loadDepartments().catch((err) => log(describe(err), "bad"));
+});
+client.addEventListener("refresh", (e) => {
+  if (!e.detail.error) expiredEarly = false;
+  if (e.detail.otherTab) log("another tab refreshed the session", "ok");
+});
+client.addEventListener("logout", (e) => {
+  log(e.detail.otherTab ? "logged out in another tab" : "logged out");
+  showLogin();
+});
+
+// The demo's login, in one place: POST /api/auth/login through the module,
+// which resolves to the Response (a wrong password is a 401, not an error).
+async function logIn(username, password) {
+  return client.login({ username, password });
+}
 
 // log adds a line to the event log, newest first.
 function log(text, kind = "") {
@@ -88,11 +112,8 @@ $("login-form").addEventListener("submit", async (event) => {
     return location.assign(`${auth.loginURL}?next=${encodeURIComponent(new URLSearchParams(location.search).get("next") ?? "/")}`);
   }
   const form = new FormData(event.target);
-  const res = await api("/api/auth/login", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ username: form.get("username"), password: form.get("password") }),
-  });
+  $("login-error").textContent = "";
+  const res = await logIn(form.get("username"), form.get("password"));
   if (!res.ok) {
     $("login-error").textContent = res.status === 401 ? "Unknown user or wrong password." : `Login failed (${res.status}).`;
     return;
@@ -107,6 +128,8 @@ $("login-form").addEventListener("submit", async (event) => {
 
 action("expire", async () => {
   await post("/api/demo/expire");
+  expiredEarly = true;
+  updateLifetime();
   return "The access token has expired. The next call gets a 401, refreshes once and is replayed.";
 });
 
@@ -121,6 +144,7 @@ action("storm", async () => {
 
 action("post", async () => {
   await post("/api/demo/expire");
+  expiredEarly = true;
   const body = { message: "sent after expiry", at: new Date().toISOString() };
   const res = await api("/api/echo", {
     method: "POST",
@@ -140,9 +164,7 @@ action("revoke", async () => {
 });
 
 action("logout", async () => {
-  await api("/api/auth/logout", { method: "POST" });
-  log("logged out");
-  showLogin();
+  await client.logout(); // the "logout" event shows the login form, here and in the other tabs
   return "Logged out.";
 });
 
@@ -156,12 +178,14 @@ async function updateCounters() {
 }
 
 // The access token's remaining lifetime, from the readable accessExpires
-// cookie (the tokens themselves are HttpOnly).
+// cookie (the tokens themselves are HttpOnly), unless "expire now" ended it
+// early at the server: then it is expired until the next refresh.
 function updateLifetime() {
-  const match = document.cookie.match(/(?:^|;\s*)accessExpires=(\d+)/);
+  const match = document.cookie.match(/(?:^|;\s*)(?:__Host-)?accessExpires=(\d+)/);
   const left = match ? Number(match[1]) - Date.now() : NaN;
-  $("lifetime").textContent = Number.isNaN(left) ? "none" : left > 0 ? `${Math.ceil(left / 1000)} s left` : "expired";
-  $("lifetime").className = left > 0 ? "ok" : "bad";
+  $("lifetime").textContent = Number.isNaN(left) ? "none"
+    : expiredEarly ? "expired (ended early by the demo)" : left > 0 ? `${Math.ceil(left / 1000)} s left` : "expired";
+  $("lifetime").className = left > 0 && !expiredEarly ? "ok" : "bad";
 }
 setInterval(updateLifetime, 500);
 updateLifetime();
@@ -170,15 +194,17 @@ updateLifetime();
 const auth = await fetch("/api/auth/config", { headers: { "X-CSRF": "1" } }).then((r) => (r.ok ? r.json() : {}), () => ({}));
 if (auth.mode === "oidc") for (const el of $("login").querySelectorAll("label, .hint")) el.remove();
 
-// The demo buttons need the embedded demo upstream.
+// The demo buttons need the embedded demo upstream; the server-rendered
+// page exists on the native server only (not on the Worker).
 const demo = await fetch("/api/demo/stats", { headers: { "X-CSRF": "1" } }).then((r) => r.ok, () => false);
 for (const b of document.querySelectorAll("[data-demo]")) b.hidden = !demo;
 $("demo-off").hidden = demo;
+$("ssr-link").hidden = !(await fetch("/departments", { method: "HEAD", redirect: "manual" }).then((r) => r.status !== 404, () => false));
 
 // An existing session (the readable accessExpires cookie says there is one)
 // shows the dashboard at once, refreshing first if its token has expired;
 // none shows the login form without a call.
-if (document.cookie.includes("accessExpires=")) {
+if (/(?:^|;\s*)(?:__Host-)?accessExpires=/.test(document.cookie)) {
   try {
     await loadDepartments();
     showApp();

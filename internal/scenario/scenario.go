@@ -118,11 +118,50 @@ func Exempt(t *testing.T, run Run) {
 	assert.Equal(t, 1, got.DepartmentsCalls, "the opted-out call is not replayed")
 }
 
-// Abort: an aborted call rejects alone while the others succeed.
+// Abort: an aborted call rejects alone, in each phase (before it is sent,
+// while its attempt is out, while it waits for a refresh), while the
+// others succeed after one refresh.
 func Abort(t *testing.T, run Run) {
-	var got struct{ Aborted, Other, PreAborted Outcome }
+	var got struct {
+		PreAborted, WhileSent, Aborted, Other Outcome
+		RefreshCalls                          int
+	}
 	run(t, &got, "abort")
-	assert.Equal(t, "AbortError", got.Aborted.Error)
+	assert.Equal(t, "AbortError", got.PreAborted.Error, "aborted before it was sent")
+	assert.Equal(t, "AbortError", got.WhileSent.Error, "aborted while its attempt was out")
+	assert.Equal(t, "AbortError", got.Aborted.Error, "aborted while waiting for the refresh")
 	assert.Equal(t, Outcome{Status: 200}, got.Other)
-	assert.Equal(t, "AbortError", got.PreAborted.Error)
+	assert.Equal(t, 1, got.RefreshCalls)
+}
+
+// Event is a session event as the harness records it.
+type Event struct {
+	Type     string
+	OtherTab bool
+	Error    string
+	Status   int
+}
+
+// WrongPassword: a login with a wrong password resolves to its 401 Response:
+// no refresh, no failure, no event.
+func WrongPassword(t *testing.T, run Run) {
+	var got struct {
+		Status, RefreshCalls, Failures int
+		Events                         []Event
+	}
+	run(t, &got, "wrongPassword")
+	assert.Equal(t, 401, got.Status)
+	assert.Zero(t, got.RefreshCalls, "the login's 401 is not intercepted")
+	assert.Zero(t, got.Failures)
+	assert.Empty(t, got.Events)
+}
+
+// HangingAuth: a hanging auth server reaches the call as the server's 504,
+// a RefreshUnavailableError, before the module's own refresh timeout (which
+// would say status 0); the session is kept.
+func HangingAuth(t *testing.T, run Run) {
+	var got struct{ Call, Next Outcome }
+	run(t, &got, "hangingAuth")
+	assert.Equal(t, Outcome{Error: "RefreshUnavailableError", Status: 504}, got.Call)
+	assert.Equal(t, Outcome{Status: 200}, got.Next, "the session was kept")
 }

@@ -9,6 +9,9 @@ type Shared struct {
 	Version int64
 	// Expiry is when the current access token expires; zero if unknown.
 	Expiry time.Time
+	// Lifetime is how long the current access token lives from its issue;
+	// zero if unknown.
+	Lifetime time.Duration
 }
 
 // refreshUnlessShared refreshes, unless another tab has done it since f's
@@ -17,17 +20,38 @@ func (p *Policy) refreshUnlessShared(ctx Context, f *flight) (Result, error) {
 	if p.cfg.Shared != nil && f.version != 0 {
 		if s := p.cfg.Shared(); s.Version != 0 && s.Version != f.version {
 			p.count(&p.stats.Elsewhere)
-			return Result{Status: 200, Expiry: s.Expiry, Elsewhere: true}, nil
+			return Result{Status: 200, Expiry: s.Expiry, Lifetime: s.Lifetime, Elsewhere: true}, nil
 		}
 	}
 	return p.cfg.Refresh(ctx)
 }
 
 // Fail records a definite failure that another tab saw (its refresh was
-// rejected): it is sticky here too, until Reset.
-func (p *Policy) Fail(status int) {
+// rejected): it is sticky here too, until a new session. It reports whether
+// this ended the session here (Config.Ended was called), so that each tab
+// reports an ended session once.
+func (p *Policy) Fail(status int) (ended bool) {
+	err := &Error{Status: status, Kind: ErrRejected}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.failure = &Error{Status: status, Kind: ErrRejected}
-	p.expiry = time.Time{}
+	ended = p.failure == nil
+	p.failure = err
+	p.failVer = 0 // the rejection cleared the cookies
+	p.expiry, p.lifetime = time.Time{}, 0
+	p.mu.Unlock()
+	if ended {
+		p.sessionEnded(err)
+	}
+	return ended
+}
+
+// sessionEnded records the shared version of the ended session and calls
+// Config.Ended.
+func (p *Policy) sessionEnded(err *Error) {
+	v := p.shared().Version
+	p.mu.Lock()
+	p.failVer = v
+	p.mu.Unlock()
+	if p.cfg.Ended != nil {
+		p.cfg.Ended(err)
+	}
 }

@@ -144,7 +144,7 @@ func TestFailFromAnotherTab(t *testing.T) {
 	assert.Equal(t, 401, re.Status)
 	assert.Zero(t, s.refreshes.Load())
 
-	p.Reset(time.Time{})
+	p.Reset(time.Time{}, 0)
 	status, err := call(background, p, s.send)
 	require.NoError(t, err)
 	assert.Equal(t, 200, status)

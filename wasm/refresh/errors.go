@@ -17,7 +17,24 @@ var (
 	// a timeout, or any other status). The session is kept; the call may be
 	// retried later.
 	ErrUnavailable = errors.New("refresh: unavailable")
+
+	// ErrLoggedOut is the Cause of the ErrRejected error that calls meet
+	// after Policy.Logout.
+	ErrLoggedOut = errors.New("refresh: logged out")
+
+	// ErrGoexit is the Cause of the ErrUnavailable error of a refresh whose
+	// RefreshFunc called runtime.Goexit.
+	ErrGoexit = errors.New("refresh: RefreshFunc called runtime.Goexit")
 )
+
+// PanicError is the Cause of the ErrUnavailable error of a refresh whose
+// RefreshFunc panicked: Value is what it panicked with.
+type PanicError struct {
+	Value any
+}
+
+// Error implements error.
+func (e *PanicError) Error() string { return "refresh: RefreshFunc panicked" }
 
 // Error describes one failed refresh.
 type Error struct {
@@ -65,6 +82,13 @@ func classify(status int, err error) error {
 	default:
 		return &Error{Status: status, Kind: ErrUnavailable}
 	}
+}
+
+// isLoggedOut reports whether err, as the policy produced it, is the error
+// of a logout.
+func isLoggedOut(err error) bool {
+	e, ok := err.(*Error)
+	return ok && e.Cause == ErrLoggedOut
 }
 
 // isUnavailable reports whether err, as the policy produced it (not

@@ -30,8 +30,17 @@
 //   - A refresh that takes longer than Config.Timeout fails with
 //     ErrUnavailable, even if the RefreshFunc ignores its context.
 //   - Refresh ahead: when the access token's expiry is known and a call starts
-//     within Config.Ahead of it, the call first waits for a refresh (shared
-//     like any other), so it is not answered 401 in the first place.
+//     within the window of it (Window: Config.Ahead, but never more than a
+//     quarter of the token's lifetime when that is known), the call first
+//     waits for a refresh (shared like any other), so it is not answered 401
+//     in the first place. A token that was just issued is never refreshed
+//     ahead.
+//   - A new session ends a sticky failure: when the shared state (Shared)
+//     shows a session other than the one that failed, the failure is
+//     forgotten and Config.Started is told, whoever logged in and however.
+//   - A RefreshFunc that panics or calls runtime.Goexit fails that refresh
+//     for every waiter with ErrUnavailable (its Cause says which); the
+//     policy stays usable.
 //   - Across tabs (Config.Lock, Config.Shared): a refresh runs under a lock
 //     that all the tabs of a browser share, and a refresh that gets the lock
 //     after another tab refreshed since its first waiter's attempt was sent
@@ -71,6 +80,9 @@ type Result struct {
 	// Expiry is when the new access token expires, or the zero Time when the
 	// endpoint did not say.
 	Expiry time.Time
+	// Lifetime is how long the new access token lives from its issue, or 0
+	// when the endpoint did not say.
+	Lifetime time.Duration
 	// Elsewhere reports that another tab had refreshed (Config.Shared), so
 	// no refresh was sent.
 	Elsewhere bool
@@ -91,8 +103,9 @@ type Config struct {
 	StatusCodes []int
 	// Timeout bounds one refresh. If zero, 10 seconds.
 	Timeout time.Duration
-	// Ahead is how long before a known expiry a call refreshes first. If
-	// zero, calls refresh only after a refresh status.
+	// Ahead is how long before a known expiry a call refreshes first, at
+	// most: Window shortens it for short-lived tokens. If zero, calls
+	// refresh only after a refresh status.
 	Ahead time.Duration
 	// Now returns the current time. If nil, time.Now.
 	Now func() time.Time
@@ -110,6 +123,13 @@ type Config struct {
 	// changes whenever any tab refreshes or logs in. If nil, or while its
 	// Version is zero, no refresh by another tab is detected.
 	Shared func() Shared
+	// Started, if set, is called when a sticky failure ends because the
+	// shared state shows a new session (a login in any tab, by any route).
+	Started func(Shared)
+	// Ended, if set, is called once per ended session: when a refresh is
+	// rejected or Fail reports another tab's rejection, but not again until
+	// a new session starts. It runs before the waiters are released.
+	Ended func(err *Error)
 }
 
 // Stats counts what a Policy did. Every field only grows.
@@ -130,13 +150,15 @@ const DefaultTimeout = 10 * time.Second
 type Policy struct {
 	cfg Config
 
-	mu       sync.Mutex // protects the fields below
-	epoch    uint64     // successful refreshes and resets so far
-	started  uint64     // refreshes started so far; the last one's number
-	flight   *flight    // the refresh in progress, or nil
-	failure  error      // the sticky ErrRejected, or nil
-	lastFail *flight    // the last refresh if it failed transiently, or nil
-	expiry   time.Time  // when the access token expires; zero if unknown
+	mu       sync.Mutex    // protects the fields below
+	epoch    uint64        // successful refreshes and resets so far
+	started  uint64        // refreshes started so far; the last one's number
+	flight   *flight       // the refresh in progress, or nil
+	failure  error         // the sticky ErrRejected, or nil
+	lastFail *flight       // the last refresh if it failed transiently, or nil
+	failVer  int64         // Shared().Version when failure was set
+	expiry   time.Time     // when the access token expires; zero if unknown
+	lifetime time.Duration // the access token's lifetime; zero if unknown
 	stats    Stats
 }
 
@@ -174,27 +196,117 @@ func New(cfg Config) *Policy {
 // call once more. It returns nil when the last attempt got an answer, whose
 // status the caller already has from its SendFunc; the error of send; ctx's
 // error if ctx ended while waiting; or an *Error if the refresh failed.
+//
+// Do is Begin, Ahead, Answer and Await in a row; callers that cannot block
+// while the attempt is out (the browser module) use those steps.
 func (p *Policy) Do(ctx Context, send SendFunc) error {
-	p.count(&p.stats.Calls)
-	sent, err := p.refreshAhead(ctx)
-	if err != nil {
-		return p.fail(err)
+	var c Call
+	if p.Begin(&c, p.shared()) {
+		if err := p.Ahead(ctx, &c); err != nil {
+			return err
+		}
 	}
-	status, err := send()
-	if err != nil || !slices.Contains(p.cfg.StatusCodes, status) {
+	for {
+		status, err := send()
+		if err != nil || !p.Answer(&c, status) {
+			return err
+		}
+		if err := p.Await(ctx, &c); err != nil {
+			return err
+		}
+	}
+}
+
+// Call is one call going through the policy step by step. Its zero value
+// is ready for Begin; it must not be copied after.
+type Call struct {
+	sent     mark // the policy's state when the current attempt was sent
+	attempts int  // attempts answered so far
+}
+
+// Begin starts a call, given the shared state as it is now (Shared{} when
+// there is none). It reports whether a refresh ahead is due: then the
+// caller calls Ahead before it sends the first attempt; else it sends at
+// once. Begin never blocks.
+func (p *Policy) Begin(c *Call, now Shared) (due bool) {
+	p.mu.Lock()
+	p.stats.Calls++
+	started := p.newSessionLocked(now)
+	c.sent = mark{p.epoch, p.started, now.Version}
+	expiry, lifetime := p.expiry, p.lifetime
+	if !now.Expiry.IsZero() {
+		expiry, lifetime = now.Expiry, now.Lifetime
+	}
+	due = p.cfg.Ahead > 0 && p.failure == nil && !expiry.IsZero() &&
+		!p.cfg.Now().Before(expiry.Add(-Window(p.cfg.Ahead, lifetime)))
+	p.mu.Unlock()
+	if started && p.cfg.Started != nil {
+		p.cfg.Started(now)
+	}
+	return due
+}
+
+// Ahead waits for the refresh ahead that Begin found due. Only ctx's end
+// is returned: a failed refresh ahead does not fail the call, which is sent
+// all the same (the token may still be good, the call may need none, as a
+// login does), and a 401 then meets the failure.
+func (p *Policy) Ahead(ctx Context, c *Call) error {
+	if err := p.await(ctx, c.sent); err != nil && ctx.Err() != nil {
 		return err
 	}
+	p.mu.Lock()
+	c.sent.epoch, c.sent.started = p.epoch, p.started
+	p.mu.Unlock()
+	if p.cfg.Shared != nil {
+		c.sent.version = p.cfg.Shared().Version
+	}
+	return nil
+}
+
+// Answer records the status of the call's latest attempt. It reports
+// whether the call must wait for a refresh (Await) and be sent again: only
+// after its first attempt, and only for a refresh status. Answer never
+// blocks.
+func (p *Policy) Answer(c *Call, status int) (again bool) {
+	c.attempts++
+	if !slices.Contains(p.cfg.StatusCodes, status) {
+		return false
+	}
 	p.count(&p.stats.Unauthorized)
-	if err := p.await(ctx, sent); err != nil {
+	return c.attempts == 1
+}
+
+// Await waits until the token of the call's attempt has been replaced (at
+// once when a refresh has succeeded since it was sent), then counts the
+// replay the caller is about to send. It returns ctx's error if ctx ended
+// first, or the *Error of a failed refresh; then the call is over.
+func (p *Policy) Await(ctx Context, c *Call) error {
+	if err := p.await(ctx, c.sent); err != nil {
 		return p.fail(err)
 	}
 	p.count(&p.stats.Replays)
-	status, err = send()
-	if err == nil && slices.Contains(p.cfg.StatusCodes, status) {
-		p.count(&p.stats.Unauthorized)
-	}
-	return err
+	return nil
 }
+
+// Window is how long before its expiry an access token is refreshed ahead:
+// ahead, but at most a quarter of the token's lifetime when that is known
+// (so a token is used for three quarters of its life and a just-issued one
+// is never refreshed), and at least MinWindow when the token lives long
+// enough for that (twice MinWindow); never more than half its lifetime.
+func Window(ahead, lifetime time.Duration) time.Duration {
+	if ahead <= 0 || lifetime <= 0 {
+		return max(ahead, 0)
+	}
+	w := min(ahead, lifetime/4)
+	if w < MinWindow {
+		w = min(MinWindow, ahead, lifetime/2)
+	}
+	return w
+}
+
+// MinWindow is the shortest refresh-ahead window Window picks for a token
+// that lives long enough: it covers a refresh's round trip.
+const MinWindow = 250 * time.Millisecond
 
 // Stats returns a copy of the counters.
 func (p *Policy) Stats() Stats {
@@ -219,15 +331,34 @@ func (p *Policy) fail(err error) error {
 }
 
 // Reset starts a new session: it forgets a sticky failure, records the new
-// access token's expiry (zero if unknown) and starts a new epoch, so that
-// attempts sent before it are replayed rather than refreshed. Call it after
-// a successful login.
-func (p *Policy) Reset(expiry time.Time) {
+// access token's expiry and lifetime (zero if unknown) and starts a new
+// epoch, so that attempts sent before it are replayed rather than
+// refreshed. Call it after a successful login, or when the server renewed
+// the token on its own. It reports whether a failure (or a logout) ended.
+func (p *Policy) Reset(expiry time.Time, lifetime time.Duration) (wasOver bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.epoch++
+	wasOver = p.failure != nil
 	p.failure = nil
-	p.expiry = expiry
+	p.expiry, p.lifetime = expiry, lifetime
+	return wasOver
+}
+
+// Logout ends the session here: later calls answered with a refresh status
+// fail with ErrLoggedOut, without a refresh, until a new session starts
+// (Reset, or a new one seen in the shared state). It reports whether the
+// session was still going, so that a logout is announced once.
+func (p *Policy) Logout() (wasOn bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	wasOn = p.failure == nil
+	if wasOn || !isLoggedOut(p.failure) {
+		p.failure = &Error{Status: 401, Kind: ErrRejected, Cause: ErrLoggedOut}
+	}
+	p.failVer = 0 // the logout cleared the cookies; any session seen is new
+	p.expiry, p.lifetime = time.Time{}, 0
+	return wasOn
 }
 
 // Epoch returns the number of successful refreshes and resets so far.
@@ -237,39 +368,25 @@ func (p *Policy) Epoch() uint64 {
 	return p.epoch
 }
 
-// refreshAhead returns the mark of the call's first attempt, after waiting
-// for a refresh if the access token is about to expire. Only ctx's end is
-// returned: a failed refresh ahead does not fail the call, which is sent
-// all the same (the token may still be good, the call may need none, as a
-// login does), and a 401 then meets the failure.
-func (p *Policy) refreshAhead(ctx Context) (mark, error) {
-	m, due := p.mark()
-	if !due {
-		return m, nil
+// shared reads Config.Shared, or returns Shared{} when there is none.
+func (p *Policy) shared() Shared {
+	if p.cfg.Shared == nil {
+		return Shared{}
 	}
-	if err := p.await(ctx, m); err != nil && ctx.Err() != nil {
-		return m, err
-	}
-	m, _ = p.mark()
-	return m, nil
+	return p.cfg.Shared()
 }
 
-// mark returns the current mark, and whether a refresh ahead of expiry is
-// due. The shared expiry, when known, is newer than this tab's.
-func (p *Policy) mark() (m mark, due bool) {
-	var shared Shared
-	if p.cfg.Shared != nil {
-		shared = p.cfg.Shared()
+// newSessionLocked ends a sticky failure when now shows a session other
+// than the one that failed, records now's expiry, and reports whether it
+// did. p.mu is held.
+func (p *Policy) newSessionLocked(now Shared) bool {
+	if p.failure == nil || now.Version == 0 || now.Version == p.failVer {
+		return false
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	expiry := p.expiry
-	if !shared.Expiry.IsZero() {
-		expiry = shared.Expiry
-	}
-	due = p.cfg.Ahead > 0 && p.failure == nil && !expiry.IsZero() &&
-		!p.cfg.Now().Before(expiry.Add(-p.cfg.Ahead))
-	return mark{p.epoch, p.started, shared.Version}, due
+	p.failure = nil
+	p.epoch++
+	p.expiry, p.lifetime = now.Expiry, now.Lifetime
+	return true
 }
 
 // await waits until the token of an attempt sent at mark sent has been
@@ -340,18 +457,24 @@ func (p *Policy) run(f *flight) {
 		ch <- outcome{err: ctx.Err()}
 	}()
 	go func() {
-		var res Result
-		var err error
+		var out outcome
+		defer func() { ch <- out }() // also after a panic or runtime.Goexit
+		defer func() {
+			if v := recover(); v != nil {
+				out = outcome{err: &PanicError{Value: v}}
+			}
+		}()
+		out.err = ErrGoexit // unless the call returns
 		if p.cfg.Lock == nil {
-			res, err = p.refreshUnlessShared(ctx, f)
+			out.res, out.err = p.refreshUnlessShared(ctx, f)
 		} else {
-			res, err = p.cfg.Lock(func() (Result, error) { return p.refreshUnlessShared(ctx, f) })
+			out.res, out.err = p.cfg.Lock(func() (Result, error) { return p.refreshUnlessShared(ctx, f) })
 		}
-		ch <- outcome{res, err}
 	}()
 	out := <-ch
 	err := classify(out.res.Status, out.err)
 
+	var ended *Error
 	p.mu.Lock()
 	p.flight = nil
 	p.lastFail = nil
@@ -360,14 +483,20 @@ func (p *Policy) run(f *flight) {
 	case err == nil:
 		p.epoch++
 		p.failure = nil
-		p.expiry = out.res.Expiry
+		p.expiry, p.lifetime = out.res.Expiry, out.res.Lifetime
 	case isUnavailable(err):
 		p.lastFail = f
 	default:
+		if p.failure == nil {
+			ended = err.(*Error)
+		}
 		p.failure = err
-		p.expiry = time.Time{}
+		p.expiry, p.lifetime = time.Time{}, 0
 	}
 	p.mu.Unlock()
+	if ended != nil {
+		p.sessionEnded(ended)
+	}
 	if p.cfg.Done != nil {
 		p.cfg.Done(out.res, err)
 	}

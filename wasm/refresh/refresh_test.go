@@ -278,7 +278,7 @@ func TestDoRejectedIsStickyUntilReset(t *testing.T) {
 
 	rejected = false // a new login
 	s.jar.Store(s.valid.Load())
-	p.Reset(time.Time{})
+	p.Reset(time.Time{}, 0)
 	s.expire()
 	status, err := call(background, p, s.send)
 	require.NoError(t, err)
@@ -439,7 +439,7 @@ func TestDoRefreshAhead(t *testing.T) {
 			s := newSession()
 			var seen401 atomic.Int64
 			p := New(Config{Refresh: s.refresh, Ahead: tt.ahead, Now: clock.Now})
-			p.Reset(tt.expiry)
+			p.Reset(tt.expiry, 0)
 			clock.Advance(tt.advance)
 			if tt.want401 {
 				s.expire()
@@ -474,7 +474,7 @@ func TestDoRefreshAheadBurst(t *testing.T) {
 		res.Expiry = clock.Now().Add(time.Minute)
 		return res, err
 	}})
-	p.Reset(start.Add(time.Minute))
+	p.Reset(start.Add(time.Minute), 0)
 	clock.Advance(45 * time.Second)
 
 	var wg sync.WaitGroup
@@ -504,7 +504,7 @@ func TestDoRefreshAheadFailureStillSends(t *testing.T) {
 		p := New(Config{Ahead: 30 * time.Second, Now: clock.Now, Refresh: func(Context) (Result, error) {
 			return Result{Status: refreshStatus}, nil
 		}})
-		p.Reset(start.Add(time.Minute))
+		p.Reset(start.Add(time.Minute), 0)
 		clock.Advance(45 * time.Second)
 		status, err := call(background, p, s.send)
 		require.NoError(t, err, "refresh %d", refreshStatus)

@@ -6,6 +6,7 @@
 
 let base, client, mod;
 const authFailures = [];
+const events = []; // every session event of this tab: {type, otherTab, error, status}
 
 export async function setup(baseURL, loaderURL, options = {}) {
   base = baseURL;
@@ -20,22 +21,48 @@ export async function setup(baseURL, loaderURL, options = {}) {
   // A call made before the module is ready waits for it.
   const early = globalThis.fetchWithRefresh(`${base}/healthz`);
   client = await loading;
+  for (const type of ["login", "refresh", "end", "logout"]) {
+    client.addEventListener(type, (e) => events.push({
+      type, otherTab: e.detail.otherTab, error: e.detail.error?.name ?? "", status: e.detail.error?.status ?? 0,
+    }));
+  }
   return { earlyStatus: (await early).status };
 }
 
-// A login through the module: its X-Access-Expires header starts a new
-// session in the policy, which forgets an earlier definite failure.
+// The session events this tab saw, and forget them.
+export async function takeEvents() {
+  return events.splice(0);
+}
+
+// Waits until this tab has seen an event of type (news from another tab
+// arrives when it arrives), then returns every event seen and forgets them.
+export async function eventsUntil(type) {
+  if (!events.some((e) => e.type === type)) {
+    await new Promise((resolve) => client.addEventListener(type, resolve, { once: true }));
+  }
+  return events.splice(0);
+}
+
+// Waits until the session cookie's token expires within windowMs: the
+// refresh-ahead window, entered by time passing, not by a sleep.
+export async function untilDue(windowMs) {
+  for (;;) {
+    const m = document.cookie.match(/(?:^|;\s*)(?:__Host-)?accessExpires=(\d+)/);
+    if (m && Number(m[1]) - Date.now() <= windowMs) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+// A login through the module: it starts a new session in the policy,
+// which forgets an earlier definite failure.
 async function login() {
-  const res = await client.fetchWithRefresh(`${base}/api/auth/login`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ username: "demo", password: "demo" }),
-  });
+  const res = await client.login({ username: "demo", password: "demo" });
   if (res.status !== 200) throw new Error(`login: ${res.status}`);
 }
 
 // The pieces of the cross-tab tests, which the Go side runs in several tabs.
 export const loginOnly = () => login();
+export const logoutOnly = async () => (await client.logout()).status;
 export const expireNow = () => expire();
 export const revokeNow = () => post("/api/demo/revoke");
 export async function burst(n) {
@@ -147,16 +174,29 @@ export async function storm(n) {
   };
 }
 
+// until polls the test server's counters until cond(stats) holds: how a
+// scenario knows that the server holds a request, without sleeping.
+async function until(cond) {
+  for (;;) {
+    if (cond(await serverStats())) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+const release = () => fetch(`${base}/test/release`, { method: "POST" });
+
 // late401: a call sent with the old token whose 401 arrives after another
-// call's refresh finished is replayed without a second refresh.
+// call's refresh finished is replayed without a second refresh (on the
+// fast path: a refresh started and ended between the module's "send now"
+// and the answer).
 export async function late401() {
   await login();
   await expire();
   await reset();
-  await fault({ path: "/api/departments", status: 0, delayMs: 500, times: 1 });
-  const slow = client.fetchWithRefresh(`${base}/api/departments`); // held 500 ms by the server
-  await new Promise((r) => setTimeout(r, 100));
+  await fault({ path: "/api/departments", status: 0, hold: true, times: 1 });
+  const slow = client.fetchWithRefresh(`${base}/api/departments`); // held by the server
+  await until((s) => s.requests["/api/departments"] === 1);
   const fast = await client.fetchWithRefresh(`${base}/api/echo`, { method: "POST", body: "x" });
+  await release();
   const late = await slow;
   const stats = await serverStats();
   return { fast: fast.status, late: late.status, refreshCalls: stats.requests["/api/auth/refresh"] ?? 0, departmentsCalls: stats.requests["/api/departments"] };
@@ -221,22 +261,119 @@ export async function exempt() {
   return { optOut: optOut.status, direct: direct.status, refreshCalls: stats.requests["/api/auth/refresh"] ?? 0, departmentsCalls: stats.requests["/api/departments"] };
 }
 
-// abort: while a slow refresh runs, an aborted call rejects alone.
+// abort: an aborted call rejects alone, in each phase: before it is sent,
+// while its attempt is out, and while it waits for a refresh (held by the
+// server until the abort); the others succeed and the module forgets it.
 export async function abort() {
   await login();
   await expire();
   await reset();
-  await fault({ path: "/api/auth/refresh", status: 0, delayMs: 400, times: 1 });
+  const pre = await settle([client.fetchWithRefresh(`${base}/api/departments`, { signal: AbortSignal.abort() })]);
+
+  await fault({ path: "/api/departments", status: 0, hold: true, times: 1 });
+  const inFlight = new AbortController();
+  const sent = client.fetchWithRefresh(`${base}/api/departments`, { signal: inFlight.signal });
+  await until((s) => s.requests["/api/departments"] === 1);
+  inFlight.abort();
+  const [whileSent] = await settle([sent]);
+  await release();
+
+  await fault({ path: "/api/auth/refresh", status: 0, hold: true, times: 1 });
   const ctl = new AbortController();
   const calls = [
     client.fetchWithRefresh(`${base}/api/departments`, { signal: ctl.signal }),
     client.fetchWithRefresh(`${base}/api/departments`),
   ];
-  setTimeout(() => ctl.abort(), 100);
-  const started = Date.now();
-  const [aborted, other] = await settle(calls);
-  const pre = await settle([client.fetchWithRefresh(`${base}/api/departments`, { signal: AbortSignal.abort() })]);
-  return { aborted, other, preAborted: pre[0], tookMs: Date.now() - started };
+  await until((s) => s.requests["/api/auth/refresh"] === 1); // both wait for it
+  ctl.abort();
+  const [aborted] = await settle([calls[0]]); // before the refresh ends
+  await release();
+  const [, other] = await settle(calls);
+  const stats = await serverStats();
+  return { preAborted: pre[0], whileSent, aborted, other, refreshCalls: stats.requests["/api/auth/refresh"] ?? 0 };
+}
+
+// wrongPassword: a login with a wrong password resolves to its 401, with no
+// refresh, no failure and no session event.
+export async function wrongPassword() {
+  await post("/api/auth/logout");
+  await reset();
+  events.length = 0;
+  const failures = (await client.stats()).failures;
+  const res = await client.login({ username: "demo", password: "wrong" });
+  const stats = await serverStats();
+  return { status: res.status, refreshCalls: stats.requests["/api/auth/refresh"] ?? 0, failures: (await client.stats()).failures - failures, events: events.splice(0) };
+}
+
+// plainLogin: an early call without a session ends in AuthError; a login by
+// plain fetch (not through the module) starts a new session, and the next
+// expiry refreshes instead of failing with the old AuthError.
+export async function plainLogin() {
+  await post("/api/auth/logout");
+  await reset();
+  events.length = 0;
+  const [early] = await settle([client.fetchWithRefresh(`${base}/api/departments`)]);
+  const res = await fetch(`${base}/api/auth/login`, {
+    method: "POST", headers: { "X-CSRF": "1", "Content-Type": "application/json" },
+    body: JSON.stringify({ username: "demo", password: "demo" }),
+  });
+  if (!res.ok) throw new Error(`plain login: ${res.status}`);
+  await expire();
+  const [after] = await settle([client.fetchWithRefresh(`${base}/api/departments`)]);
+  const stats = await serverStats();
+  return { early, after, refreshCalls: stats.requests["/api/auth/refresh"] ?? 0, events: events.splice(0) };
+}
+
+// crossOrigin: a 401 from another origin is returned as it is: no refresh,
+// no replay, no event; other is that origin's URL that answers 401.
+export async function crossOrigin(other) {
+  await login();
+  await reset();
+  events.length = 0;
+  const [res] = await settle([client.fetchWithRefresh(other, { method: "POST", body: "payload" })]);
+  const stats = await serverStats();
+  return { res, refreshCalls: stats.requests["/api/auth/refresh"] ?? 0, events: events.splice(0), authFailures: (await client.stats()).authFailures };
+}
+
+// hangingAuth: the auth server hangs on a refresh; the server's auth
+// timeout answers 504 before the module's refresh timeout, so the call
+// fails with RefreshUnavailableError 504, and the session is kept.
+export async function hangingAuth() {
+  await login();
+  await expire();
+  await reset();
+  await fault({ path: "upstream/auth/refresh", status: 503, hold: true, times: 1 }); // never processed
+  const [call] = await settle([client.fetchWithRefresh(`${base}/api/departments`)]);
+  await release();
+  const [next] = await settle([client.fetchWithRefresh(`${base}/api/departments`)]);
+  return { call, next };
+}
+
+// steady: calls one after another for ms, pausing pauseMs between them (a
+// page's pace, not an ordering), and counts refreshes and 401s.
+export async function steady(ms, pauseMs) {
+  await login();
+  await reset();
+  const before = await serverStats();
+  const stats0 = await client.stats();
+  const outcomes = {};
+  const started = performance.now();
+  let calls = 0;
+  while (performance.now() - started < ms) {
+    const [o] = await settle([client.fetchWithRefresh(`${base}/api/departments`)]);
+    const key = o.error || String(o.status);
+    outcomes[key] = (outcomes[key] ?? 0) + 1;
+    calls++;
+    await new Promise((r) => setTimeout(r, pauseMs));
+  }
+  const elapsedMs = performance.now() - started;
+  const after = await serverStats();
+  const stats1 = await client.stats();
+  return {
+    calls, outcomes, elapsedMs,
+    upstreamRefreshes: after.upstream.refreshes - before.upstream.refreshes,
+    unauthorized: stats1.unauthorized - stats0.unauthorized,
+  };
 }
 
 // exit: a module that exits (here: refused options) rejects load().
@@ -270,4 +407,27 @@ function installCookieJar() {
   };
   jarFetch.jar = jar;
   globalThis.fetch = jarFetch;
+}
+
+// abortAhead: a call that waits for a refresh ahead (its token expires
+// within the window; the refresh is held by the server) and is aborted
+// rejects alone; a call without a signal succeeds once the refresh is done,
+// and neither was answered 401.
+export async function abortAhead(windowMs) {
+  await login();
+  await untilDue(windowMs);
+  await reset();
+  await fault({ path: "/api/auth/refresh", status: 0, hold: true, times: 1 });
+  const before = await client.stats();
+  const ctl = new AbortController();
+  const aborted = client.fetchWithRefresh(`${base}/api/departments`, { signal: ctl.signal });
+  const other = client.fetchWithRefresh(`${base}/api/departments`);
+  await until((s) => s.requests["/api/auth/refresh"] === 1);
+  ctl.abort();
+  const [a] = await settle([aborted]);
+  await release();
+  const [o] = await settle([other]);
+  const after = await client.stats();
+  const stats = await serverStats();
+  return { aborted: a, other: o, unauthorized: after.unauthorized - before.unauthorized, departmentsCalls: stats.requests["/api/departments"] ?? 0 };
 }

@@ -28,7 +28,8 @@ type Config struct {
 	// http.DefaultTransport, on Workers the Workers fetch API. (A default
 	// here would link net/http's whole client into the Workers build.)
 	Transport http.RoundTripper
-	// AuthTimeout bounds a login or refresh call upstream. If zero, 10s.
+	// AuthTimeout bounds a login or refresh call upstream. If zero,
+	// bff.DefaultTimeout (8s).
 	AuthTimeout time.Duration
 	// ProxyTimeout bounds a proxied call. If zero, 30s.
 	ProxyTimeout time.Duration

@@ -288,14 +288,14 @@ func TestRefreshTransientFailuresKeepCookies(t *testing.T) {
 		{"503", failingUpstream(t, 503, 0), 503, "upstream_error"},
 		{"unexpected 302", failingUpstream(t, 302, 0), 502, "upstream_invalid"},
 		{"200 without tokens", failingUpstream(t, 200, 0), 502, "upstream_invalid"},
-		{"slow", failingUpstream(t, 200, 5*time.Second), 504, "upstream_timeout"},
+		// Answers only when the test ends: the 504 itself shows that the
+		// auth timeout ended the call (without it, the test would hang).
+		{"hanging", failingUpstream(t, 200, 24*time.Hour), 504, "upstream_timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHandler(t, tt.upstream, func(c *Config) { c.AuthTimeout = 200 * time.Millisecond })
-			start := time.Now()
 			res := serve(h, request("POST", "/api/auth/refresh", "", &http.Cookie{Name: session.RefreshCookie, Value: "tok"}))
-			assert.Less(t, time.Since(start), 3*time.Second, "the timeout bounds the call")
 			assert.Equal(t, tt.want, res.StatusCode)
 			assert.Equal(t, tt.code, jsonError(t, res))
 			assert.Empty(t, res.Header.Values("Set-Cookie"), "cookies untouched")

@@ -80,7 +80,7 @@ type Handler struct {
 // New returns a Handler for cfg, filling in the documented defaults.
 func New(cfg Config) *Handler {
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 10 * time.Second
+		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.Observer == nil {
 		cfg.Observer = observe.Nop{}

@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/bff"
 )
 
 // Config is the server's configuration. The fields are named after the
@@ -54,7 +56,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 	fs.BoolVar(&c.Insecure, "insecure-cookies", false, "drop the Secure cookie attribute (plain-http development only)")
 	fs.StringVar(&c.WWWDir, "www", "www", "`directory` served at /")
 	fs.StringVar(&c.JSDir, "js", "js", "`directory` served at /js/")
-	fs.DurationVar(&c.AuthTimeout, "auth-timeout", 10*time.Second, "timeout of a login or refresh call to the upstream")
+	fs.DurationVar(&c.AuthTimeout, "auth-timeout", bff.DefaultTimeout, "timeout of a login or refresh call to the upstream (keep it below the browser module's refreshTimeoutMs, 10s by default)")
 	fs.DurationVar(&c.ProxyTimeout, "proxy-timeout", 30*time.Second, "timeout of a proxied call")
 	fs.BoolVar(&c.LogJSON, "log-json", false, "log JSON lines instead of text")
 	finishOIDC := oidcFlags(fs, &c.OIDC)

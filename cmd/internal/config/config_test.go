@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fetch-with-refresh/fetch-with-refresh/wasm/refresh"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -85,4 +86,13 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 	for _, flag := range []string{"-addr", "-upstream", "-access-ttl", "-refresh-ttl", "-refresh-grace", "-access-cookie-max-age", "-refresh-cookie-max-age", "-insecure-cookies", "FWR_"} {
 		assert.Contains(t, out.String(), flag)
 	}
+}
+
+// The timeouts nest: the server gives up on a hanging auth server (and
+// answers 504) before the browser module gives up on the refresh call.
+func TestAuthTimeoutDefaultIsBelowTheModules(t *testing.T) {
+	c, err := Parse(nil, env(nil), io.Discard)
+	require.NoError(t, err)
+	assert.Less(t, c.AuthTimeout, refresh.DefaultTimeout)
+	assert.GreaterOrEqual(t, refresh.DefaultTimeout-c.AuthTimeout, time.Second, "a margin for the lock wait and the network")
 }

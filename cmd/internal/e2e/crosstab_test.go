@@ -40,9 +40,14 @@ func tabs(t *testing.T, srv *testserver.Server, n int, options string) []context
 }
 
 // inTab calls harness[name](args...) in the tab and decodes the result; an
-// empty name only waits for the harness.
+// empty name only waits for the harness. Only on the test's goroutine.
 func inTab(t *testing.T, ctx context.Context, out any, name string, args []any) {
 	t.Helper()
+	require.NoError(t, callTab(ctx, out, name, args), name)
+}
+
+// callTab is inTab for any goroutine: it returns its error.
+func callTab(ctx context.Context, out any, name string, args []any) error {
 	call := "null"
 	if name != "" {
 		a, _ := json.Marshal(append([]any{}, args...))
@@ -53,10 +58,10 @@ func inTab(t *testing.T, ctx context.Context, out any, name string, args []any) 
 		await window.setupDone;
 		return JSON.stringify((%s) ?? null);
 	})()`, call), chromedp.EvalAwaitPromise))
-	require.NoError(t, err, name)
-	if out != nil {
-		require.NoError(t, json.Unmarshal([]byte(res), out), res)
+	if err != nil || out == nil {
+		return err
 	}
+	return json.Unmarshal([]byte(res), out)
 }
 
 type burstResult struct {
@@ -67,12 +72,17 @@ type burstResult struct {
 
 // burstAll fires n concurrent calls in every tab at once.
 func burstAll(t *testing.T, tabs []context.Context, n int) []burstResult {
+	t.Helper()
 	results := make([]burstResult, len(tabs))
+	errs := make([]error, len(tabs))
 	var wg sync.WaitGroup
 	for i, ctx := range tabs {
-		wg.Go(func() { inTab(t, ctx, &results[i], "burst", []any{n}) })
+		wg.Go(func() { errs[i] = callTab(ctx, &results[i], "burst", []any{n}) })
 	}
 	wg.Wait()
+	for i, err := range errs {
+		require.NoError(t, err, "tab %d", i)
+	}
 	return results
 }
 
@@ -115,14 +125,14 @@ func TestCrossTabOneRefresh(t *testing.T) {
 	}
 }
 
-// With refreshAheadMs covering the expiry, a burst sees no 401 and one
-// refresh.
+// Inside the refresh-ahead window (a quarter of the token's 4 s), a burst
+// sees no 401 and one refresh.
 func TestRefreshAheadBurst(t *testing.T) {
 	srv := testserver.Start(testserver.Config{AccessTTL: 4 * time.Second, Root: root})
 	defer srv.Close()
 	ts := tabs(t, srv, 1, `{"refreshAheadMs":3000}`)
 	inTab(t, ts[0], nil, "loginOnly", nil)
-	time.Sleep(1500 * time.Millisecond) // inside the 3 s before expiry
+	inTab(t, ts[0], nil, "untilDue", []any{900}) // Window(3 s, 4 s) = 1 s
 	srv.Reset()
 	before := srv.Stats()
 	var r burstResult

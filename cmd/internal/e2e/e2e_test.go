@@ -44,6 +44,11 @@ func TestDemoPage(t *testing.T) {
 	browsertest.WaitFor(t, ctx, "the page", `document.body.dataset.ready === "true"`)
 	browsertest.WaitFor(t, ctx, "the login form", `!document.getElementById("login").hidden`)
 
+	// A wrong password says so (the login's 401 is not intercepted).
+	require.NoError(t, chromedp.Do(ctx, chromedp.SetValue(`#login-form [name="password"]`, "wrong")))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#login-form button"))))
+	browsertest.WaitFor(t, ctx, "the wrong-password message", `document.getElementById("login-error").textContent.includes("wrong password")`)
+	require.NoError(t, chromedp.Do(ctx, chromedp.SetValue(`#login-form [name="password"]`, "demo")))
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#login-form button"))))
 	browsertest.WaitFor(t, ctx, "the departments", `document.querySelectorAll("#departments li").length === 5`)
 
@@ -53,6 +58,7 @@ func TestDemoPage(t *testing.T) {
 		browsertest.WaitFor(t, ctx, id, `document.getElementById("result").textContent.includes(`+jsString(wantResult)+`)`)
 	}
 	click("expire", "has expired")
+	browsertest.WaitFor(t, ctx, "the timer after expire", `document.getElementById("lifetime").textContent.startsWith("expired")`)
 	click("storm", "50 concurrent requests: 50 succeeded, 1 refresh,")
 
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))

@@ -48,6 +48,12 @@ func TestServerRenderedPageRefreshes(t *testing.T) {
 		assert.NotEqual(t, before[name], after[name], "the jar holds the rotated %s", name)
 	}
 	assert.Equal(t, 1, srv.Stats().Upstream.Refreshes-stats.Upstream.Refreshes)
+	browsertest.WaitFor(t, tab, "the page saying it refreshed", `document.getElementById("refreshed").textContent.includes("was refreshed on the server")`)
+
+	// Again, with the fresh token: the page says no refresh was needed.
+	require.NoError(t, chromedp.Do(tab, chromedp.Navigate(srv.URL+"/departments")))
+	browsertest.WaitFor(t, tab, "the page saying it did not refresh", `document.getElementById("refreshed").textContent.includes("no refresh was needed")`)
+	assert.Equal(t, 1, srv.Stats().Upstream.Refreshes-stats.Upstream.Refreshes)
 
 	// The module in the page keeps working with the rotated cookies.
 	require.NoError(t, chromedp.Do(tab, chromedp.Navigate(srv.URL+"/testdata/e2e/index.html")))
@@ -71,11 +77,12 @@ func TestServerPageAndModuleRefreshTogether(t *testing.T) {
 
 	var wg sync.WaitGroup
 	var r burstResult
-	wg.Go(func() { inTab(t, ts[0], &r, "burst", []any{10}) })
-	wg.Go(func() {
-		assert.NoError(t, chromedp.Do(ts[1], chromedp.Navigate(srv.URL+"/departments")))
-	})
+	var burstErr, navErr error
+	wg.Go(func() { burstErr = callTab(ts[0], &r, "burst", []any{10}) })
+	wg.Go(func() { navErr = chromedp.Do(ts[1], chromedp.Navigate(srv.URL+"/departments")) })
 	wg.Wait()
+	require.NoError(t, burstErr)
+	require.NoError(t, navErr)
 	browsertest.WaitFor(t, ts[1], "the rendered list", `document.querySelectorAll("#departments li").length === 5`)
 	for _, o := range r.Outcomes {
 		assert.Equal(t, scenario.Outcome{Status: 200}, o)

@@ -15,7 +15,6 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/bff"
@@ -55,8 +54,9 @@ func (cfg Config) departments(w http.ResponseWriter, r *http.Request) {
 		AccessToken:  session.Read(r, session.AccessCookie),
 		RefreshToken: session.Read(r, session.RefreshCookie),
 	}
-	if ms, err := strconv.ParseInt(session.Read(r, session.ExpiresCookie), 10, 64); err == nil {
-		tokens.Expires = time.UnixMilli(ms)
+	var lifetime time.Duration
+	if exp, life, ok := session.ParseExpires(session.Read(r, session.ExpiresCookie)); ok {
+		tokens.Expires, lifetime = exp, life
 	}
 	if tokens.RefreshToken == "" {
 		toLogin(w, r)
@@ -64,12 +64,13 @@ func (cfg Config) departments(w http.ResponseWriter, r *http.Request) {
 	}
 	s := transport.New(transport.Config{
 		Base:     cfg.Transport,
-		Ahead:    bff.DefaultAheadWindow,
+		Ahead:    bff.AheadWindow(bff.DefaultAheadWindow, lifetime),
 		Exchange: cfg.Auth.Exchange,
 	}, tokens)
 
 	list, status, err := fetch(r.Context(), s, cfg.Upstream.JoinPath("departments").String())
-	if t, rotated := s.Tokens(); rotated {
+	t, rotated := s.Tokens()
+	if rotated {
 		cfg.Auth.Cookies().Set(w, t)
 	}
 	switch {
@@ -77,9 +78,9 @@ func (cfg Config) departments(w http.ResponseWriter, r *http.Request) {
 		cfg.Auth.Cookies().Clear(w)
 		toLogin(w, r)
 	case err != nil || status != http.StatusOK:
-		render(w, http.StatusServiceUnavailable, page{Unavailable: true})
+		render(w, http.StatusServiceUnavailable, page{Unavailable: true, Refreshed: rotated})
 	default:
-		render(w, http.StatusOK, page{Departments: list})
+		render(w, http.StatusOK, page{Departments: list, Refreshed: rotated})
 	}
 }
 
@@ -110,6 +111,7 @@ func toLogin(w http.ResponseWriter, r *http.Request) {
 type page struct {
 	Departments []Department
 	Unavailable bool
+	Refreshed   bool // the access token was refreshed on the server for this page
 }
 
 var tmpl = template.Must(template.New("departments").Parse(`<!doctype html>
@@ -123,7 +125,9 @@ var tmpl = template.Must(template.New("departments").Parse(`<!doctype html>
 <body>
   <header>
     <h1>Departments</h1>
-    <p>Rendered on the server with your cookies. An expired access token was refreshed there, and this answer carried the new cookies.</p>
+    <p>Rendered on the server with your cookies.
+    {{- if .Refreshed}} <span id="refreshed">The access token was due, so it was refreshed on the server, and this answer carried the new cookies.</span>
+    {{- else}} <span id="refreshed">The access token was still good: no refresh was needed.</span>{{end}}</p>
   </header>
   <main>
     <section class="card">

@@ -8,9 +8,14 @@
 //	POST /test/fault  {"path": "/api/auth/refresh", "status": 503, "delayMs": 0, "times": 1}
 //
 // A fault answers status (or, when status is 0, passes the request on)
-// after delayMs, for the next times requests to path.
+// after delayMs, for the next times requests to path. With "hold": true it
+// first waits until POST /test/release (or until the client gives up), so
+// that a test orders events without sleeping. A path that starts with
+// "upstream/" is a path of the demo upstream ("upstream/auth/refresh"): a
+// hanging auth server, as the BFF sees it.
 //
-//	POST /test/reset  -> counters to zero, faults cleared
+//	POST /test/release -> every held request goes on
+//	POST /test/reset  -> counters to zero, faults cleared, held requests released
 package testserver
 
 import (
@@ -52,9 +57,10 @@ type Server struct {
 
 	front, back *httptest.Server
 
-	mu       sync.Mutex // protects requests and faults
+	mu       sync.Mutex // protects requests, faults and release
 	requests map[string]int
 	faults   map[string]*fault
+	release  chan struct{} // closed to let held requests go on
 }
 
 // Stats is the body of GET /test/stats.
@@ -68,6 +74,7 @@ type fault struct {
 	Status  int    `json:"status"`
 	DelayMs int    `json:"delayMs"`
 	Times   int    `json:"times"`
+	Hold    bool   `json:"hold"`
 }
 
 // Start starts a server; Close stops it.
@@ -76,8 +83,9 @@ func Start(cfg Config) *Server {
 		Upstream: upstream.New(upstream.Config{AccessTTL: cfg.AccessTTL, Grace: cfg.Grace}),
 		requests: map[string]int{},
 		faults:   map[string]*fault{},
+		release:  make(chan struct{}),
 	}
-	s.back = httptest.NewServer(s.Upstream)
+	s.back = httptest.NewServer(s.withFaults("upstream", s.Upstream))
 	u, _ := url.Parse(s.back.URL)
 	handler, auth := app.New(app.Config{
 		Upstream:     u,
@@ -103,6 +111,10 @@ func Start(cfg Config) *Server {
 		s.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	})
+	mux.HandleFunc("POST /test/release", func(w http.ResponseWriter, r *http.Request) {
+		s.Release()
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("POST /test/reset", func(w http.ResponseWriter, r *http.Request) {
 		s.Reset()
 		w.WriteHeader(http.StatusNoContent)
@@ -112,32 +124,55 @@ func Start(cfg Config) *Server {
 			mux.Handle(prefix+"/", http.StripPrefix(prefix, static.New(os.DirFS(cfg.Root+"/"+dir), "no-store")))
 		}
 	}
-	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if f := s.count(r.URL.Path); f != nil {
+	mux.Handle("/", s.withFaults("", handler))
+	s.front = httptest.NewServer(mux)
+	s.URL = s.front.URL
+	return s
+}
+
+// withFaults counts the requests to next (by prefix + path) and injects
+// the faults set for them.
+func (s *Server) withFaults(prefix string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, release := s.count(prefix + r.URL.Path)
+		if f != nil {
+			if f.Hold {
+				select {
+				case <-release:
+				case <-r.Context().Done():
+					return
+				}
+			}
 			time.Sleep(time.Duration(f.DelayMs) * time.Millisecond)
 			if f.Status != 0 {
 				apierr.Write(w, f.Status, "test_fault", "injected by the test server")
 				return
 			}
 		}
-		handler.ServeHTTP(w, r)
-	}))
-	s.front = httptest.NewServer(mux)
-	s.URL = s.front.URL
-	return s
+		next.ServeHTTP(w, r)
+	})
 }
 
-// count counts a request and returns the fault to inject, or nil.
-func (s *Server) count(path string) *fault {
+// Release lets every held request go on.
+func (s *Server) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	close(s.release)
+	s.release = make(chan struct{})
+}
+
+// count counts a request and returns the fault to inject, or nil, and the
+// channel that releases held requests.
+func (s *Server) count(path string) (*fault, <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests[path]++
 	f := s.faults[path]
 	if f == nil || f.Times == 0 {
-		return nil
+		return nil, nil
 	}
 	f.Times--
-	return f
+	return f, s.release
 }
 
 // Stats returns the request counters and the upstream's counters.
@@ -151,12 +186,15 @@ func (s *Server) Stats() Stats {
 	return Stats{Requests: req, Upstream: s.Upstream.Stats()}
 }
 
-// Reset zeroes the request counters and clears the faults.
+// Reset zeroes the request counters, clears the faults and releases the
+// held requests.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = map[string]int{}
 	s.faults = map[string]*fault{}
+	close(s.release)
+	s.release = make(chan struct{})
 }
 
 // Close stops the server and its upstream.

@@ -39,6 +39,10 @@ func WithTimeout(d time.Duration) (*Ctx, func()) {
 // Cancel ends c with Err context.Canceled. Only the first end counts.
 func (c *Ctx) Cancel() { c.end(context.Canceled) }
 
+// CancelWith ends c with Err err (an AbortSignal's reason, say). Only the
+// first end counts.
+func (c *Ctx) CancelWith(err error) { c.end(err) }
+
 func (c *Ctx) end(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -80,7 +84,8 @@ func (c *Ctx) AfterFunc(f func()) (stop func() bool) {
 // Done is closed when c ends.
 func (c *Ctx) Done() <-chan struct{} { return c.done }
 
-// Err is nil until c ends, then context.Canceled or context.DeadlineExceeded.
+// Err is nil until c ends, then context.Canceled, context.DeadlineExceeded
+// or the error given to CancelWith.
 func (c *Ctx) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -84,7 +84,7 @@ func New(cfg Config, tokens Tokens) *Session {
 		Ahead:   cfg.Ahead,
 		Now:     cfg.Now,
 	})
-	s.policy.Reset(tokens.Expires)
+	s.policy.Reset(tokens.Expires, 0)
 	return s
 }
 
