@@ -98,13 +98,22 @@ oidc-provider: $(OIDC_PROVIDER)/node_modules/.package-lock.json ## a local OpenI
 ## Test
 
 .PHONY: test
-test: test-native test-js test-types test-e2e test-oidc test-worker test-bench ## everything: native -race, GOOS=js under Node, tsc, headless Chromium, OIDC, Workers
+test: test-native test-js test-types test-e2e test-oidc test-worker test-bench test-multi test-soak ## everything: native -race, GOOS=js under Node, tsc, headless Chromium, OIDC, Workers, multi-instance
 
 .PHONY: test-native
 test-native: ## native packages with -race (includes a smoke run of the benchmarks)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./wasm/refresh/ ./cmd/...
+
+.PHONY: test-multi
+test-multi: ## several cmd/server processes sharing a real redis-server, against a strict-rotation upstream
+	@command -v redis-server >/dev/null || { echo "redis-server is missing: run 'apt-get install -y redis-server' (as root), then make test-multi"; exit 1; }
+	$(GO) test -count=1 -v -tags multi ./cmd/internal/multitest/
+
+.PHONY: test-soak
+test-soak: ## a 12-second smoke run of make soak (fails if a transient upstream failure loses a session)
+	$(GO) run ./cmd/internal/tools/soak -smoke
 
 .PHONY: test-js
 test-js: wasm ## GOOS=js GOARCH=wasm tests under Node against a real server
@@ -126,7 +135,7 @@ test-oidc: wasm worker npm $(OIDC_PROVIDER)/node_modules/.package-lock.json ## O
 	$(GO) test -count=1 -v -tags oidc ./cmd/internal/oidctest/
 
 .PHONY: test-worker
-test-worker: worker npm ## the Worker under the local Workers runtime (wrangler/workerd), and a deploy dry run
+test-worker: worker npm ## the Worker under the local Workers runtime (wrangler/workerd), its Durable Object, and a deploy dry run
 	GOOS=js GOARCH=wasm $(GO) vet ./cmd/worker
 	$(GO) test -count=1 -v -tags workers ./cmd/internal/workertest/
 
@@ -148,6 +157,11 @@ profile: wasm ## where the time of one call goes, in Chromium (a measurement, no
 .PHONY: test-bench
 test-bench: wasm worker ## a smoke run of make bench: one short iteration of each figure
 	$(GO) run ./cmd/internal/tools/bench -smoke
+
+.PHONY: soak
+soak: ## 500 sessions for 60 s against 3 instances + Redis under scheduled faults, without and with a grace window; prints the table
+	@command -v redis-server >/dev/null || { echo "redis-server is missing: run 'apt-get install -y redis-server' (as root), then make soak"; exit 1; }
+	$(GO) run ./cmd/internal/tools/soak
 
 .PHONY: clean
 clean: ## remove build outputs

@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/absorb"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/absorb/redisstore"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/app"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/config"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/oidclogin"
@@ -30,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 )
 
 func main() {
@@ -61,7 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	cookies := session.Cookies{AccessMaxAge: cfg.AccessMaxAge, RefreshMaxAge: cfg.RefreshMaxAge, Insecure: cfg.Insecure}
 	upstreamURL := cfg.Upstream
 	if upstreamURL == nil {
-		demo := upstream.New(upstream.Config{AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Grace: cfg.RefreshGrace})
+		demo := upstream.New(upstream.Config{AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Grace: cfg.RefreshGrace, NoRotate: !cfg.RefreshRotate})
 		addr, stopDemo, err := serve(cfg.DemoAddr, demo, log.With("server", "demo-upstream"))
 		if err != nil {
 			return fmt.Errorf("demo upstream: %w", err)
@@ -69,6 +72,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		defer stopDemo()
 		upstreamURL = &url.URL{Scheme: "http", Host: addr}
 		log.Info("demo upstream", "url", upstreamURL.String(), "login", "demo / demo", "access_ttl", cfg.AccessTTL.String())
+	}
+
+	var store absorb.Store // nil: in process
+	if cfg.Redis != "" {
+		rs, err := redisstore.Open(cfg.Redis)
+		if err != nil {
+			return err
+		}
+		defer rs.Close()
+		store = rs
+		redis.SetLogger(redisLogger{log.With("component", "redis")})
+		log.Info("duplicate refreshes are absorbed through Redis", "addr", redisAddr(cfg.Redis))
 	}
 
 	reg := prometheus.NewRegistry()
@@ -102,6 +117,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		ProxyTimeout: cfg.ProxyTimeout,
 		Cookies:      cookies,
 		Observer:     observer,
+		Store:        store,
+		Logger:       log,
 		AuthClient:   authClient,
 		AuthPages:    optional(authPages),
 	})

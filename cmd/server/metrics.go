@@ -12,6 +12,7 @@ type metrics struct {
 	auth     *prometheus.CounterVec
 	proxied  *prometheus.CounterVec
 	upstream *prometheus.HistogramVec
+	fallback *prometheus.CounterVec
 }
 
 // newMetrics registers the server's metrics with reg.
@@ -30,8 +31,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Latency of upstream calls by route (auth, api).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"route"}),
+		fallback: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fwr_absorb_store_fallbacks_total",
+			Help: "Refreshes that could not use the shared absorption store, by reason: error (coordinated in process instead) or full (result not kept).",
+		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.auth, m.proxied, m.upstream)
+	reg.MustRegister(m.auth, m.proxied, m.upstream, m.fallback)
 	return m
 }
 
@@ -42,3 +47,5 @@ func (m *metrics) Proxied(status int) { m.proxied.WithLabelValues(strconv.Itoa(s
 func (m *metrics) Upstream(route string, d time.Duration) {
 	m.upstream.WithLabelValues(route).Observe(d.Seconds())
 }
+
+func (m *metrics) StoreFallback(reason string) { m.fallback.WithLabelValues(reason).Inc() }

@@ -14,11 +14,17 @@
 // FWR_INSECURE_COOKIES, FWR_AUTH_TIMEOUT, FWR_PROXY_TIMEOUT, and the
 // OpenID Connect mode's FWR_OIDC_ISSUER, FWR_OIDC_CLIENT_ID,
 // FWR_OIDC_CLIENT_SECRET (a secret), FWR_OIDC_SCOPES, FWR_PUBLIC_URL.
+//
+// Each request runs in a fresh Go instance, so duplicate refreshes of one
+// session meet outside it: in a Durable Object per session key (the ABSORB
+// binding, class AbsorbObject in absorb-object.mjs, reached through
+// package dostore).
 package main
 
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/apierr"
@@ -61,23 +67,14 @@ func handler() http.Handler {
 	if err == nil && cfg.OIDC.Issuer != "" && cfg.OIDC.ClientSecret == "" {
 		err = errOIDCSecret
 	}
-	var pages *oidclogin.Handler
+	if err != nil {
+		return misconfigured(err)
+	}
 	transport := deadline.Transport(fetch.NewClient().HTTPClient(fetch.RedirectModeManual).Transport)
 	cookies := session.Cookies{AccessMaxAge: cfg.AccessMaxAge, RefreshMaxAge: cfg.RefreshMaxAge, Insecure: cfg.Insecure}
-	if err == nil && cfg.OIDC.Issuer != "" {
-		// Discovery waits for the first request that needs the provider:
-		// proxied calls never pay for it.
-		pages, err = oidclogin.New(oidclogin.Config{
-			Issuer: cfg.OIDC.Issuer, ClientID: cfg.OIDC.ClientID, ClientSecret: cfg.OIDC.ClientSecret,
-			Scopes: cfg.OIDC.Scopes, PublicURL: cfg.OIDC.PublicURL, Transport: transport,
-			Timeout: cfg.AuthTimeout, Cookies: cookies,
-		})
-	}
+	store, err := absorbStore()
 	if err != nil {
-		msg := "worker configuration: " + err.Error()
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			apierr.Write(w, http.StatusInternalServerError, "misconfigured", msg)
-		})
+		slog.Warn("duplicate refreshes are not absorbed", "err", err)
 	}
 	acfg := app.Config{
 		Upstream:     cfg.Upstream,
@@ -85,13 +82,28 @@ func handler() http.Handler {
 		AuthTimeout:  cfg.AuthTimeout,
 		ProxyTimeout: cfg.ProxyTimeout,
 		Cookies:      cookies,
-		// Each request runs in a fresh instance: an in-memory absorber
-		// would never see a duplicate.
-		AbsorbWindow: -1,
+		Store:        store,
 	}
-	if pages != nil {
+	if o := cfg.OIDC; o.Issuer != "" {
+		// Discovery waits for the first request that needs the provider:
+		// proxied calls never pay for it.
+		pages, err := oidclogin.New(oidclogin.Config{
+			Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, Scopes: o.Scopes,
+			PublicURL: o.PublicURL, Transport: transport, Timeout: cfg.AuthTimeout, Cookies: cookies,
+		})
+		if err != nil {
+			return misconfigured(err)
+		}
 		acfg.AuthClient, acfg.AuthPages = pages.Client(), pages
 	}
 	h, _ := app.New(acfg)
 	return h
+}
+
+// misconfigured answers every request with a configuration error.
+func misconfigured(err error) http.Handler {
+	msg := "worker configuration: " + err.Error()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		apierr.Write(w, http.StatusInternalServerError, "misconfigured", msg)
+	})
 }

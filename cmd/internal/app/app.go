@@ -1,16 +1,19 @@
 // Package app assembles the server's http.Handler from the shared handlers:
 // the auth endpoints and the API proxy under /api (behind the CSRF check),
-// and /healthz. Both hosts serve it: cmd/server natively, beside the static
+// /healthz (liveness) and /readyz (the upstream and the shared store
+// reachable). Both hosts serve it: cmd/server natively, beside the static
 // files (WithStatic), and cmd/worker on Cloudflare Workers, whose static
 // assets serve the files.
 package app
 
 import (
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
 
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/absorb"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/bff"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/csrf"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/observe"
@@ -38,6 +41,13 @@ type Config struct {
 	// AbsorbWindow is bff.Config.AbsorbWindow: how long duplicate refreshes
 	// get the same new pair. Zero: bff.DefaultAbsorbWindow; negative: off.
 	AbsorbWindow time.Duration
+	// Store is where duplicate refreshes coordinate (bff.Config.Store): one
+	// shared by every instance (Redis natively, a Durable Object on
+	// Workers) absorbs duplicates that land on different instances. If
+	// nil, an in-process absorb.Memory: per instance only.
+	Store absorb.Store
+	// Logger logs what goes wrong with Store. If nil, slog.Default().
+	Logger *slog.Logger
 	// RefreshAhead is how close to expiry the access token is refreshed
 	// before a proxied call (bff.Handler.Ahead). Zero:
 	// bff.DefaultAheadWindow; negative: off.
@@ -63,6 +73,8 @@ func New(cfg Config) (http.Handler, *bff.Handler) {
 		Timeout:      cfg.AuthTimeout,
 		Cookies:      cfg.Cookies,
 		AbsorbWindow: cfg.AbsorbWindow,
+		Store:        cfg.Store,
+		Logger:       cfg.Logger,
 		Observer:     cfg.Observer,
 	})
 	api.Handle("/api/auth/", auth)
@@ -89,6 +101,7 @@ func New(cfg Config) (http.Handler, *bff.Handler) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	mux.HandleFunc("GET /readyz", ready(cfg))
 	return mux, auth
 }
 
@@ -102,6 +115,7 @@ func WithStatic(app, pages http.Handler, www, js fs.FS) http.Handler {
 	mux.Handle("/js/", http.StripPrefix("/js", static.New(js, "no-cache")))
 	mux.Handle("/api/", app)
 	mux.Handle("/healthz", app)
+	mux.Handle("/readyz", app)
 	mux.Handle("/auth/", app)
 	if pages != nil {
 		mux.Handle("GET /departments", pages)

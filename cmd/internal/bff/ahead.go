@@ -47,7 +47,7 @@ func (h *Handler) Ahead(window time.Duration, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		t, _, err := h.rotate(r.Context(), token)
+		t, _, err := h.rotate(r.Context(), token, session.Read(r, session.AccessCookie))
 		if err != nil {
 			h.obs.Auth("ahead", "unavailable")
 			next.ServeHTTP(w, r)

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/absorb"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/apierr"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/observe"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
@@ -49,21 +50,30 @@ type Config struct {
 	// Timeout bounds each upstream call, the logout's revocation included.
 	// If zero, 10 seconds.
 	Timeout time.Duration
-	// Log receives what a response cannot say (a revocation that failed
-	// while the cookies were cleared anyway). If nil, slog.Default().
-	Log *slog.Logger
 	// Cookies sets the session cookies.
 	Cookies session.Cookies
 	// Observer is told each outcome. If nil, nothing is.
 	Observer observe.Observer
 	// AbsorbWindow is how long a refresh's new pair is handed to duplicate
-	// refreshes that present the same refresh token. If zero,
+	// refreshes that present the same tokens. If zero,
 	// DefaultAbsorbWindow; negative turns absorption off, so that every
 	// duplicate reaches the upstream (which may revoke the session).
 	AbsorbWindow time.Duration
+	// Store is where duplicate refreshes coordinate (package absorb): a
+	// store shared by every instance (Redis, a Durable Object) makes
+	// duplicates share one refresh across instances. If nil, in process.
+	Store absorb.Store
+	// Logger logs what a response cannot say: a Store that fails, a
+	// revocation that failed while the cookies were cleared anyway. If nil,
+	// slog.Default().
+	Logger *slog.Logger
 	// Now returns the current time. If nil, time.Now.
 	Now func() time.Time
 }
+
+// DefaultAbsorbWindow is how long a refresh's result is handed to
+// duplicates of it when Config.AbsorbWindow is zero.
+const DefaultAbsorbWindow = absorb.DefaultWindow
 
 // Handler serves POST /api/auth/login, /api/auth/refresh and
 // /api/auth/logout, GET /api/auth/config (the login mode, for the page),
@@ -73,7 +83,7 @@ type Handler struct {
 	obs     observe.Observer
 	client  authclient.Client
 	log     *slog.Logger
-	absorb  *absorber // nil when absorption is off
+	absorb  *absorb.Absorber // nil when absorption is off
 	mux     *http.ServeMux
 }
 
@@ -91,8 +101,8 @@ func New(cfg Config) *Handler {
 	if cfg.AbsorbWindow == 0 {
 		cfg.AbsorbWindow = DefaultAbsorbWindow
 	}
-	if cfg.Log == nil {
-		cfg.Log = slog.Default()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
 	if cfg.Client == nil {
 		cfg.Client = authclient.NewJSON(cfg.Upstream, authclient.HTTP{
@@ -104,11 +114,14 @@ func New(cfg Config) *Handler {
 		cookies: cfg.Cookies,
 		obs:     cfg.Observer,
 		client:  cfg.Client,
-		log:     cfg.Log,
+		log:     cfg.Logger,
 		mux:     http.NewServeMux(),
 	}
 	if cfg.AbsorbWindow > 0 {
-		h.absorb = newAbsorber(cfg.AbsorbWindow, cfg.Now)
+		h.absorb = absorb.New(absorb.Config{
+			Store: cfg.Store, Window: cfg.AbsorbWindow, LockTTL: cfg.Timeout, Now: cfg.Now,
+			Logger: cfg.Logger, OnFallback: cfg.Observer.StoreFallback,
+		})
 	}
 	h.mux.HandleFunc("/api/auth/login", post(h.login))
 	h.mux.HandleFunc("/api/auth/refresh", post(h.refresh))
@@ -198,7 +211,7 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, http.StatusUnauthorized, "no_session", "no refresh token cookie: log in")
 		return
 	}
-	t, shared, err := h.rotate(r.Context(), token)
+	t, shared, err := h.rotate(r.Context(), token, session.Read(r, session.AccessCookie))
 	if errors.Is(err, ErrRejected) {
 		h.obs.Auth("refresh", "rejected")
 		h.cookies.Clear(w)
@@ -212,9 +225,10 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 	h.answer(w, "refresh", ok, t, err)
 }
 
-// rotate exchanges a refresh token upstream, through the absorber when
-// absorption is on. shared reports that another caller's result was used.
-func (h *Handler) rotate(ctx context.Context, token string) (t session.Tokens, shared bool, err error) {
+// rotate exchanges a refresh token, presented with access (the access
+// cookie, or ""), upstream, through the absorber when absorption is on.
+// shared reports that another caller's result was used.
+func (h *Handler) rotate(ctx context.Context, token, access string) (t session.Tokens, shared bool, err error) {
 	exchange := func(ctx context.Context) (session.Tokens, error) {
 		return h.client.Refresh(ctx, token)
 	}
@@ -222,15 +236,17 @@ func (h *Handler) rotate(ctx context.Context, token string) (t session.Tokens, s
 		t, err := exchange(ctx)
 		return t, false, err
 	}
-	return h.absorb.rotate(ctx, token, exchange)
+	return h.absorb.Rotate(ctx, token, access, exchange)
 }
 
 // Exchange refreshes token upstream as the refresh endpoint does, duplicate
 // absorption included, for server-side callers (a page rendered with the
-// user's cookies): their refreshes and the browser's then share one. The
-// error wraps ErrRejected for a refused token.
-func (h *Handler) Exchange(ctx context.Context, token string) (session.Tokens, error) {
-	t, _, err := h.rotate(ctx, token)
+// user's cookies): their refreshes and the browser's then share one.
+// access is the request's access cookie ("" if none): the browser presents
+// it too, and it is part of the absorption key. The error wraps
+// ErrRejected for a refused token.
+func (h *Handler) Exchange(ctx context.Context, token, access string) (session.Tokens, error) {
+	t, _, err := h.rotate(ctx, token, access)
 	return t, err
 }
 

@@ -2,7 +2,6 @@ package bff
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -10,8 +9,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/absorb"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/upstream"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testclock"
@@ -37,12 +38,24 @@ func (u *countingUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u.Server.ServeHTTP(w, r)
 }
 
-func newBFF(t *testing.T, up *countingUpstream, window time.Duration, now func() time.Time) *Handler {
+// handlerTransport sends requests to a handler in memory: no sockets, so
+// that tests can run in a synctest bubble.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	w := httptest.NewRecorder()
+	t.h.ServeHTTP(w, r)
+	return w.Result(), nil
+}
+
+func newBFF(t *testing.T, up *countingUpstream, window time.Duration, now func() time.Time, store ...absorb.Store) *Handler {
 	t.Helper()
-	srv := httptest.NewServer(up)
-	t.Cleanup(srv.Close)
-	u, _ := url.Parse(srv.URL)
-	return New(Config{Upstream: u, Transport: http.DefaultTransport, AbsorbWindow: window, Now: now})
+	u, _ := url.Parse("http://upstream.test")
+	cfg := Config{Upstream: u, Transport: handlerTransport{up}, AbsorbWindow: window, Now: now}
+	if len(store) > 0 {
+		cfg.Store = store[0]
+	}
+	return New(cfg)
 }
 
 func send(h http.Handler, path, body string, cookies ...*http.Cookie) *httptest.ResponseRecorder {
@@ -76,25 +89,33 @@ func loginCookie(t *testing.T, h http.Handler) *http.Cookie {
 }
 
 // 50 concurrent refreshes presenting the same cookie: one upstream refresh,
-// 50 identical new pairs, no reuse detected.
+// 50 identical new pairs, no reuse detected. The upstream holds the first
+// refresh until every other call is blocked waiting (synctest.Wait), so the
+// 50 overlap for sure: without absorption each would reach the upstream.
 func TestAbsorbConcurrentDuplicates(t *testing.T) {
-	up := &countingUpstream{Server: upstream.New(upstream.Config{})}
-	h := newBFF(t, up, 0, nil)
-	cookie := loginCookie(t, h)
-	up.hold = make(chan struct{})
+	synctest.Test(t, func(t *testing.T) {
+		up := &countingUpstream{Server: upstream.New(upstream.Config{})}
+		h := newBFF(t, up, 0, nil)
+		cookie := loginCookie(t, h)
+		up.hold = make(chan struct{})
 
-	const n = 50
-	var wg sync.WaitGroup
-	results := make([]*httptest.ResponseRecorder, n)
-	for i := range n {
-		wg.Go(func() { results[i] = send(h, "/api/auth/refresh", "", cookie) })
-	}
-	for up.refreshes.Load() == 0 { // the first refresh is upstream; let the others pile up
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond)
-	close(up.hold)
-	wg.Wait()
+		const n = 50
+		var wg sync.WaitGroup
+		results := make([]*httptest.ResponseRecorder, n)
+		for i := range n {
+			wg.Go(func() { results[i] = send(h, "/api/auth/refresh", "", cookie) })
+		}
+		synctest.Wait() // every call is blocked: one at the upstream, the others on it
+		close(up.hold)
+		wg.Wait()
+		checkOneSharedRefresh(t, up, results)
+	})
+}
+
+// checkOneSharedRefresh asserts that results are one upstream refresh's
+// pair, handed to every call, and that the upstream saw no reuse.
+func checkOneSharedRefresh(t *testing.T, up *countingUpstream, results []*httptest.ResponseRecorder) {
+	t.Helper()
 
 	assert.EqualValues(t, 1, up.refreshes.Load())
 	firstAccess, firstRefresh := sessionCookies(results[0])
@@ -113,7 +134,8 @@ func TestAbsorbConcurrentDuplicates(t *testing.T) {
 func TestAbsorbWindow(t *testing.T) {
 	c := testclock.New(time.Now())
 	up := &countingUpstream{Server: upstream.New(upstream.Config{Now: c.Now})}
-	h := newBFF(t, up, 10*time.Second, c.Now)
+	store := absorb.NewMemory(0, c.Now)
+	h := newBFF(t, up, 10*time.Second, c.Now, store)
 	cookie := loginCookie(t, h)
 
 	first := send(h, "/api/auth/refresh", "", cookie)
@@ -131,7 +153,7 @@ func TestAbsorbWindow(t *testing.T) {
 	assert.Equal(t, 401, late.Code, "after the window the upstream sees a reuse")
 	assert.EqualValues(t, 2, up.refreshes.Load())
 	assert.Equal(t, 1, up.Stats().Reuses)
-	assert.Zero(t, h.absorb.size(), "nothing kept past its window")
+	assert.Zero(t, store.Len(), "nothing kept past its window")
 }
 
 // Failures are not absorbed: the next duplicate asks the upstream again.
@@ -232,21 +254,4 @@ func FuzzRefreshCookie(f *testing.F) {
 		assert.Equal(t, 401, w.Code, header) // no cookie here is a live session
 		assert.Equal(t, "application/json; charset=utf-8", w.Header().Get("Content-Type"))
 	})
-}
-
-// Memory stays bounded: past maxAbsorbed live results, the oldest goes.
-func TestAbsorberIsBounded(t *testing.T) {
-	c := testclock.New(time.Now())
-	a := newAbsorber(time.Minute, c.Now)
-	for i := range maxAbsorbed + 5 {
-		a.store(fmt.Sprint(i), session.Tokens{AccessToken: fmt.Sprint(i)})
-	}
-	assert.Equal(t, maxAbsorbed, a.size())
-	_, ok := a.lookup("0")
-	assert.False(t, ok, "the oldest was dropped")
-	_, ok = a.lookup(fmt.Sprint(maxAbsorbed + 4))
-	assert.True(t, ok)
-	c.Advance(time.Minute)
-	a.store("new", session.Tokens{})
-	assert.Equal(t, 1, a.size(), "expired results are dropped")
 }

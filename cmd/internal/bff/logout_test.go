@@ -67,7 +67,7 @@ func TestLogoutClearsCookiesWhateverTheUpstream(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
 			u, _ := url.Parse(tt.upstream)
-			h := New(Config{Upstream: u, Transport: http.DefaultTransport, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+			h := New(Config{Upstream: u, Transport: http.DefaultTransport, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			var cookies []*http.Cookie
 			if tt.cookie {
 				cookies = append(cookies, &http.Cookie{Name: session.RefreshCookie, Value: "secret-refresh-token"})

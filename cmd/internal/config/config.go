@@ -26,6 +26,8 @@ type Config struct {
 	AccessTTL     time.Duration
 	RefreshTTL    time.Duration
 	RefreshGrace  time.Duration
+	RefreshRotate bool
+	Redis         string // empty: absorption in process only
 	AccessMaxAge  time.Duration
 	RefreshMaxAge time.Duration
 	Insecure      bool
@@ -51,6 +53,8 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 	fs.DurationVar(&c.AccessTTL, "access-ttl", time.Minute, "demo upstream: access token lifetime")
 	fs.DurationVar(&c.RefreshTTL, "refresh-ttl", 24*time.Hour, "demo upstream: refresh token lifetime")
 	fs.DurationVar(&c.RefreshGrace, "refresh-grace", 0, "demo upstream: how long a rotated refresh token may be reused (0: any reuse revokes the session)")
+	fs.BoolVar(&c.RefreshRotate, "refresh-rotate", true, "demo upstream: rotate refresh tokens on every refresh (false: the same refresh token comes back, as Keycloak does by default)")
+	fs.StringVar(&c.Redis, "redis", "", "Redis `URL` (redis://host:port/db) shared by every instance to absorb duplicate refreshes across them (empty: per instance)")
 	fs.DurationVar(&c.AccessMaxAge, "access-cookie-max-age", time.Hour, "Max-Age of the accessToken cookie")
 	fs.DurationVar(&c.RefreshMaxAge, "refresh-cookie-max-age", 7*24*time.Hour, "Max-Age of the refreshToken cookie")
 	fs.BoolVar(&c.Insecure, "insecure-cookies", false, "drop the Secure cookie attribute (plain-http development only)")
@@ -103,6 +107,12 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 	}
 	if c.OIDC.Issuer != "" && c.Upstream == nil {
 		return nil, errors.New("-oidc-issuer needs -upstream, the API that accepts the provider's access tokens (the embedded demo upstream accepts only its own)")
+	}
+	if c.Redis != "" {
+		u, err := url.Parse(c.Redis)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			return nil, errors.New("-redis: want a redis:// or rediss:// URL") // not echoed: it may hold a password
+		}
 	}
 	if c.RefreshGrace < 0 {
 		return nil, fmt.Errorf("-refresh-grace must not be negative, got %s", c.RefreshGrace)

@@ -28,7 +28,18 @@ func TestParseConfig(t *testing.T) {
 			assert.Equal(t, time.Hour, c.AccessMaxAge)
 			assert.Equal(t, 7*24*time.Hour, c.RefreshMaxAge)
 			assert.False(t, c.Insecure)
+			assert.Empty(t, c.Redis)
+			assert.True(t, c.RefreshRotate)
 		}, ""},
+		{"redis from the environment", nil, map[string]string{"FWR_REDIS": "redis://127.0.0.1:6379/0", "FWR_REFRESH_ROTATE": "false"}, func(t *testing.T, c *Config) {
+			assert.Equal(t, "redis://127.0.0.1:6379/0", c.Redis)
+			assert.False(t, c.RefreshRotate)
+		}, ""},
+		{"redis flag", []string{"-redis", "rediss://user:pw@cache.example.test:6380/2"}, nil, func(t *testing.T, c *Config) {
+			assert.Equal(t, "rediss://user:pw@cache.example.test:6380/2", c.Redis)
+		}, ""},
+		{"redis without scheme", []string{"-redis", "127.0.0.1:6379"}, nil, nil, "redis:// or rediss://"},
+		{"redis over http", []string{"-redis", "http://127.0.0.1:6379"}, nil, nil, "redis:// or rediss://"},
 		{"environment", nil, map[string]string{"FWR_ADDR": ":9000", "FWR_ACCESS_TTL": "5s", "FWR_INSECURE_COOKIES": "true", "FWR_UPSTREAM": "https://api.example.test/v1"}, func(t *testing.T, c *Config) {
 			assert.Equal(t, ":9000", c.Addr)
 			assert.Equal(t, 5*time.Second, c.AccessTTL)
@@ -83,7 +94,7 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 	var out bytes.Buffer
 	_, err := Parse([]string{"-h"}, env(nil), &out)
 	require.Error(t, err)
-	for _, flag := range []string{"-addr", "-upstream", "-access-ttl", "-refresh-ttl", "-refresh-grace", "-access-cookie-max-age", "-refresh-cookie-max-age", "-insecure-cookies", "FWR_"} {
+	for _, flag := range []string{"-addr", "-upstream", "-access-ttl", "-refresh-ttl", "-refresh-grace", "-access-cookie-max-age", "-refresh-cookie-max-age", "-insecure-cookies", "-redis", "-refresh-rotate", "FWR_"} {
 		assert.Contains(t, out.String(), flag)
 	}
 }

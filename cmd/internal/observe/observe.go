@@ -17,6 +17,10 @@ type Observer interface {
 	Proxied(status int)
 	// Upstream reports how long an upstream call took; route is "auth" or "api".
 	Upstream(route string, d time.Duration)
+	// StoreFallback reports a refresh that could not use the shared
+	// absorption store (absorb.Config.OnFallback): reason is "error" or
+	// "full".
+	StoreFallback(reason string)
 }
 
 // Nop is an Observer that does nothing.
@@ -30,3 +34,6 @@ func (Nop) Proxied(int) {}
 
 // Upstream does nothing.
 func (Nop) Upstream(string, time.Duration) {}
+
+// StoreFallback does nothing.
+func (Nop) StoreFallback(string) {}

@@ -103,10 +103,10 @@ func start(m *testing.M) int {
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 
-	_, stopWorker, err := workertest.StartWrangler(root, filepath.Join(root, "build/worker/assets"), workerPort, map[string]string{
-		"FWR_UPSTREAM": apiServer.URL, "FWR_OIDC_ISSUER": provider.Issuer, "FWR_OIDC_CLIENT_ID": ClientID,
-		"FWR_OIDC_CLIENT_SECRET": ClientSecret, "FWR_PUBLIC_URL": servers["worker"],
-	})
+	_, stopWorker, err := workertest.Start(root, "cmd/worker/wrangler.toml", workerPort,
+		"--assets", filepath.Join(root, "build/worker/assets"), "--var", "FWR_UPSTREAM:"+apiServer.URL,
+		"--var", "FWR_OIDC_ISSUER:"+provider.Issuer, "--var", "FWR_OIDC_CLIENT_ID:"+ClientID,
+		"--var", "FWR_OIDC_CLIENT_SECRET:"+ClientSecret, "--var", "FWR_PUBLIC_URL:"+servers["worker"])
 	if err != nil {
 		return fail(err)
 	}

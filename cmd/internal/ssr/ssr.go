@@ -63,9 +63,15 @@ func (cfg Config) departments(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := transport.New(transport.Config{
-		Base:     cfg.Transport,
-		Ahead:    bff.AheadWindow(bff.DefaultAheadWindow, lifetime),
-		Exchange: cfg.Auth.Exchange,
+		Base:  cfg.Transport,
+		Ahead: bff.AheadWindow(bff.DefaultAheadWindow, lifetime),
+		Exchange: func(ctx context.Context, token string) (transport.Tokens, error) {
+			access := "" // the cookie's access token goes with the cookie's refresh token only
+			if token == tokens.RefreshToken {
+				access = tokens.AccessToken
+			}
+			return cfg.Auth.Exchange(ctx, token, access)
+		},
 	}, tokens)
 
 	list, status, err := fetch(r.Context(), s, cfg.Upstream.JoinPath("departments").String())

@@ -46,6 +46,7 @@ type refreshToken struct {
 // which hands out the same successor pair again.
 type store struct {
 	accessTTL, refreshTTL, grace time.Duration
+	noRotate                     bool // refresh hands the same refresh token back
 	now                          func() time.Time
 
 	mu      sync.Mutex // protects the maps and the families in them
@@ -106,9 +107,15 @@ func (s *store) rotate(token string) (Tokens, error) {
 		s.stats.Rejected++
 		return Tokens{}, ErrReused
 	}
+	s.stats.Refreshes++
+	if s.noRotate {
+		t := s.issue(rt.fam)
+		delete(s.refresh, t.RefreshToken)
+		t.RefreshToken = token
+		return t, nil
+	}
 	t := s.issue(rt.fam)
 	rt.rotatedAt, rt.successor = now, &t
-	s.stats.Refreshes++
 	return t, nil
 }
 

@@ -37,6 +37,10 @@ type Config struct {
 	// Grace is how long a rotated refresh token may be used again and get
 	// the same successor pair. Zero: any reuse revokes the family.
 	Grace time.Duration
+	// NoRotate hands the same refresh token back on refresh, with a new
+	// access token, as an upstream without rotation does (Keycloak's
+	// default). Reuse is then not detected.
+	NoRotate bool
 	// Users maps user names to passwords. If nil, demo / demo.
 	Users map[string]string
 	// Now returns the current time. If nil, time.Now.
@@ -69,6 +73,7 @@ func New(cfg Config) *Server {
 		tokens: newStore(cfg.AccessTTL, cfg.RefreshTTL, cfg.Grace, cfg.Now),
 		mux:    http.NewServeMux(),
 	}
+	s.tokens.noRotate = cfg.NoRotate
 	s.mux.HandleFunc("POST /auth/login", s.login)
 	s.mux.HandleFunc("POST /auth/refresh", s.refresh)
 	s.mux.HandleFunc("POST /auth/logout", s.logout)

@@ -241,3 +241,24 @@ func TestConcurrentSessions(t *testing.T) {
 	assert.Equal(t, sessions*rounds, s.Stats().Refreshes)
 	assert.Zero(t, s.Stats().Reuses)
 }
+
+// Without rotation, refresh hands the same refresh token back with a new
+// access token, any number of times, and detects no reuse.
+func TestNoRotate(t *testing.T) {
+	h := New(Config{NoRotate: true})
+	tok := login(t, h)
+	seen := map[string]bool{tok.AccessToken: true}
+	for range 3 {
+		w := refresh(h, tok.RefreshToken)
+		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+		var next Tokens
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &next))
+		assert.Equal(t, tok.RefreshToken, next.RefreshToken)
+		assert.False(t, seen[next.AccessToken], "a new access token")
+		seen[next.AccessToken] = true
+		assert.Equal(t, http.StatusOK, do(h, "GET", "/departments", next.AccessToken, "").Code)
+	}
+	s := h.Stats()
+	assert.Equal(t, 3, s.Refreshes)
+	assert.Zero(t, s.Reuses)
+}

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -25,10 +26,11 @@ import (
 )
 
 var (
-	root   string
-	worker string // the Worker's base URL
-	demo   *upstream.Server
-	mode   atomic.Value // "up", "500" or "down": how the upstream answers
+	root    string
+	worker  string // the Worker's base URL
+	objects string // the base URL of the AbsorbObject test Worker
+	demo    *upstream.Server
+	mode    atomic.Value // "up", "500" or "down": how the upstream answers
 )
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -67,12 +69,20 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(assets)
-	stop, err := startWorker(front.URL, assets)
+	var stop, stopObjects func()
+	worker, stop, err = startWorker("cmd/worker/wrangler.toml",
+		"--var", "FWR_UPSTREAM:"+front.URL, "--assets", assets)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "workertest:", err)
 		return 1
 	}
 	defer stop()
+	objects, stopObjects, err = startWorker("cmd/internal/workertest/testdata/absorb/wrangler.toml")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "workertest:", err)
+		return 1
+	}
+	defer stopObjects()
 	return m.Run()
 }
 
@@ -99,10 +109,10 @@ func testAssets() (string, error) {
 	return dir, nil
 }
 
-// startWorker runs the Worker in front of upstreamURL.
-func startWorker(upstreamURL, assets string) (stop func(), err error) {
-	worker, stop, err = StartWrangler(root, assets, "", map[string]string{"FWR_UPSTREAM": upstreamURL})
-	return stop, err
+// startWorker runs wrangler dev with config (relative to the repository)
+// and args on free loopback ports (Start).
+func startWorker(config string, args ...string) (base string, stop func(), err error) {
+	return Start(root, config, "", args...)
 }
 
 // call sends a request to the Worker with the CSRF header and cookies.
@@ -166,7 +176,10 @@ func TestContract(t *testing.T) {
 	assert.NotEqual(t, c["refreshToken"].Value, next["refreshToken"].Value, "rotated")
 	assert.NotEqual(t, c["accessToken"].Value, next["accessToken"].Value, "rotated")
 
-	res = call(t, "POST", "/api/auth/refresh", "", c["refreshToken"])
+	// The old refresh token with other cookies is no duplicate of the
+	// first refresh (the absorption key binds the access cookie too): it
+	// goes upstream, which sees a reuse.
+	res = call(t, "POST", "/api/auth/refresh", "", c["refreshToken"], c["accessToken"])
 	assert.Equal(t, 401, res.StatusCode, "reuse is rejected")
 	assert.Equal(t, -1, cookieMap(res)["refreshToken"].MaxAge, "and clears the cookies")
 }
@@ -243,7 +256,9 @@ func TestBrowserStorm(t *testing.T) {
 	assert.Zero(t, got.Reuses)
 }
 
-// wrangler deploy --dry-run bundles the Worker as a deploy would, offline.
+// wrangler deploy --dry-run bundles the Worker as a deploy would, offline:
+// the configuration (the Durable Object binding and its migration
+// included) is accepted and the upload fits the free plan.
 func TestDeployDryRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -253,7 +268,11 @@ func TestDeployDryRun(t *testing.T) {
 	cmd.Env = append(os.Environ(), "WRANGLER_SEND_METRICS=false", "XDG_CONFIG_HOME="+filepath.Join(root, ".config"))
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, string(out))
-	m := regexp.MustCompile(`Total Upload: ([\d.]+ KiB) / gzip: ([\d.]+ KiB)`).FindStringSubmatch(string(out))
+	m := regexp.MustCompile(`Total Upload: ([\d.]+) KiB / gzip: ([\d.]+) KiB`).FindStringSubmatch(string(out))
 	require.NotNil(t, m, string(out))
-	t.Logf("wrangler deploy --dry-run: upload %s, gzip %s (free plan limit: 3 MB gzip)", m[1], m[2])
+	t.Logf("wrangler deploy --dry-run: upload %s KiB, gzip %s KiB (free plan limit: 3 MB gzip)", m[1], m[2])
+	gzip, err := strconv.ParseFloat(m[2], 64)
+	require.NoError(t, err)
+	assert.Less(t, gzip, 3e6/1024, "KiB gzip: the free plan takes 3 MB")
+	assert.Regexp(t, `env\.ABSORB \(AbsorbObject\)\s+Durable Object`, string(out))
 }

@@ -1,8 +1,12 @@
 // Package workertest runs the Worker (cmd/worker, built by `make worker`)
-// under the real local Workers runtime (wrangler dev, workerd) on loopback.
-// Its tests (build tag workers) check the HTTP contract rows that apply to
-// the Worker, the browser storm through it, and a deploy dry run;
-// StartWrangler serves other suites too (cmd/internal/oidctest).
+// under the real local Workers runtime (wrangler dev, workerd) on loopback,
+// in front of the native demo upstream, and checks the HTTP contract rows
+// that apply to it, the browser storm through it, duplicate refreshes
+// absorbed by the Durable Object, and a deploy dry run. A second Worker
+// (testdata/absorb) exposes the Durable Object class alone, for the tests
+// of its protocol through the Go client (absorb_test.go).
+//
+// Start also serves other suites (cmd/internal/oidctest).
 package workertest
 
 import (
@@ -12,44 +16,39 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"syscall"
 	"time"
 )
 
-// StartWrangler runs `wrangler dev` for the Worker built under root, with
-// the static assets in assets and the given Worker variables, on port
-// (empty: a free one) of 127.0.0.1, and waits until /healthz answers 200.
-// It returns the Worker's base URL and a function that stops wrangler and
-// workerd.
-func StartWrangler(root, assets, port string, vars map[string]string) (base string, stop func(), err error) {
+// Start runs `wrangler dev` in root with config (relative to root) and
+// args, on port (empty: a free one) of 127.0.0.1, and waits until GET
+// /healthz answers 200. Its Durable Objects' storage is a temporary folder
+// that stop removes; stop also ends workerd.
+func Start(root, config, port string, args ...string) (base string, stop func(), err error) {
 	if port == "" {
 		port = FreePort()
 	}
 	inspector := FreePort()
-	args := []string{"--no-install", "wrangler", "--config", "cmd/worker/wrangler.toml", "dev",
-		"--ip", "127.0.0.1", "--port", port, "--inspector-port", inspector,
-		"--assets", assets, "--log-level", "warn"}
-	names := make([]string, 0, len(vars))
-	for name := range vars {
-		names = append(names, name)
+	state, err := os.MkdirTemp("", "fwr-worker-state-")
+	if err != nil {
+		return "", nil, err
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		args = append(args, "--var", name+":"+vars[name])
-	}
-	cmd := exec.Command("npx", args...)
+	cmd := exec.Command("npx", append([]string{"--no-install", "wrangler", "--config", config, "dev",
+		"--ip", "127.0.0.1", "--port", port, "--inspector-port", inspector, "--log-level", "warn",
+		"--persist-to", state}, args...)...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "WRANGLER_SEND_METRICS=false", "CLOUDFLARE_CF_FETCH_ENABLED=false",
 		"XDG_CONFIG_HOME="+filepath.Join(root, ".config"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // wrangler starts workerd: stop the group
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
+		os.RemoveAll(state)
 		return "", nil, err
 	}
 	stop = func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		_ = cmd.Wait()
+		os.RemoveAll(state)
 	}
 	base = "http://127.0.0.1:" + port
 	deadline := time.Now().Add(90 * time.Second)
@@ -60,10 +59,10 @@ func StartWrangler(root, assets, port string, vars map[string]string) (base stri
 				return base, stop, nil
 			}
 		}
-		time.Sleep(200 * time.Millisecond) // polling a process we do not control
+		time.Sleep(200 * time.Millisecond) // polling a process that tells nothing else
 	}
 	stop()
-	return "", nil, fmt.Errorf("wrangler dev did not answer on %s within 90 s", base)
+	return "", nil, fmt.Errorf("wrangler dev (%s) did not answer on %s within 90 s", config, base)
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.

@@ -1,0 +1,389 @@
+package absorb
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// upstream is a fake token endpoint: it counts refreshes, can hold them
+// until released, and rotates the refresh token unless told not to.
+type upstream struct {
+	calls     atomic.Int64
+	hold      chan struct{} // when not nil, refreshes wait for it to close
+	noRotate  bool
+	accessTTL time.Duration
+	fail      error
+}
+
+func (u *upstream) refresh(presented string) func(context.Context) (session.Tokens, error) {
+	return func(ctx context.Context) (session.Tokens, error) {
+		n := u.calls.Add(1)
+		if u.hold != nil {
+			<-u.hold
+		}
+		if u.fail != nil {
+			return session.Tokens{}, u.fail
+		}
+		next := fmt.Sprint("refresh-", n)
+		if u.noRotate {
+			next = presented
+		}
+		ttl := u.accessTTL
+		if ttl == 0 {
+			ttl = time.Minute
+		}
+		return session.Tokens{AccessToken: fmt.Sprint("access-", n), RefreshToken: next, Expires: time.Now().Add(ttl)}, nil
+	}
+}
+
+// outcome is one Rotate's result.
+type outcome struct {
+	t      session.Tokens
+	shared bool
+	err    error
+}
+
+func rotateAll(a []*Absorber, n int, refresh, access string, u *upstream) []outcome {
+	out := make([]outcome, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			t, shared, err := a[i%len(a)].Rotate(context.Background(), refresh, access, u.refresh(refresh))
+			out[i] = outcome{t, shared, err}
+		})
+	}
+	synctest.Wait() // all blocked: one on the upstream, the others on it
+	close(u.hold)
+	wg.Wait()
+	return out
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// Concurrent duplicates share one refresh, within one process and across
+// two that share a Store; the same refresh token with another access
+// token is another refresh.
+func TestAbsorberDuplicates(t *testing.T) {
+	tests := []struct {
+		name      string
+		instances int
+	}{
+		{"one process", 1},
+		{"two processes, one store", 2},
+		{"three processes, one store", 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				store := NewMemory(0, nil)
+				var as []*Absorber
+				for range tt.instances {
+					as = append(as, New(Config{Store: store}))
+				}
+				u := &upstream{hold: make(chan struct{})}
+				out := rotateAll(as, 24, "r0", "a0", u)
+				assert.EqualValues(t, 1, u.calls.Load())
+				shared := 0
+				for i, o := range out {
+					require.NoError(t, o.err)
+					assert.Equal(t, out[0].t, o.t, "call %d", i)
+					if o.shared {
+						shared++
+					}
+				}
+				assert.Equal(t, 23, shared, "all but one")
+
+				u.hold = nil
+				_, shared0, err := as[0].Rotate(context.Background(), "r0", "other access", u.refresh("r0"))
+				require.NoError(t, err)
+				assert.False(t, shared0, "the access token is part of the key")
+				assert.EqualValues(t, 2, u.calls.Load())
+			})
+		})
+	}
+}
+
+// recordingStore keeps what it is given, so that tests can look at it.
+type recordingStore struct {
+	*Memory
+	mu     sync.Mutex
+	keys   []string
+	values [][]byte
+}
+
+func (s *recordingStore) Acquire(ctx context.Context, key string, ttl time.Duration) ([]byte, Lease, error) {
+	v, l, err := s.Memory.Acquire(ctx, key, ttl)
+	if l != nil {
+		l = recordingLease{l, s}
+	}
+	s.mu.Lock()
+	s.keys = append(s.keys, key)
+	s.mu.Unlock()
+	return v, l, err
+}
+
+type recordingLease struct {
+	Lease
+	s *recordingStore
+}
+
+func (l recordingLease) Complete(ctx context.Context, v []byte, ttl time.Duration) error {
+	l.s.mu.Lock()
+	l.s.values = append(l.s.values, v)
+	l.s.mu.Unlock()
+	return l.Lease.Complete(ctx, v, ttl)
+}
+
+// The store sees neither token: keys are hashes, values are sealed under
+// the presented refresh token and open with nothing else.
+func TestAbsorberStoresNothingUsable(t *testing.T) {
+	store := &recordingStore{Memory: NewMemory(0, nil)}
+	a := New(Config{Store: store})
+	u := &upstream{}
+	got, _, err := a.Rotate(context.Background(), "presented-refresh", "presented-access", u.refresh("presented-refresh"))
+	require.NoError(t, err)
+	require.Len(t, store.values, 1)
+	require.Len(t, store.keys, 1)
+	for _, secret := range []string{"presented-refresh", "presented-access", got.AccessToken, got.RefreshToken} {
+		assert.NotContains(t, store.keys[0], secret)
+		assert.False(t, bytes.Contains(store.values[0], []byte(secret)), "a token in the clear")
+	}
+	_, _, err = open("another-refresh", store.keys[0], store.values[0])
+	assert.ErrorIs(t, err, errOpen)
+	_, _, err = open("presented-refresh", lookupKey("x", "y"), store.values[0])
+	assert.ErrorIs(t, err, errOpen, "bound to its key")
+	opened, _, err := open("presented-refresh", store.keys[0], store.values[0])
+	require.NoError(t, err)
+	assert.Equal(t, got.AccessToken, opened.AccessToken)
+}
+
+// A rotated pair is handed out for the whole window, even with its access
+// token expired; a non-rotated one only while its access token has more
+// than MinLife (or half its lifetime) left, after which the duplicates
+// that found it share one new refresh.
+func TestAbsorberFreshness(t *testing.T) {
+	tests := []struct {
+		name      string
+		noRotate  bool
+		accessTTL time.Duration
+		after     time.Duration // when the duplicate comes
+		wantCalls int64
+	}{
+		{"rotated, access expired, within the window", false, 2 * time.Second, 9 * time.Second, 1},
+		{"not rotated, plenty of life left", true, time.Minute, 9 * time.Second, 1},
+		{"not rotated, less than MinLife left", true, 12 * time.Second, 8 * time.Second, 2},
+		{"not rotated, short-lived, within half its life", true, 2 * time.Second, 900 * time.Millisecond, 1},
+		{"not rotated, short-lived, past half its life", true, 2 * time.Second, 1100 * time.Millisecond, 2},
+		{"after the window", false, time.Minute, 10 * time.Second, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				a := New(Config{})
+				u := &upstream{noRotate: tt.noRotate, accessTTL: tt.accessTTL}
+				first, _, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+				require.NoError(t, err)
+				time.Sleep(tt.after)
+
+				u.hold = make(chan struct{})
+				out := rotateAll([]*Absorber{a}, 4, "r0", "a0", u)
+				assert.Equal(t, tt.wantCalls, u.calls.Load())
+				for _, o := range out {
+					require.NoError(t, o.err)
+					assert.Equal(t, out[0].t, o.t, "duplicates share")
+					assert.True(t, o.t.Expires.After(time.Now()) || !tt.noRotate, "never a stale non-rotated pair")
+				}
+				if tt.wantCalls == 1 {
+					assert.Equal(t, first, out[0].t)
+				}
+			})
+		})
+	}
+}
+
+// failingStore fails every call, as an unreachable Redis does.
+type failingStore struct{ calls atomic.Int64 }
+
+var errDown = errors.New("store down")
+
+func (s *failingStore) Acquire(context.Context, string, time.Duration) ([]byte, Lease, error) {
+	s.calls.Add(1)
+	return nil, nil, errDown
+}
+
+// fullStore is always full.
+type fullStore struct{}
+
+func (fullStore) Acquire(context.Context, string, time.Duration) ([]byte, Lease, error) {
+	return nil, nil, ErrStoreFull
+}
+
+// A store that fails or is full fails no refresh: duplicates are still
+// absorbed in process, a log line and OnFallback say so.
+func TestAbsorberFallback(t *testing.T) {
+	tests := []struct {
+		name   string
+		store  Store
+		reason string
+	}{
+		{"store down", &failingStore{}, "error"},
+		{"store full", fullStore{}, "full"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var logs bytes.Buffer
+				var mu sync.Mutex
+				var reasons []string
+				a := New(Config{Store: tt.store, Logger: slog.New(slog.NewTextHandler(&logs, nil)), OnFallback: func(r string) {
+					mu.Lock()
+					reasons = append(reasons, r)
+					mu.Unlock()
+				}})
+				u := &upstream{hold: make(chan struct{})}
+				out := rotateAll([]*Absorber{a}, 8, "r0", "a0", u)
+				assert.EqualValues(t, 1, u.calls.Load(), "absorbed in process")
+				for _, o := range out {
+					require.NoError(t, o.err)
+					assert.Equal(t, "access-1", o.t.AccessToken)
+				}
+				assert.Equal(t, []string{tt.reason}, reasons, "one store call per flight")
+				assert.Contains(t, logs.String(), "store unavailable")
+				assert.NotContains(t, logs.String(), "r0")
+				assert.NotContains(t, logs.String(), "access-1")
+			})
+		})
+	}
+}
+
+// A failed refresh is not kept: the next duplicate asks again, and the
+// caller gets the upstream's error.
+func TestAbsorberKeepsNoFailure(t *testing.T) {
+	a := New(Config{Logger: quiet()})
+	u := &upstream{fail: errors.New("rejected")}
+	for range 2 {
+		_, _, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		assert.ErrorIs(t, err, u.fail)
+	}
+	assert.EqualValues(t, 2, u.calls.Load())
+}
+
+// A caller whose ctx ends stops waiting; the refresh goes on for the
+// others and is kept.
+func TestAbsorberCallerGivesUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := New(Config{})
+		u := &upstream{hold: make(chan struct{})}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := a.Rotate(ctx, "r0", "a0", u.refresh("r0"))
+			done <- err
+		}()
+		synctest.Wait()
+		cancel()
+		assert.ErrorIs(t, <-done, context.Canceled)
+		close(u.hold)
+		synctest.Wait()
+		u.hold = nil
+		t2, shared, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		require.NoError(t, err)
+		assert.True(t, shared)
+		assert.Equal(t, "access-1", t2.AccessToken)
+		assert.EqualValues(t, 1, u.calls.Load())
+	})
+}
+
+// A refresh that starts late, after waiting out the lock of an instance
+// that died holding it, still gets its full time: cut short after the
+// upstream rotated, it would lose the new pair.
+func TestAbsorberLateRefreshGetsItsTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := NewMemory(0, nil)
+		_, dead, err := store.Acquire(context.Background(), lookupKey("r0", "a0"), DefaultLockTTL)
+		require.NoError(t, err)
+		require.NotNil(t, dead) // never completed nor released
+		a := New(Config{Store: store})
+		start := time.Now()
+		tok, shared, err := a.Rotate(context.Background(), "r0", "a0", func(ctx context.Context) (session.Tokens, error) {
+			select {
+			case <-time.After(DefaultLockTTL + DefaultLockTTL/2): // a slow upstream, within its own timeout
+				return session.Tokens{AccessToken: "a1", RefreshToken: "r1"}, nil
+			case <-ctx.Done():
+				return session.Tokens{}, ctx.Err()
+			}
+		})
+		require.NoError(t, err)
+		assert.False(t, shared)
+		assert.Equal(t, "a1", tok.AccessToken)
+		assert.GreaterOrEqual(t, time.Since(start), DefaultLockTTL, "it waited out the dead lock first")
+	})
+}
+
+// flakyStore fails until a moment, then works.
+type flakyStore struct {
+	*Memory
+	upAt  time.Time
+	calls atomic.Int64
+}
+
+func (s *flakyStore) Acquire(ctx context.Context, key string, ttl time.Duration) ([]byte, Lease, error) {
+	s.calls.Add(1)
+	if time.Now().Before(s.upAt) {
+		return nil, nil, errDown
+	}
+	return s.Memory.Acquire(ctx, key, ttl)
+}
+
+// A store that restarts within the patience is waited for: the refresh
+// coordinates through it, no fallback. One down for longer makes the
+// first refresh wait out the patience and the next fall back at once,
+// until the store answers again.
+func TestAbsorberStorePatience(t *testing.T) {
+	tests := []struct {
+		name      string
+		down      time.Duration
+		fallbacks int
+	}{
+		{"restart", 500 * time.Millisecond, 0},
+		{"outage", time.Minute, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				store := &flakyStore{Memory: NewMemory(0, nil), upAt: time.Now().Add(tt.down)}
+				var fell atomic.Int64
+				a := New(Config{Store: store, Logger: quiet(), OnFallback: func(string) { fell.Add(1) }})
+				u := &upstream{}
+				start := time.Now()
+				_, _, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+				require.NoError(t, err)
+				waited := time.Since(start)
+				calls := store.calls.Load()
+				_, _, err = a.Rotate(context.Background(), "r1", "a1", u.refresh("r1"))
+				require.NoError(t, err)
+				assert.EqualValues(t, tt.fallbacks, fell.Load())
+				if tt.fallbacks == 0 {
+					assert.Equal(t, tt.down, waited.Round(100*time.Millisecond), "waited for the store")
+					assert.Equal(t, 2, store.Len(), "both results are in the store")
+				} else {
+					assert.Equal(t, DefaultStorePatience, waited, "waited out the patience")
+					assert.Equal(t, calls+1, store.calls.Load(), "then fell back at once")
+				}
+			})
+		})
+	}
+}
