@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -65,7 +67,8 @@ func TestLazyDiscovery(t *testing.T) {
 	}))
 	defer gate.Close()
 	f.Close() // only through the gate from now on
-	h, err := New(Config{Issuer: f.URL, ClientID: "app", ClientSecret: "secret", PublicURL: public, Transport: gateTransport{gate.URL}, Timeout: time.Second})
+	h, err := New(Config{Issuer: f.URL, ClientID: "app", ClientSecret: "secret", PublicURL: public, Transport: gateTransport{gate.URL},
+		Timeout: time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
 
 	assert.Equal(t, http.StatusBadGateway, serve(h, "/auth/login").StatusCode)
