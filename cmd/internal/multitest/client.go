@@ -133,8 +133,8 @@ func (s *Session) LoggedIn() bool { return s.Cookies()[session.RefreshCookie] !=
 
 // Expires returns the access token's expiry from the accessExpires cookie.
 func (s *Session) Expires() time.Time {
-	ms, _ := strconv.ParseInt(s.Cookies()[session.ExpiresCookie], 10, 64)
-	return time.UnixMilli(ms)
+	expires, _, _ := session.ParseExpires(s.Cookies()[session.ExpiresCookie]) // "<ms>.<lifetime ms>"
+	return expires
 }
 
 // DueNow returns the session's cookies with accessExpires set to now: the
