@@ -71,7 +71,8 @@ $(WORKER)/worker.mjs: go.mod
 $(WORKER)/assets: wasm
 	rm -rf $@ && mkdir -p $@/js
 	cp www/* $@/
-	cp js/fetch-with-refresh.mjs js/fetch-with-refresh.d.ts js/fetch-with-refresh.d.mts js/fetch-with-refresh.wasm js/wasm_exec.js $@/js/
+	cp js/fetch-with-refresh.mjs js/fetch-with-refresh.wasm js/wasm_exec.js $@/js/
+	cp cmd/worker/_headers $@/
 
 ## Run
 

@@ -119,8 +119,8 @@ $("login-form").addEventListener("submit", async (event) => {
     return;
   }
   log("logged in", "ok");
-  const next = new URLSearchParams(location.search).get("next");
-  if (next?.startsWith("/") && !next.startsWith("//")) return location.assign(next); // back to the page that sent us here
+  const next = localPath(new URLSearchParams(location.search).get("next"));
+  if (next) return location.assign(next); // back to the page that sent us here
   showApp();
   await loadDepartments().catch((err) => log(describe(err), "bad"));
   updateCounters();
@@ -175,6 +175,20 @@ async function updateCounters() {
   }
   $("c-refreshes").textContent = s.refreshes - s.elsewhere; // sent by this tab
   $("c-others").textContent = s.refreshedByOthers + s.elsewhere;
+}
+
+// localPath returns next as a path of this origin, or null: it is resolved
+// as the browser would resolve it ("/\\evil.example", a tab in "//", a
+// scheme all leave the origin) and must stay on this one.
+function localPath(next) {
+  if (!next?.startsWith("/")) return null;
+  let url;
+  try {
+    url = new URL(next, location.origin);
+  } catch {
+    return null;
+  }
+  return url.origin === location.origin ? url.pathname + url.search + url.hash : null;
 }
 
 // The access token's remaining lifetime, from the readable accessExpires

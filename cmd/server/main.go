@@ -48,18 +48,26 @@ func main() {
 	}
 }
 
+// listening is what run reports once it listens: the server's base URL
+// and the metrics listener's ("" when off).
+type listening struct{ base, metrics string }
+
 // run serves until ctx ends, then shuts down gracefully. If ready is not
-// nil it receives the server's base URL once it listens.
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready chan<- string) error {
+// nil it receives the addresses once the server listens.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready chan<- listening) error {
 	cfg, err := config.Parse(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
+	logOut := newAsyncWriter(stderr, 8192)
+	defer logOut.Flush()
+	var handler slog.Handler = slog.NewTextHandler(logOut, nil)
 	if cfg.LogJSON {
-		handler = slog.NewJSONHandler(stderr, nil)
+		handler = slog.NewJSONHandler(logOut, nil)
 	}
 	log := slog.New(handler)
+	transport := newTransport()
+	defer transport.CloseIdleConnections()
 
 	cookies := session.Cookies{AccessMaxAge: cfg.AccessMaxAge, RefreshMaxAge: cfg.RefreshMaxAge, Insecure: cfg.Insecure}
 	upstreamURL := cfg.Upstream
@@ -89,6 +97,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	observer := newMetrics(reg)
+	var at listening
+	if cfg.MetricsAddr != "" {
+		metrics := http.NewServeMux()
+		metrics.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		addr, stopMetrics, err := serve(cfg.MetricsAddr, metrics, log)
+		if err != nil {
+			return fmt.Errorf("-metrics-addr: %w", err)
+		}
+		defer stopMetrics()
+		at.metrics = "http://" + addr
+		log.Info("metrics", "url", at.metrics+"/metrics")
+	}
 
 	var authPages *oidclogin.Handler
 	var authClient authclient.Client
@@ -96,7 +116,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		dctx, cancel := context.WithTimeout(ctx, cfg.AuthTimeout)
 		authPages, err = oidclogin.Discover(dctx, oidclogin.Config{
 			Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, Scopes: o.Scopes,
-			PublicURL: o.PublicURL, Transport: http.DefaultTransport, Timeout: cfg.AuthTimeout,
+			PublicURL: o.PublicURL, Transport: transport, Timeout: cfg.AuthTimeout,
 			Cookies: cookies, Log: log.With("component", "oidc"),
 			Observe: func(d time.Duration) { observer.Upstream("auth", d) },
 		})
@@ -108,31 +128,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log.Info("OpenID Connect mode", "issuer", o.Issuer, "client_id", o.ClientID, "redirect_uri", o.PublicURL.JoinPath("auth/callback").String())
 	}
 
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	api, auth := app.New(app.Config{
-		Upstream:     upstreamURL,
-		Transport:    http.DefaultTransport,
-		AuthTimeout:  cfg.AuthTimeout,
-		ProxyTimeout: cfg.ProxyTimeout,
-		Cookies:      cookies,
-		Observer:     observer,
-		Store:        store,
-		Logger:       log,
-		AuthClient:   authClient,
-		AuthPages:    optional(authPages),
+		Upstream:       upstreamURL,
+		Transport:      transport,
+		AuthTimeout:    cfg.AuthTimeout,
+		ProxyTimeout:   cfg.ProxyTimeout,
+		Cookies:        cookies,
+		Observer:       observer,
+		Store:          store,
+		Logger:         log,
+		TrustedProxies: cfg.TrustedProxies,
+		AuthClient:     authClient,
+		AuthPages:      optional(authPages),
 	})
-	pages := ssr.New(ssr.Config{Upstream: upstreamURL, Transport: http.DefaultTransport, Auth: auth})
-	mux.Handle("/", app.WithStatic(api, pages, os.DirFS(cfg.WWWDir), os.DirFS(cfg.JSDir)))
+	pages := ssr.New(ssr.Config{Upstream: upstreamURL, Transport: transport, Auth: auth})
+	site := app.WithStatic(api, pages, os.DirFS(cfg.WWWDir), os.DirFS(cfg.JSDir))
 
-	addr, stopMain, err := serve(cfg.Addr, logRequests(log, mux), log)
+	addr, stopMain, err := serve(cfg.Addr, logRequests(log, site), log)
 	if err != nil {
 		return err
 	}
-	base := "http://" + addr
-	log.Info("fetch-with-refresh is serving", "url", base+"/", "upstream", upstreamURL.String(), "secure_cookies", !cfg.Insecure)
+	at.base = "http://" + addr
+	log.Info("fetch-with-refresh is serving", "url", at.base+"/", "upstream", upstreamURL.String(), "secure_cookies", !cfg.Insecure)
 	if ready != nil {
-		ready <- base
+		ready <- at
 	}
 	<-ctx.Done()
 	log.Info("shutting down")

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -44,17 +45,18 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var logs syncBuffer
-	ready := make(chan string, 1)
+	ready := make(chan listening, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-www", t.TempDir(), "-js", t.TempDir()}, env(nil), &logs, ready)
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-www", t.TempDir(), "-js", t.TempDir()}, env(nil), &logs, ready)
 	}()
-	var base string
+	var at listening
 	select {
-	case base = <-ready:
+	case at = <-ready:
 	case err := <-done:
 		t.Fatal(err)
 	}
+	base := at.base
 
 	client := http.DefaultClient
 	req, _ := http.NewRequest("POST", base+"/api/auth/login", strings.NewReader(`{"username":"demo","password":"demo"}`))
@@ -77,6 +79,11 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	assert.Equal(t, 200, res.StatusCode)
 
 	res, err = http.Get(base + "/metrics")
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusNotFound, res.StatusCode, "no metrics on the public listener")
+	require.NotEqual(t, base, at.metrics)
+	res, err = http.Get(at.metrics + "/metrics")
 	require.NoError(t, err)
 	metrics, _ := io.ReadAll(res.Body)
 	res.Body.Close()
@@ -102,6 +109,79 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	assert.Contains(t, out, "shutting down")
 }
 
+// -metrics-addr "" turns the metrics listener off.
+func TestRunWithoutMetrics(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan listening, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-metrics-addr", ""}, env(nil), io.Discard, ready)
+	}()
+	at := <-ready
+	assert.Empty(t, at.metrics)
+	cancel()
+	require.NoError(t, <-done)
+}
+
+// The upstream transport: a pool sized for a proxy, and HTTP/2 to a TLS
+// upstream.
+func TestTransport(t *testing.T) {
+	tr := newTransport()
+	assert.GreaterOrEqual(t, tr.MaxIdleConnsPerHost, 64)
+	assert.NotZero(t, tr.TLSHandshakeTimeout)
+	assert.NotZero(t, tr.IdleConnTimeout)
+	assert.True(t, tr.DisableCompression, "encodings pass through")
+
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.Proto)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	tr.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	res, err := (&http.Client{Transport: tr}).Get(srv.URL)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	assert.Equal(t, "HTTP/2.0", string(body))
+}
+
+// blockingWriter holds every write until released.
+type blockingWriter struct {
+	release chan struct{}
+	mu      sync.Mutex
+	b       bytes.Buffer
+}
+
+func (w *blockingWriter) Write(p []byte) (int, error) {
+	<-w.release
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+// A log output that does not keep up never holds a request: lines queue,
+// then are dropped and counted.
+func TestAsyncLogNeverBlocks(t *testing.T) {
+	out := &blockingWriter{release: make(chan struct{})}
+	a := newAsyncWriter(out, 4)
+	for i := range 100 { // would block at the first line if writes were synchronous
+		_, err := a.Write([]byte("line " + strconv.Itoa(i) + "\n"))
+		require.NoError(t, err)
+	}
+	close(out.release)
+	a.Flush()
+	_, err := a.Write([]byte("after\n"))
+	require.NoError(t, err)
+	a.Flush()
+	out.mu.Lock()
+	got := out.b.String()
+	out.mu.Unlock()
+	assert.Contains(t, got, "line 0\n")
+	assert.Contains(t, got, "log lines dropped")
+	assert.Contains(t, got, "after\n")
+}
+
 // OpenID Connect mode: the server discovers the provider at start-up and
 // refuses to start when it cannot.
 func TestRunOIDCMode(t *testing.T) {
@@ -111,20 +191,21 @@ func TestRunOIDCMode(t *testing.T) {
 	srv := httptest.NewServer(provider)
 	defer srv.Close()
 	provider.SetIssuer(srv.URL)
-	args := []string{"-addr", "127.0.0.1:0", "-www", t.TempDir(), "-js", t.TempDir(), "-upstream", "http://127.0.0.1:1",
+	args := []string{"-addr", "127.0.0.1:0", "-metrics-addr", "", "-www", t.TempDir(), "-js", t.TempDir(), "-upstream", "http://127.0.0.1:1",
 		"-oidc-issuer", srv.URL, "-oidc-client-id", "app", "-public-url", "http://app.example.test"}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var logs syncBuffer
-	ready := make(chan string, 1)
+	ready := make(chan listening, 1)
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, args, env(map[string]string{"FWR_OIDC_CLIENT_SECRET": "s3cret"}), &logs, ready)
 	}()
 	var base string
 	select {
-	case base = <-ready:
+	case at := <-ready:
+		base = at.base
 	case err := <-done:
 		t.Fatal(err)
 	}

@@ -18,15 +18,16 @@ func TestRunWithRedis(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var logs syncBuffer
-	ready := make(chan string, 1)
+	ready := make(chan listening, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-www", t.TempDir(), "-js", t.TempDir()},
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-metrics-addr", "", "-www", t.TempDir(), "-js", t.TempDir()},
 			env(map[string]string{"FWR_REDIS": "redis://" + mr.Addr() + "/0"}), &logs, ready)
 	}()
 	var base string
 	select {
-	case base = <-ready:
+	case at := <-ready:
+		base = at.base
 	case err := <-done:
 		t.Fatal(err)
 	}

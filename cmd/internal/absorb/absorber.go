@@ -25,7 +25,7 @@ const (
 	// Config.MinLife is zero.
 	DefaultMinLife = 5 * time.Second
 	// DefaultStorePatience is Config.StorePatience when zero.
-	DefaultStorePatience = 2 * time.Second
+	DefaultStorePatience = 5 * time.Second
 )
 
 // Config configures an Absorber. Every field is optional.
@@ -50,7 +50,7 @@ type Config struct {
 	// waits for the store, so that duplicates on other instances still
 	// share it. Once the store has failed for longer, refreshes fall back
 	// at once, until it answers again. If zero, DefaultStorePatience;
-	// negative: fall back at once.
+	// negative: fall back at once. Never more than LockTTL.
 	StorePatience time.Duration
 	// Logger logs store failures (never a token). If nil, slog.Default().
 	Logger *slog.Logger
@@ -97,11 +97,18 @@ type Absorber struct {
 	group    singleflight.Group
 	// failingSince is when the store started failing; nil while it works.
 	failingSince atomic.Pointer[time.Time]
+	// down is set once a failure has been logged, until the store answers:
+	// one log line per outage, not one per refresh.
+	down atomic.Bool
 }
 
-// storeRetry is how often a failing store is tried again within the
-// patience.
-const storeRetry = 100 * time.Millisecond
+// How often a failing store is tried again within the patience: a lease
+// holder's result sooner than a waiter's acquisition, so that the result
+// is there first.
+const (
+	storeRetry    = 100 * time.Millisecond
+	completeRetry = 20 * time.Millisecond
+)
 
 // New returns an Absorber for cfg, filling in the documented defaults.
 func New(cfg Config) *Absorber {
@@ -128,7 +135,8 @@ func New(cfg Config) *Absorber {
 	}
 	a := &Absorber{
 		store: cfg.Store, window: cfg.Window, lockTTL: cfg.LockTTL, minLife: cfg.MinLife,
-		now: cfg.Now, log: cfg.Logger, onFall: cfg.OnFallback, patience: max(cfg.StorePatience, 0),
+		now: cfg.Now, log: cfg.Logger, onFall: cfg.OnFallback,
+		patience: min(max(cfg.StorePatience, 0), cfg.LockTTL), // within the wait for a lease
 		fallback: NewMemory(0, cfg.Now),
 	}
 	if a.store == nil {
@@ -173,10 +181,10 @@ func (a *Absorber) Rotate(ctx context.Context, refreshToken, accessToken string,
 
 // coordinate is one process's flight for key: a stored result, or the
 // lease and fn's result, stored for the window. wait bounds the waiting
-// for a lease, run is fn's (and the lease's) context. A stored pair too old to
-// hand out (non-rotating upstream) leads to a second round under a key
-// derived from it, so that the duplicates that found it still share one
-// refresh; a second stale pair is not looked past.
+// for a lease; run is fn's (and the lease's) context. A stored pair too
+// old to hand out (non-rotating upstream) leads to a second round under a
+// key derived from it, so that the duplicates that found it still share
+// one refresh; a second stale pair is not looked past.
 func (a *Absorber) coordinate(wait, run context.Context, key, refresh string, fn func(context.Context) (session.Tokens, error)) (session.Tokens, bool, error) {
 	for round := 0; round < 2; round++ {
 		value, lease, err := a.acquire(wait, key)
@@ -203,15 +211,19 @@ func (a *Absorber) coordinate(wait, run context.Context, key, refresh string, fn
 	return t, false, err
 }
 
-// acquire calls Store.Acquire, and on a store failure the in-process
-// fallback's. Neither value nor lease
-// with no error means ErrStoreFull. The only error is ctx's.
+// acquire calls Store.Acquire and, when the store has failed for longer
+// than the patience, the in-process fallback's. Neither value nor lease
+// with no error means: refresh without keeping the result (a full store).
+// The only error is ctx's.
 func (a *Absorber) acquire(ctx context.Context, key string) ([]byte, Lease, error) {
 	for {
 		value, lease, err := a.store.Acquire(ctx, key, a.lockTTL)
 		switch {
 		case err == nil:
 			a.failingSince.Store(nil)
+			if a.down.CompareAndSwap(true, false) {
+				a.log.Info("absorb: the store works again")
+			}
 			return value, lease, nil
 		case ctx.Err() != nil:
 			return nil, nil, ctx.Err()
@@ -265,8 +277,20 @@ func (a *Absorber) refresh(ctx context.Context, key, refresh string, lease Lease
 		return t, false, err
 	}
 	value, err := seal(refresh, key, t, issued)
-	if err == nil {
+	if err != nil {
+		return t, false, nil // not kept: duplicates refresh again
+	}
+	// The store failing now (a restart) would leave the waiters on other
+	// instances to refresh with the rotated-out token: try again within
+	// the patience, sooner than they do (completeRetry < storeRetry).
+	// Not once the store is known to be down.
+	deadline := time.Now().Add(a.patience)
+	for {
 		err = lease.Complete(ctx, value, a.window)
+		if err == nil || a.down.Load() || !time.Now().Add(completeRetry).Before(deadline) {
+			break
+		}
+		time.Sleep(completeRetry)
 	}
 	if err != nil {
 		a.fell("error", err)
@@ -274,8 +298,11 @@ func (a *Absorber) refresh(ctx context.Context, key, refresh string, lease Lease
 	return t, false, nil
 }
 
-// fell logs a store failure and reports it.
+// fell reports a refresh that could not use the store, and logs the
+// first of an outage (or of a full store).
 func (a *Absorber) fell(reason string, err error) {
-	a.log.Warn("absorb: store unavailable; coordinating in process", "reason", reason, "err", err)
+	if a.down.CompareAndSwap(false, true) {
+		a.log.Warn("absorb: store unavailable; coordinating in process until it works again", "reason", reason, "err", err)
+	}
 	a.onFall(reason)
 }

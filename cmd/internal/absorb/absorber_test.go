@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -366,7 +367,8 @@ func TestAbsorberStorePatience(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				store := &flakyStore{Memory: NewMemory(0, nil), upAt: time.Now().Add(tt.down)}
 				var fell atomic.Int64
-				a := New(Config{Store: store, Logger: quiet(), OnFallback: func(string) { fell.Add(1) }})
+				var logs bytes.Buffer
+				a := New(Config{Store: store, Logger: slog.New(slog.NewTextHandler(&logs, nil)), OnFallback: func(string) { fell.Add(1) }})
 				u := &upstream{}
 				start := time.Now()
 				_, _, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
@@ -382,8 +384,83 @@ func TestAbsorberStorePatience(t *testing.T) {
 				} else {
 					assert.Equal(t, DefaultStorePatience, waited, "waited out the patience")
 					assert.Equal(t, calls+1, store.calls.Load(), "then fell back at once")
+					assert.Equal(t, 1, strings.Count(logs.String(), "store unavailable"), "one line per outage")
+					store.upAt = time.Now()
+					_, _, err = a.Rotate(context.Background(), "r2", "a2", u.refresh("r2"))
+					require.NoError(t, err)
+					assert.Contains(t, logs.String(), "works again")
 				}
 			})
 		})
 	}
+}
+
+// An attacker's flood of refreshes of their own sessions cannot push a
+// victim's result out within its window: the victim's duplicate still gets
+// the shared pair (the flood's own results stop being kept at the cap).
+func TestAbsorberFloodDoesNotFlush(t *testing.T) {
+	const max = 100
+	var fell atomic.Int64
+	a := New(Config{Store: NewMemory(max, nil), Logger: quiet(), OnFallback: func(string) { fell.Add(1) }})
+	victim := &upstream{}
+	first, _, err := a.Rotate(context.Background(), "victim-r0", "victim-a0", victim.refresh("victim-r0"))
+	require.NoError(t, err)
+	attacker := &upstream{}
+	for i := range 100 * max {
+		r := fmt.Sprint("attacker-r", i)
+		_, _, err := a.Rotate(context.Background(), r, "a", attacker.refresh(r))
+		require.NoError(t, err)
+	}
+	assert.EqualValues(t, 100*max-(max-1), fell.Load(), "past the cap, results are not kept")
+	dup, shared, err := a.Rotate(context.Background(), "victim-r0", "victim-a0", victim.refresh("victim-r0"))
+	require.NoError(t, err)
+	assert.True(t, shared)
+	assert.Equal(t, first.RefreshToken, dup.RefreshToken)
+	assert.EqualValues(t, 1, victim.calls.Load())
+}
+
+// failingCompletes is a Memory whose leases fail to complete n times, as
+// during a store restart.
+type failingCompletes struct {
+	*Memory
+	n atomic.Int64
+}
+
+func (s *failingCompletes) Acquire(ctx context.Context, key string, ttl time.Duration) ([]byte, Lease, error) {
+	v, l, err := s.Memory.Acquire(ctx, key, ttl)
+	if l != nil {
+		l = failingLease{l, s}
+	}
+	return v, l, err
+}
+
+type failingLease struct {
+	Lease
+	s *failingCompletes
+}
+
+func (l failingLease) Complete(ctx context.Context, v []byte, ttl time.Duration) error {
+	if l.s.n.Add(-1) >= 0 {
+		return errDown
+	}
+	return l.Lease.Complete(ctx, v, ttl)
+}
+
+// A result that the store fails to take at first is stored once it comes
+// back within the patience: the duplicates that wait for it get it.
+func TestAbsorberCompleteRetries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &failingCompletes{Memory: NewMemory(0, nil)}
+		store.n.Store(3)
+		a := New(Config{Store: store, Logger: quiet()})
+		u := &upstream{}
+		first, _, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		require.NoError(t, err)
+		b := New(Config{Store: store, Logger: quiet()}) // another instance
+		dup, shared, err := b.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		require.NoError(t, err)
+		assert.True(t, shared)
+		assert.Equal(t, first.AccessToken, dup.AccessToken)
+		assert.EqualValues(t, 1, u.calls.Load())
+	})
 }

@@ -30,7 +30,8 @@ type Store interface {
 	// completed or released, its lockTTL passes, or their ctx ends (then
 	// ctx's error). Waiters are woken when the result is there, not by
 	// polling. An error other than ctx's means the store failed; the
-	// Absorber then falls back to coordinating in process.
+	// Absorber then waits for it (Config.StorePatience) or coordinates in
+	// process.
 	Acquire(ctx context.Context, key string, lockTTL time.Duration) (value []byte, lease Lease, err error)
 }
 

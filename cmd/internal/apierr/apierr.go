@@ -6,6 +6,7 @@ package apierr
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 )
@@ -44,11 +45,20 @@ func MethodNotAllowed(w http.ResponseWriter, allow string) {
 }
 
 // Decode reads a JSON body of at most MaxBody bytes into v, or answers 400
-// or 413 and returns false.
+// or 413 and returns false. The whole body is read first: any body over
+// MaxBody is 413, and anything after the JSON value (but white space) is
+// 400.
 func Decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	err := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody)).Decode(v)
+	if r.ContentLength > MaxBody {
+		BodyError(w, &http.MaxBytesError{Limit: MaxBody}, "")
+		return false
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err == nil {
+		err = json.Unmarshal(data, v) // refuses trailing data
+	}
 	if err != nil {
-		BodyError(w, err, "the body must be a JSON object")
+		BodyError(w, err, "the body must be one JSON object")
 	}
 	return err == nil
 }

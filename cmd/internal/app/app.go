@@ -16,6 +16,7 @@ import (
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/absorb"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/bff"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/csrf"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/forwarded"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/observe"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/proxy"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
@@ -54,6 +55,10 @@ type Config struct {
 	RefreshAhead time.Duration
 	// Observer is told what the handlers did. If nil, nothing is.
 	Observer observe.Observer
+	// TrustedProxies lists the front proxies whose X-Forwarded-For, -Proto
+	// and -Host are believed (the CSRF check's host, the proxy's
+	// X-Forwarded-*). If empty, only the connection is.
+	TrustedProxies forwarded.Trusted
 	// AuthClient is the upstream's auth dialect (bff.Config.Client). If
 	// nil, the JSON contract at Upstream.
 	AuthClient authclient.Client
@@ -62,8 +67,10 @@ type Config struct {
 	AuthPages http.Handler
 }
 
-// New returns the handler, and its auth endpoints' handler for server-side
-// callers that must share its refreshes (bff.Handler.Exchange).
+// New returns the handler, behind cfg.Cookies.Guard (session cookies read
+// by their plain names, a duplicate refused), and its auth endpoints'
+// handler for server-side callers that must share its refreshes
+// (bff.Handler.Exchange).
 func New(cfg Config) (http.Handler, *bff.Handler) {
 	api := http.NewServeMux()
 	auth := bff.New(bff.Config{
@@ -83,6 +90,7 @@ func New(cfg Config) (http.Handler, *bff.Handler) {
 		Transport: cfg.Transport,
 		Timeout:   cfg.ProxyTimeout,
 		Observer:  cfg.Observer,
+		Trusted:   cfg.TrustedProxies,
 	})
 	if cfg.RefreshAhead == 0 {
 		cfg.RefreshAhead = bff.DefaultAheadWindow
@@ -93,16 +101,16 @@ func New(cfg Config) (http.Handler, *bff.Handler) {
 	api.Handle("/api/", forward)
 
 	mux := http.NewServeMux()
-	mux.Handle("/api/", csrf.Protect(api))
+	mux.Handle("/api/", csrf.Protect(cfg.TrustedProxies, api))
 	if cfg.AuthPages != nil {
-		mux.Handle("/auth/", cfg.AuthPages)
+		mux.Handle("/auth/", static.Pages(cfg.AuthPages)) // HTML answers: the pages' CSP
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", ready(cfg))
-	return mux, auth
+	return cfg.Cookies.Guard(mux), auth
 }
 
 // WithStatic returns app with www served at / and js at /js/, and the
@@ -118,6 +126,7 @@ func WithStatic(app, pages http.Handler, www, js fs.FS) http.Handler {
 	mux.Handle("/readyz", app)
 	mux.Handle("/auth/", app)
 	if pages != nil {
+		pages = static.Pages(pages)
 		mux.Handle("GET /departments", pages)
 		mux.Handle("GET /login", pages)
 	}

@@ -62,14 +62,18 @@ func serve(h http.Handler, r *http.Request) *http.Response {
 	return w.Result()
 }
 
-// cookies returns the response's cookies by name.
+// cookies returns the response's cookies by their plain names (without
+// session.HostPrefix); each keeps its name on the wire, to be sent back.
 func cookies(res *http.Response) map[string]*http.Cookie {
 	m := map[string]*http.Cookie{}
 	for _, c := range res.Cookies() {
-		m[c.Name] = c
+		m[strings.TrimPrefix(c.Name, session.HostPrefix)] = c
 	}
 	return m
 }
+
+// wire is a session cookie's name on the wire in secure mode (the default).
+func wire(name string) string { return session.Cookies{}.Name(name) }
 
 func login(t *testing.T, h http.Handler) (access, refresh *http.Cookie) {
 	t.Helper()
@@ -193,6 +197,10 @@ func TestLoginBadInput(t *testing.T) {
 		{"empty body", ``, 400, "invalid_request"},
 		{"wrong types", `{"username":1,"password":true}`, 400, "invalid_request"},
 		{"too large", `{"username":"` + strings.Repeat("x", 80<<10) + `"}`, 413, "too_large"},
+		{"junk after the JSON", `{"username":"demo","password":"demo"} junk`, 400, "invalid_request"},
+		{"a second value", `{"username":"demo","password":"demo"}{}`, 400, "invalid_request"},
+		{"valid JSON, then 70 KiB of junk", `{"username":"demo","password":"demo"}` + strings.Repeat("x", 70<<10), 413, "too_large"},
+		{"valid JSON, then 70 KiB of spaces", `{"username":"demo","password":"demo"}` + strings.Repeat(" ", 70<<10), 413, "too_large"},
 	}
 	e := newEnv(t)
 	for _, tt := range tests {
@@ -203,6 +211,34 @@ func TestLoginBadInput(t *testing.T) {
 			assert.Empty(t, res.Cookies())
 		})
 	}
+}
+
+func TestLoginWhiteSpaceAfterTheJSONIsFine(t *testing.T) {
+	res := serve(newEnv(t).handler, request("POST", "/api/auth/login", "{\"username\":\"demo\",\"password\":\"demo\"}\r\n"))
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+}
+
+// Finding 6: a session cookie sent twice (a sibling subdomain planted one)
+// is refused on every route, rather than the first one taken.
+func TestDuplicateSessionCookieIs400(t *testing.T) {
+	e := newEnv(t)
+	_, refresh := login(t, e.handler)
+	planted := &http.Cookie{Name: refresh.Name, Value: "planted"}
+	for _, tt := range []struct{ method, path string }{
+		{"POST", "/api/auth/refresh"}, {"GET", "/api/departments"}, {"POST", "/api/auth/logout"},
+	} {
+		for _, order := range [][]*http.Cookie{{planted, refresh}, {refresh, planted}} {
+			res := serve(e.handler, request(tt.method, tt.path, "", order...))
+			assert.Equal(t, http.StatusBadRequest, res.StatusCode, tt.path)
+			assert.Equal(t, "duplicate_cookie", jsonError(t, res))
+			assert.Empty(t, res.Cookies(), "the session is left alone")
+		}
+	}
+	assert.Zero(t, e.upstream.Stats().Refreshes, "no refresh with either")
+
+	// A plain-named look-alike beside the real one is ignored.
+	res := serve(e.handler, request("POST", "/api/auth/refresh", "", &http.Cookie{Name: session.RefreshCookie, Value: "planted"}, refresh))
+	assert.Equal(t, http.StatusOK, res.StatusCode)
 }
 
 func TestRefresh(t *testing.T) {
@@ -295,7 +331,7 @@ func TestRefreshTransientFailuresKeepCookies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHandler(t, tt.upstream, func(c *Config) { c.AuthTimeout = 200 * time.Millisecond })
-			res := serve(h, request("POST", "/api/auth/refresh", "", &http.Cookie{Name: session.RefreshCookie, Value: "tok"}))
+			res := serve(h, request("POST", "/api/auth/refresh", "", &http.Cookie{Name: wire(session.RefreshCookie), Value: "tok"}))
 			assert.Equal(t, tt.want, res.StatusCode)
 			assert.Equal(t, tt.code, jsonError(t, res))
 			assert.Empty(t, res.Header.Values("Set-Cookie"), "cookies untouched")
@@ -339,8 +375,8 @@ func TestProxy(t *testing.T) {
 	h := newHandler(t, srv.URL+"/v1")
 
 	r := request("PATCH", "/api/items/42?q=a%20b&x=1", `{"name":"n"}`,
-		&http.Cookie{Name: session.AccessCookie, Value: "tok123"},
-		&http.Cookie{Name: session.RefreshCookie, Value: "secret"})
+		&http.Cookie{Name: wire(session.AccessCookie), Value: "tok123"},
+		&http.Cookie{Name: wire(session.RefreshCookie), Value: "secret"})
 	r.Header.Set("Authorization", "Bearer forged")
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("Connection", "X-Hop")
@@ -373,7 +409,7 @@ func TestProxyBodyLimit(t *testing.T) {
 	rec := &recordingUpstream{}
 	srv := httptest.NewServer(rec)
 	t.Cleanup(srv.Close)
-	res := serve(newHandler(t, srv.URL), request("POST", "/api/echo", strings.Repeat("x", 11<<20)))
+	res := serve(newHandler(t, srv.URL), request("POST", "/api/echo", strings.Repeat("x", 11<<20), &http.Cookie{Name: wire(session.AccessCookie), Value: "tok"}))
 	assert.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode)
 	assert.Equal(t, "too_large", jsonError(t, res))
 	assert.Nil(t, rec.last, "nothing was sent upstream")
@@ -383,18 +419,23 @@ func TestProxyPassesUpstream401AndMapsFailures(t *testing.T) {
 	e := newEnv(t)
 	res := serve(e.handler, request("GET", "/api/departments", ""))
 	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "no token: the upstream's 401 passes through")
+	res = serve(e.handler, request("POST", "/api/echo", "{}"))
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "no token and a body: 401 from the proxy")
+	assert.Equal(t, "no_session", jsonError(t, res))
+	res = serve(e.handler, request("GET", "/api/departments", "", &http.Cookie{Name: wire(session.AccessCookie), Value: "unknown"}))
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "an unknown token: the upstream's 401 passes through")
 	access, _ := login(t, e.handler)
 	res = serve(e.handler, request("GET", "/api/departments", "", access))
 	assert.Equal(t, http.StatusOK, res.StatusCode)
 
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
-	res = serve(newHandler(t, closed.URL), request("GET", "/api/departments", ""))
+	res = serve(newHandler(t, closed.URL), request("GET", "/api/departments", "", access))
 	assert.Equal(t, http.StatusBadGateway, res.StatusCode)
 	assert.Equal(t, "upstream_unreachable", jsonError(t, res))
 
 	slow := newHandler(t, failingUpstream(t, 200, 5*time.Second), func(c *Config) { c.ProxyTimeout = 200 * time.Millisecond })
-	res = serve(slow, request("GET", "/api/departments", ""))
+	res = serve(slow, request("GET", "/api/departments", "", access))
 	assert.Equal(t, http.StatusGatewayTimeout, res.StatusCode)
 	assert.Equal(t, "upstream_timeout", jsonError(t, res))
 }
@@ -407,7 +448,7 @@ func TestProxyRefreshesAhead(t *testing.T) {
 	access, refresh := login(t, e.handler)
 	res := serve(e.handler, request("POST", "/api/demo/expire", "", access))
 	require.Equal(t, http.StatusNoContent, res.StatusCode)
-	due := &http.Cookie{Name: session.ExpiresCookie, Value: "1"} // long past
+	due := &http.Cookie{Name: wire(session.ExpiresCookie), Value: "1"} // long past
 
 	res = serve(e.handler, request("GET", "/api/departments", "", access, refresh, due))
 	assert.Equal(t, http.StatusOK, res.StatusCode, "no 401 reached the browser")

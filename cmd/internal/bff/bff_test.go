@@ -51,7 +51,9 @@ func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func newBFF(t *testing.T, up *countingUpstream, window time.Duration, now func() time.Time, store ...absorb.Store) *Handler {
 	t.Helper()
 	u, _ := url.Parse("http://upstream.test")
-	cfg := Config{Upstream: u, Transport: handlerTransport{up}, AbsorbWindow: window, Now: now}
+	// Insecure: the handler reads plain cookie names, as it does behind
+	// session.Cookies.Guard in the server.
+	cfg := Config{Upstream: u, Transport: handlerTransport{up}, AbsorbWindow: window, Now: now, Cookies: session.Cookies{Insecure: true}}
 	if len(store) > 0 {
 		cfg.Store = store[0]
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/bff"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/forwarded"
 )
 
 // Config is the server's configuration. The fields are named after the
@@ -35,7 +36,13 @@ type Config struct {
 	AuthTimeout   time.Duration
 	ProxyTimeout  time.Duration
 	LogJSON       bool
-	OIDC          OIDC
+	// MetricsAddr is where Prometheus metrics are served; "" serves none.
+	MetricsAddr string
+	// TrustedProxies lists the front proxies whose X-Forwarded-* headers
+	// are believed.
+	TrustedProxies forwarded.Trusted
+	// OIDC is the OpenID Connect mode's settings.
+	OIDC OIDC
 }
 
 // Parse reads args, with environment variables (FWR_ and the flag's name
@@ -44,7 +51,7 @@ type Config struct {
 // -h returns flag.ErrHelp.
 func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, error) {
 	c := &Config{}
-	var upstream string
+	var upstream, trusted string
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "`address` to listen on")
@@ -57,12 +64,14 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 	fs.StringVar(&c.Redis, "redis", "", "Redis `URL` (redis://host:port/db) shared by every instance to absorb duplicate refreshes across them (empty: per instance)")
 	fs.DurationVar(&c.AccessMaxAge, "access-cookie-max-age", time.Hour, "Max-Age of the accessToken cookie")
 	fs.DurationVar(&c.RefreshMaxAge, "refresh-cookie-max-age", 7*24*time.Hour, "Max-Age of the refreshToken cookie")
-	fs.BoolVar(&c.Insecure, "insecure-cookies", false, "drop the Secure cookie attribute (plain-http development only)")
+	fs.BoolVar(&c.Insecure, "insecure-cookies", false, "drop the Secure cookie attribute and the __Host- prefix of the cookie names (plain-http development only)")
 	fs.StringVar(&c.WWWDir, "www", "www", "`directory` served at /")
 	fs.StringVar(&c.JSDir, "js", "js", "`directory` served at /js/")
 	fs.DurationVar(&c.AuthTimeout, "auth-timeout", bff.DefaultTimeout, "timeout of a login or refresh call to the upstream (keep it below the browser module's refreshTimeoutMs, 10s by default)")
 	fs.DurationVar(&c.ProxyTimeout, "proxy-timeout", 30*time.Second, "timeout of a proxied call")
 	fs.BoolVar(&c.LogJSON, "log-json", false, "log JSON lines instead of text")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "127.0.0.1:9100", "`address` of the Prometheus /metrics listener, kept off the public one (empty: no metrics)")
+	fs.StringVar(&trusted, "trusted-proxies", "", "comma-separated `CIDRs` of front proxies whose X-Forwarded-For, -Proto and -Host are believed (empty: none)")
 	finishOIDC := oidcFlags(fs, &c.OIDC)
 	fs.Usage = func() {
 		fmt.Fprintln(out, "Usage: server [flags]\n\nThe fetch-with-refresh backend-for-frontend: auth endpoints, API proxy, static files.\nEvery flag can also be set with an FWR_ environment variable (-access-ttl: FWR_ACCESS_TTL); flags win.\n\nFlags:")
@@ -81,7 +90,8 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 	if envErr != nil {
 		return nil, envErr
 	}
-	if err := fs.Parse(args); err != nil {
+	err := fs.Parse(args)
+	if err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -93,6 +103,9 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 			return nil, fmt.Errorf("-upstream %q: want an absolute http(s) URL", upstream)
 		}
 		c.Upstream = u
+	}
+	if c.TrustedProxies, err = forwarded.Parse(trusted); err != nil {
+		return nil, fmt.Errorf("-trusted-proxies: %w", err)
 	}
 	for name, d := range map[string]time.Duration{
 		"access-ttl": c.AccessTTL, "refresh-ttl": c.RefreshTTL, "access-cookie-max-age": c.AccessMaxAge,

@@ -28,9 +28,20 @@ func TestParseConfig(t *testing.T) {
 			assert.Equal(t, time.Hour, c.AccessMaxAge)
 			assert.Equal(t, 7*24*time.Hour, c.RefreshMaxAge)
 			assert.False(t, c.Insecure)
+			assert.Equal(t, "127.0.0.1:9100", c.MetricsAddr, "metrics off the public listener")
+			assert.Empty(t, c.TrustedProxies)
 			assert.Empty(t, c.Redis)
 			assert.True(t, c.RefreshRotate)
 		}, ""},
+		{"metrics off, trusted proxies", []string{"-metrics-addr", "", "-trusted-proxies", "10.0.0.0/8, 192.168.1.7,::1"}, nil, func(t *testing.T, c *Config) {
+			assert.Empty(t, c.MetricsAddr)
+			require.Len(t, c.TrustedProxies, 3)
+			assert.Equal(t, "10.0.0.0/8", c.TrustedProxies[0].String())
+			assert.Equal(t, "192.168.1.7/32", c.TrustedProxies[1].String())
+			assert.Equal(t, "::1/128", c.TrustedProxies[2].String())
+		}, ""},
+		{"bad trusted proxy", []string{"-trusted-proxies", "10.0.0.0/33"}, nil, nil, "-trusted-proxies"},
+		{"trusted proxies from the environment", nil, map[string]string{"FWR_TRUSTED_PROXIES": "nope"}, nil, "-trusted-proxies"},
 		{"redis from the environment", nil, map[string]string{"FWR_REDIS": "redis://127.0.0.1:6379/0", "FWR_REFRESH_ROTATE": "false"}, func(t *testing.T, c *Config) {
 			assert.Equal(t, "redis://127.0.0.1:6379/0", c.Redis)
 			assert.False(t, c.RefreshRotate)

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/browsertest"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/testserver"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/scenario"
 	"github.com/stretchr/testify/assert"
@@ -18,14 +20,14 @@ import (
 )
 
 // jar reads the browser's cookies for base through the DevTools protocol,
-// HttpOnly ones included.
+// HttpOnly ones included, by their plain names (without __Host-).
 func jar(t *testing.T, ctx context.Context, base string) map[string]string {
 	t.Helper()
 	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/"}})
 	require.NoError(t, err)
 	m := map[string]string{}
 	for _, c := range res.Cookies {
-		m[c.Name] = c.Value
+		m[strings.TrimPrefix(c.Name, session.HostPrefix)] = c.Value // by plain name
 	}
 	return m
 }

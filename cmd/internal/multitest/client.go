@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -133,8 +132,8 @@ func (s *Session) LoggedIn() bool { return s.Cookies()[session.RefreshCookie] !=
 
 // Expires returns the access token's expiry from the accessExpires cookie.
 func (s *Session) Expires() time.Time {
-	expires, _, _ := session.ParseExpires(s.Cookies()[session.ExpiresCookie]) // "<ms>.<lifetime ms>"
-	return expires
+	exp, _, _ := session.ParseExpires(s.Cookies()[session.ExpiresCookie])
+	return exp
 }
 
 // DueNow returns the session's cookies with accessExpires set to now: the
@@ -142,12 +141,14 @@ func (s *Session) Expires() time.Time {
 // expiry.
 func (s *Session) DueNow() map[string]string { return Due(s.Cookies()) }
 
-// Due returns a copy of cookies with accessExpires set to now.
+// Due returns a copy of cookies with accessExpires set to now (the
+// token's lifetime kept).
 func Due(cookies map[string]string) map[string]string {
 	c := make(map[string]string, len(cookies))
 	for k, v := range cookies {
 		c[k] = v
 	}
-	c[session.ExpiresCookie] = strconv.FormatInt(time.Now().UnixMilli(), 10)
+	_, lifetime, _ := session.ParseExpires(c[session.ExpiresCookie])
+	c[session.ExpiresCookie] = session.FormatExpires(time.Now(), lifetime)
 	return c
 }

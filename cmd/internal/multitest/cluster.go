@@ -147,7 +147,7 @@ type Instance struct {
 }
 
 // StartInstance starts the server binary on a free port with args (plus
-// -addr, -insecure-cookies and empty static folders) and waits until
+// -addr, no -metrics-addr, -insecure-cookies and empty static folders) and waits until
 // /healthz answers.
 func StartInstance(bin string, log io.Writer, args ...string) (*Instance, error) {
 	addr, err := FreeAddr()
@@ -158,7 +158,9 @@ func StartInstance(bin string, log io.Writer, args ...string) (*Instance, error)
 	if err != nil {
 		return nil, err
 	}
-	args = append([]string{"-addr", addr, "-insecure-cookies", "-www", empty, "-js", empty}, args...)
+	// No metrics listener: its default address (127.0.0.1:9100) is one
+	// port for every instance.
+	args = append([]string{"-addr", addr, "-metrics-addr", "", "-insecure-cookies", "-www", empty, "-js", empty}, args...)
 	in := &Instance{Base: "http://" + addr, p: &process{name: bin, args: args, log: log}}
 	return in, in.Start()
 }

@@ -199,7 +199,9 @@ func TestNonRotatingUpstream(t *testing.T) {
 
 	// The shared pair's access token expires: a real deadline of a real
 	// process's token, not an ordering of this test's goroutines.
-	time.Sleep(time.Until(s.Expires()) + 100*time.Millisecond)
+	exp := s.Expires()
+	require.False(t, exp.IsZero())
+	time.Sleep(time.Until(exp) + 100*time.Millisecond)
 	rs = c.burst(s, 4, Due(old), "")
 	allOK(t, rs) // a stale pair would have made these 401
 	st := c.up.Stats()

@@ -3,11 +3,25 @@
 // never reach the upstream, and the upstream's cookies never reach the
 // browser.
 //
+// What it refuses before anything reaches the upstream: methods outside
+// GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS (405); paths that could
+// leave the upstream's base path once the upstream decodes them (400, see
+// CheckPath); calls with a body but without an access token cookie (401,
+// before a byte of the body is read: an anonymous upload costs nothing);
+// bodies over MaxBody (413). A bodiless call without a session goes on
+// without Authorization, and the upstream answers it (public resources,
+// or its own 401).
+//
+// What it filters on the way back: an upstream redirect becomes 502 (the
+// browser must not follow it with the session's origin), the upstream's
+// Set-Cookie and X-Access-Expires are dropped, every answer carries
+// X-Content-Type-Options: nosniff, and an answer on which the server sets
+// cookies (a refresh ahead) is Cache-Control: no-store.
+//
 // It is written on http.RoundTripper rather than httputil.ReverseProxy:
 // ReverseProxy falls back to http.DefaultTransport, and that one reference
 // links net/http's whole client (TLS, HTTP/2) into the Workers build, 1.2 MB
-// of gzip that pushes it past the free plan's 3 MB. What an API proxy
-// needs of ReverseProxy is the header hygiene below.
+// of gzip that pushes it past the free plan's 3 MB.
 package proxy
 
 import (
@@ -17,13 +31,15 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/textproto"
 	"net/url"
+	"runtime"
 	"strings"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/apierr"
-	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/csrf"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/forwarded"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/observe"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
 )
@@ -31,10 +47,16 @@ import (
 // Prefix is the path prefix that is stripped before forwarding.
 const Prefix = "/api"
 
-// MaxBody bounds a proxied request body (10 MiB). Bodies are read in full
-// before they are sent on: the Workers runtime cannot stream a request body
-// through a handler.
+// MaxBody bounds a proxied request body (10 MiB).
 const MaxBody = 10 << 20
+
+// DefaultMaxBuffered bounds the request bytes held in memory at once by
+// all buffered calls together (Config.Buffer), when Config.MaxBuffered is
+// zero: 64 MiB.
+const DefaultMaxBuffered = 64 << 20
+
+// Allow lists the methods the proxy forwards.
+const Allow = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 
 // Config configures the proxy. Upstream and Transport are required.
 type Config struct {
@@ -47,16 +69,22 @@ type Config struct {
 	Timeout time.Duration
 	// Observer is told each call's status and latency. If nil, nothing is.
 	Observer observe.Observer
+	// Trusted lists the front proxies whose X-Forwarded-* headers are
+	// passed on. If empty, they are set from the connection alone.
+	Trusted forwarded.Trusted
+	// Buffer reads each request body in full before it is sent, for hosts
+	// that cannot stream a request body through a handler (the Workers
+	// runtime; New turns it on under GOOS=js). Natively bodies are streamed.
+	Buffer bool
+	// MaxBuffered bounds the bytes that buffered bodies hold at once; a
+	// call waits (within Timeout) for room. If zero, DefaultMaxBuffered.
+	MaxBuffered int64
 }
 
-// hopHeaders are the hop-by-hop headers of RFC 9110 §7.6.1, which a proxy
-// must not forward.
-var hopHeaders = []string{
-	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+type handler struct {
+	cfg    Config
+	budget *semaphore.Weighted // bytes of buffered bodies; nil when streaming
 }
-
-type handler struct{ cfg Config }
 
 // New returns the proxy handler.
 func New(cfg Config) http.Handler {
@@ -66,18 +94,42 @@ func New(cfg Config) http.Handler {
 	if cfg.Observer == nil {
 		cfg.Observer = observe.Nop{}
 	}
-	return handler{cfg}
+	if cfg.MaxBuffered <= 0 {
+		cfg.MaxBuffered = DefaultMaxBuffered
+	}
+	if runtime.GOOS == "js" {
+		cfg.Buffer = true
+	}
+	h := &handler{cfg: cfg}
+	if cfg.Buffer {
+		h.budget = semaphore.NewWeighted(max(cfg.MaxBuffered, MaxBody))
+	}
+	return h
 }
 
-func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var body []byte
-	if r.Body != http.NoBody {
-		var err error
-		if body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody)); err != nil {
-			apierr.BodyError(w, err, "the request body could not be read")
-			return
-		}
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+	default: // CONNECT, TRACE and anything unknown
+		apierr.MethodNotAllowed(w, Allow)
+		return
 	}
+	if err := CheckPath(r.URL); err != nil {
+		apierr.Write(w, http.StatusBadRequest, "invalid_path", err.Error())
+		return
+	}
+	token := session.Read(r, session.AccessCookie)
+	hasBody := r.Body != nil && r.Body != http.NoBody
+	if token == "" && hasBody { // before the body: a caller without a session costs nothing
+		h.cfg.Observer.Proxied(http.StatusUnauthorized)
+		apierr.Write(w, http.StatusUnauthorized, "no_session", "no access token cookie: log in or refresh")
+		return
+	}
+	if r.ContentLength > MaxBody {
+		apierr.BodyError(w, &http.MaxBytesError{Limit: MaxBody}, "")
+		return
+	}
+
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
 	defer cancel()
 	out, err := http.NewRequestWithContext(ctx, r.Method, "", nil) // the URL is set below, unparsed
@@ -87,25 +139,83 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	out.URL = h.target(r.URL)
 	out.Host = out.URL.Host
-	if len(body) > 0 {
-		out.Body = io.NopCloser(bytes.NewReader(body))
-		out.ContentLength = int64(len(body))
+	out.Header = h.requestHeader(r, token)
+	var body *limited
+	if hasBody {
+		if h.cfg.Buffer {
+			release, ok := h.buffer(ctx, w, r, out)
+			if !ok {
+				return
+			}
+			defer release()
+		} else {
+			body = &limited{r: http.MaxBytesReader(w, r.Body, MaxBody)}
+			out.Body, out.ContentLength = body, r.ContentLength
+		}
 	}
-	out.Header = requestHeader(r)
 
 	start := time.Now()
 	res, err := h.cfg.Transport.RoundTrip(out)
 	h.cfg.Observer.Upstream("api", time.Since(start))
 	if err != nil {
+		if body != nil && body.tooLarge() {
+			h.cfg.Observer.Proxied(http.StatusRequestEntityTooLarge)
+			apierr.BodyError(w, &http.MaxBytesError{Limit: MaxBody}, "")
+			return
+		}
 		h.fail(w, r, err)
 		return
 	}
 	defer res.Body.Close()
+	h.respond(w, res)
+}
+
+// buffer reads r's body into out within the byte budget. It answers the
+// failures itself (ok false); release gives the bytes back.
+func (h *handler) buffer(ctx context.Context, w http.ResponseWriter, r *http.Request, out *http.Request) (release func(), ok bool) {
+	n := r.ContentLength
+	if n < 0 {
+		n = MaxBody // unknown length: room for the largest
+	}
+	if err := h.budget.Acquire(ctx, n); err != nil {
+		h.cfg.Observer.Proxied(http.StatusServiceUnavailable)
+		apierr.Write(w, http.StatusServiceUnavailable, "busy", "too many large requests at once; try again")
+		return nil, false
+	}
+	release = func() { h.budget.Release(n) }
+	data, err := io.ReadAll(io.LimitReader(http.MaxBytesReader(w, r.Body, MaxBody), n+1))
+	if err == nil && int64(len(data)) > n {
+		err = &http.MaxBytesError{Limit: n} // longer than its Content-Length
+	}
+	if err != nil {
+		release()
+		apierr.BodyError(w, err, "the request body could not be read")
+		return nil, false
+	}
+	out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(data)), int64(len(data))
+	return release, true
+}
+
+// respond writes the upstream's answer, filtered.
+func (h *handler) respond(w http.ResponseWriter, res *http.Response) {
+	if res.StatusCode >= 300 && res.StatusCode < 400 && res.StatusCode != http.StatusNotModified {
+		h.cfg.Observer.Proxied(http.StatusBadGateway)
+		apierr.Write(w, http.StatusBadGateway, "upstream_redirect", "the API answered with a redirect, which is not passed to the browser")
+		return
+	}
 	removeHop(res.Header)
-	res.Header.Del("Set-Cookie") // the upstream's cookies are not for this origin; ours (Ahead) stay
 	hdr := w.Header()
 	for k, vv := range res.Header {
+		switch k {
+		case "Set-Cookie", "Set-Cookie2", session.ExpiresHeader, session.LifetimeHeader: // the upstream's are not for this origin; ours (Ahead) stay
+			continue
+		}
 		hdr[k] = vv
+	}
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	if len(hdr["Set-Cookie"]) > 0 {
+		hdr.Set("Cache-Control", "no-store") // an answer that sets the session is nobody else's
+		hdr.Del("Expires")
 	}
 	h.cfg.Observer.Proxied(res.StatusCode)
 	w.WriteHeader(res.StatusCode)
@@ -113,7 +223,7 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // target is the upstream URL for an /api URL.
-func (h handler) target(in *url.URL) *url.URL {
+func (h *handler) target(in *url.URL) *url.URL {
 	u := *h.cfg.Upstream
 	u.Path = strings.TrimSuffix(u.Path, "/") + strings.TrimPrefix(in.Path, Prefix)
 	u.RawPath = ""
@@ -124,47 +234,9 @@ func (h handler) target(in *url.URL) *url.URL {
 	return &u
 }
 
-// requestHeader is the header sent upstream: the browser's, without
-// hop-by-hop headers, cookies, the CSRF header or any Authorization, with
-// the session's bearer token and X-Forwarded-*.
-func requestHeader(r *http.Request) http.Header {
-	h := r.Header.Clone()
-	removeHop(h)
-	for _, k := range []string{"Cookie", csrf.Header, "Authorization", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
-		h.Del(k)
-	}
-	if token := session.Read(r, session.AccessCookie); token != "" {
-		h.Set("Authorization", "Bearer "+token)
-	}
-	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		h.Set("X-Forwarded-For", ip)
-	}
-	h.Set("X-Forwarded-Host", r.Host)
-	proto := "http"
-	if r.TLS != nil {
-		proto = "https"
-	}
-	h.Set("X-Forwarded-Proto", proto)
-	return h
-}
-
-// removeHop deletes the hop-by-hop headers and those that Connection names.
-func removeHop(h http.Header) {
-	for _, v := range h.Values("Connection") {
-		for _, name := range strings.Split(v, ",") {
-			if name = textproto.TrimString(name); name != "" {
-				h.Del(name)
-			}
-		}
-	}
-	for _, k := range hopHeaders {
-		h.Del(k)
-	}
-}
-
 // fail answers a call that got no answer: 504 for a timeout, 502 otherwise,
 // nothing when the client has left.
-func (h handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil {
 		return
 	}

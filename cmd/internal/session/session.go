@@ -1,18 +1,31 @@
 // Package session keeps a user's tokens in cookies: the access and refresh
 // tokens HttpOnly, where page scripts cannot read them, and the access
 // token's expiry (not secret) where they can.
+//
+// In secure mode (the default) the cookies are named with the __Host-
+// prefix (__Host-accessToken, ...): a browser accepts such a cookie only
+// from this host, over HTTPS, with Path=/ and no Domain, so a sibling
+// subdomain cannot plant one. With Insecure they keep their plain names.
+//
+// Handlers read the cookies by their plain names with Read, behind Guard,
+// which maps the prefixed names to the plain ones, drops plain-named
+// session cookies in secure mode (anyone on a sibling domain can set those)
+// and refuses a request that carries one session cookie twice.
 package session
 
 import (
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/apierr"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/authclient"
 )
 
-// Cookie names.
+// Cookie names as handlers read them (Read). On the wire, in secure mode,
+// they carry HostPrefix.
 const (
 	AccessCookie  = "accessToken"
 	RefreshCookie = "refreshToken"
@@ -23,6 +36,12 @@ const (
 	// when to refresh ahead; it carries no secret.
 	ExpiresCookie = "accessExpires"
 )
+
+// HostPrefix starts the cookies' names in secure mode.
+const HostPrefix = "__Host-"
+
+// names are the session cookies' plain names.
+var names = [...]string{AccessCookie, RefreshCookie, ExpiresCookie}
 
 // ExpiresHeader carries the access token's expiry, in Unix milliseconds, on
 // login and refresh answers. The browser module reads it.
@@ -64,8 +83,18 @@ type Cookies struct {
 	AccessMaxAge time.Duration
 	// RefreshMaxAge is the refresh cookie's Max-Age. If zero, seven days.
 	RefreshMaxAge time.Duration
-	// Insecure drops the Secure attribute, for plain-http development only.
+	// Insecure drops the Secure attribute and the __Host- prefix, for
+	// plain-http development only.
 	Insecure bool
+}
+
+// Name returns the name on the wire of the session cookie named plain:
+// HostPrefix+plain in secure mode, plain with Insecure.
+func (c Cookies) Name(plain string) string {
+	if c.Insecure {
+		return plain
+	}
+	return HostPrefix + plain
 }
 
 // Set writes the Set-Cookie headers, ExpiresHeader and LifetimeHeader for
@@ -82,18 +111,112 @@ func (c Cookies) Set(w http.ResponseWriter, t Tokens) {
 
 // Clear writes Set-Cookie headers that delete every session cookie.
 func (c Cookies) Clear(w http.ResponseWriter) {
-	for _, name := range []string{AccessCookie, RefreshCookie, ExpiresCookie} {
+	for _, name := range names {
 		http.SetCookie(w, c.cookie(name, "", -1, name != ExpiresCookie))
 	}
 }
 
-// Read returns the value of the named cookie, or "" when it is absent.
+// Read returns the value of the cookie named name, or "" when it is absent
+// or present more than once. Session cookies are read by their plain names
+// behind Guard.
 func Read(r *http.Request, name string) string {
-	ck, err := r.Cookie(name)
-	if err != nil {
+	cs := r.CookiesNamed(name)
+	if len(cs) != 1 {
 		return ""
 	}
-	return ck.Value
+	return cs[0].Value
+}
+
+// Guard hands next the request with the session cookies under their plain
+// names, as Read expects them: in secure mode it takes the __Host- ones and
+// drops plain-named session cookies. A request that carries a session
+// cookie twice is refused with 400 JSON: the browser sends both when a
+// sibling domain planted one, and taking the first would let it choose the
+// session.
+func (c Cookies) Guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lines := r.Header["Cookie"]
+		if len(lines) == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		out, changed, dup := c.rewrite(lines)
+		if dup != "" {
+			apierr.Write(w, http.StatusBadRequest, "duplicate_cookie", "the request carries the cookie "+dup+" twice: clear this site's cookies")
+			return
+		}
+		if changed {
+			r2 := *r // a shallow copy: only the Cookie entry of the header map is replaced
+			r2.Header = maps.Clone(r.Header)
+			r2.Header["Cookie"] = []string{out}
+			r = &r2
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// rewrite maps the Cookie header lines to one line with the session
+// cookies under their plain names. changed reports that it differs from
+// the request's; dup names a session cookie that came twice.
+func (c Cookies) rewrite(lines []string) (out string, changed bool, dup string) {
+	var seen [len(names)]bool
+	var b strings.Builder
+	changed = len(lines) > 1
+	for _, line := range lines {
+		for part := range strings.SplitSeq(line, ";") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				changed = true
+				continue
+			}
+			name, _, _ := strings.Cut(part, "=")
+			plain, isSession, prefixed := c.sessionName(name)
+			if isSession {
+				if !prefixed && !c.Insecure {
+					changed = true // a plain-named session cookie in secure mode: not ours
+					continue
+				}
+				i := index(plain)
+				if seen[i] {
+					return "", false, name
+				}
+				seen[i] = true
+				if prefixed {
+					part = plain + part[len(name):]
+					changed = true
+				}
+			}
+			if b.Len() > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(part)
+		}
+	}
+	return b.String(), changed, ""
+}
+
+// sessionName reports whether a cookie name on the wire is a session
+// cookie, its plain name, and whether it carried HostPrefix. With Insecure
+// a prefixed name is not a session cookie.
+func (c Cookies) sessionName(name string) (plain string, ok, prefixed bool) {
+	if !c.Insecure {
+		if p, found := strings.CutPrefix(name, HostPrefix); found && index(p) >= 0 {
+			return p, true, true
+		}
+	}
+	if index(name) >= 0 {
+		return name, true, false
+	}
+	return "", false, false
+}
+
+func index(plain string) int {
+	for i, n := range names {
+		if n == plain {
+			return i
+		}
+	}
+	return -1
 }
 
 func (c Cookies) cookie(name, value string, maxAge time.Duration, httpOnly bool) *http.Cookie {
@@ -102,7 +225,7 @@ func (c Cookies) cookie(name, value string, maxAge time.Duration, httpOnly bool)
 		seconds = -1 // Max-Age=0: delete now
 	}
 	return &http.Cookie{
-		Name: name, Value: value, Path: "/", MaxAge: seconds,
+		Name: c.Name(name), Value: value, Path: "/", MaxAge: seconds,
 		HttpOnly: httpOnly, Secure: !c.Insecure, SameSite: http.SameSiteStrictMode,
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/bff"
@@ -38,9 +39,33 @@ func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /departments", cfg.departments)
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "/?next="+url.QueryEscape(r.URL.Query().Get("next")), http.StatusSeeOther)
+		to := "/"
+		if next, ok := LocalPath(r.URL.Query().Get("next")); ok {
+			to += "?next=" + url.QueryEscape(next)
+		}
+		http.Redirect(w, r, to, http.StatusSeeOther)
 	})
-	return mux
+	return cfg.Auth.Cookies().Guard(mux)
+}
+
+// LocalPath returns next as a path on this origin, or false when a browser
+// could read it as anything else: it must start with one "/", and hold no
+// backslash, whitespace or control character (browsers read "/\host" as
+// "//host" and drop tabs and newlines, so "/\t/host" is "//host" too).
+func LocalPath(next string) (string, bool) {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return "", false
+	}
+	for _, c := range []byte(next) {
+		if c <= ' ' || c == 0x7f || c == '\\' {
+			return "", false
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") {
+		return "", false
+	}
+	return next, true
 }
 
 // Department is one row of the upstream's /departments.

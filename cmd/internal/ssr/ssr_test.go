@@ -72,7 +72,7 @@ func (e *env) page(cookies []*http.Cookie) *http.Response {
 func byName(cookies []*http.Cookie) map[string]*http.Cookie {
 	m := map[string]*http.Cookie{}
 	for _, c := range cookies {
-		m[c.Name] = c
+		m[strings.TrimPrefix(c.Name, session.HostPrefix)] = c
 	}
 	return m
 }
@@ -145,10 +145,52 @@ func TestPageFailures(t *testing.T) {
 	}
 }
 
+// /login passes on a next that stays on this origin, and drops any other:
+// the variants that once led the browser away after the login.
 func TestLoginRedirect(t *testing.T) {
 	e := newEnv(t)
-	w := httptest.NewRecorder()
-	e.pages.ServeHTTP(w, httptest.NewRequest("GET", "/login?next=/departments", nil))
-	assert.Equal(t, 303, w.Code)
-	assert.Equal(t, "/?next=%2Fdepartments", w.Header().Get("Location"))
+	for _, tt := range []struct{ query, want string }{
+		{"next=/departments", "/?next=%2Fdepartments"},
+		{"next=%2Fdepartments%3Fa%3D1%23top", "/?next=%2Fdepartments%3Fa%3D1%23top"},
+		{"", "/"},
+		{"next=%2F%5Cevil.example%2Fx", "/"},  // /\evil.example/x
+		{"next=%2F%09%2Fevil.example", "/"},   // a tab between the slashes
+		{"next=%2F%0A%2Fevil.example", "/"},   // a newline
+		{"next=//evil.example", "/"},          // protocol-relative
+		{"next=%2F%2Fevil.example", "/"},      // the same, encoded
+		{"next=https://evil.example/", "/"},   // absolute
+		{"next=javascript:alert(1)", "/"},     // a scheme
+		{"next=evil.example", "/"},            // relative
+		{"next=%5C%5Cevil.example", "/"},      // \\evil.example
+		{"next=/%20/evil.example", "/"},       // white space
+		{"next=%2F%2F%2Fevil.example", "/"},   // three slashes
+		{"next=/%00/evil.example", "/"},       // NUL
+		{"next=%E2%80%8B//evil.example", "/"}, // a zero-width space first
+	} {
+		t.Run(tt.query, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			e.pages.ServeHTTP(w, httptest.NewRequest("GET", "/login?"+tt.query, nil))
+			assert.Equal(t, 303, w.Code)
+			assert.Equal(t, tt.want, w.Header().Get("Location"))
+		})
+	}
+}
+
+func FuzzLocalPath(f *testing.F) {
+	for _, s := range []string{"/departments", "/\\evil", "/\t/evil", "//evil", "/a?b#c", "/%2F%2Fevil"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, next string) {
+		p, ok := LocalPath(next)
+		if !ok {
+			return
+		}
+		u, err := url.Parse("https://app.example/base")
+		require.NoError(t, err)
+		ref, err := url.Parse(p)
+		require.NoError(t, err)
+		got := u.ResolveReference(ref)
+		assert.Equal(t, "app.example", got.Host, "%q leaves the origin", next)
+		assert.NotContains(t, p, "\\")
+	})
 }

@@ -3,6 +3,12 @@
 // that accept it, sets strong ETags from the content, answers conditional
 // and range requests through http.ServeContent, and never lists a
 // directory.
+//
+// Only what a page and the bundle need is served: files whose extension is
+// in Served, outside dotfiles and dot-directories, and never tsconfig.json
+// or TypeScript sources. HTML answers carry the page headers (PageHeaders:
+// a Content-Security-Policy that allows the module and nothing inline,
+// frame-ancestors 'none', Referrer-Policy, nosniff).
 package static
 
 import (
@@ -32,8 +38,45 @@ var types = map[string]string{
 	".map":  "application/json",
 }
 
+// Served lists the extensions of the files that are served: pages,
+// scripts, styles, images, the module. Type declarations (.ts, .d.mts),
+// source maps and JSON (tsconfig.json) are not.
+var Served = map[string]bool{
+	".html": true, ".mjs": true, ".js": true, ".css": true, ".wasm": true,
+	".png": true, ".svg": true, ".ico": true, ".webp": true, ".txt": true,
+}
+
+// CSP is the Content-Security-Policy of the pages: scripts and styles from
+// this origin only, none inline; WebAssembly compilation
+// ('wasm-unsafe-eval', which instantiateStreaming needs); calls to this
+// origin; no framing.
+const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// PageHeaders sets the security headers of an HTML answer, with csp as
+// its Content-Security-Policy.
+func PageHeaders(h http.Header, csp string) {
+	h.Set("Content-Security-Policy", csp)
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+}
+
+// Pages returns next with the page headers (CSP) set on every answer: for
+// pages rendered by a handler rather than served from files.
+func Pages(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		PageHeaders(w.Header(), CSP)
+		next.ServeHTTP(w, r)
+	})
+}
+
 // Handler serves files from an fs.FS. Create one with New.
 type Handler struct {
+	// CSP is the Content-Security-Policy of HTML answers; New sets the
+	// package's CSP. (Test pages with inline scripts set their own.)
+	CSP string
+
 	fsys         fs.FS
 	cacheControl string
 
@@ -51,7 +94,7 @@ type entry struct {
 // New returns a Handler for fsys. Every answer carries cacheControl
 // (for example "no-cache": revalidate with the ETag each time).
 func New(fsys fs.FS, cacheControl string) *Handler {
-	return &Handler{fsys: fsys, cacheControl: cacheControl, etags: map[string]entry{}}
+	return &Handler{CSP: CSP, fsys: fsys, cacheControl: cacheControl, etags: map[string]entry{}}
 }
 
 // ServeHTTP serves r.URL.Path from the FS: "/" and paths ending in "/" as
@@ -66,7 +109,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if name == "" || strings.HasSuffix(r.URL.Path, "/") {
 		name = path.Join(name, "index.html")
 	}
-	if !fs.ValidPath(name) || hasSibling(name) {
+	if !fs.ValidPath(name) || hasSibling(name) || !servable(name) {
 		http.NotFound(w, r)
 		return
 	}
@@ -106,6 +149,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if encoding != "" {
 		hd.Set("Content-Encoding", encoding)
 	}
+	if strings.HasPrefix(ctype, "text/html") {
+		PageHeaders(hd, h.CSP)
+	}
 	hd.Set("ETag", h.etag(served, info, data))
 	http.ServeContent(w, r, name, info.ModTime(), bytes.NewReader(data))
 }
@@ -135,6 +181,19 @@ func (h *Handler) etag(name string, info fs.FileInfo, data []byte) string {
 	tag := `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
 	h.etags[name] = entry{mod: info.ModTime(), size: info.Size(), etag: tag}
 	return tag
+}
+
+// servable reports whether name is a file that pages and the bundle need:
+// a served extension, no segment starting with a dot, no tsconfig.json and
+// no TypeScript source or declaration.
+func servable(name string) bool {
+	for seg := range strings.SplitSeq(name, "/") {
+		if strings.HasPrefix(seg, ".") {
+			return false
+		}
+	}
+	base := path.Base(name)
+	return Served[path.Ext(base)] && !strings.HasSuffix(base, ".d.ts") && base != "tsconfig.json"
 }
 
 // hasSibling reports whether name is itself a precompressed sibling, which

@@ -77,6 +77,11 @@ type fault struct {
 	Hold    bool   `json:"hold"`
 }
 
+// TestCSP is the Content-Security-Policy of the test pages: like the
+// product's (static.CSP), plus their inline module scripts and calls to
+// other origins (the cross-origin scenarios).
+const TestCSP = "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; connect-src *; frame-ancestors 'none'"
+
 // Start starts a server; Close stops it.
 func Start(cfg Config) *Server {
 	s := &Server{
@@ -121,7 +126,9 @@ func Start(cfg Config) *Server {
 	})
 	if cfg.Root != "" {
 		for prefix, dir := range map[string]string{"/testdata/wasm": "wasm/testdata", "/testdata/e2e": "cmd/internal/e2e/testdata"} {
-			mux.Handle(prefix+"/", http.StripPrefix(prefix, static.New(os.DirFS(cfg.Root+"/"+dir), "no-store")))
+			files := static.New(os.DirFS(cfg.Root+"/"+dir), "no-store")
+			files.CSP = TestCSP
+			mux.Handle(prefix+"/", http.StripPrefix(prefix, files))
 		}
 	}
 	mux.Handle("/", s.withFaults("", handler))

@@ -70,7 +70,7 @@ func expireSoon(t *testing.T, c map[string]*http.Cookie) *http.Cookie {
 	t.Helper()
 	res := call(t, "POST", "/api/demo/expire", "", c["accessToken"])
 	require.Equal(t, http.StatusNoContent, res.StatusCode)
-	return &http.Cookie{Name: "accessExpires", Value: strconv.FormatInt(time.Now().UnixMilli(), 10)}
+	return &http.Cookie{Name: c["accessExpires"].Name, Value: strconv.FormatInt(time.Now().UnixMilli(), 10)} // its name on the wire (__Host-)
 }
 
 // sameNewPair asserts that every answer succeeded with the same new pair

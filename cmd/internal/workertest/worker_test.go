@@ -130,10 +130,12 @@ func call(t *testing.T, method, path, body string, cookies ...*http.Cookie) *htt
 	return res
 }
 
+// cookieMap returns the response's cookies by their plain names (without
+// __Host-); each keeps its name on the wire, to be sent back.
 func cookieMap(res *http.Response) map[string]*http.Cookie {
 	m := map[string]*http.Cookie{}
 	for _, c := range res.Cookies() {
-		m[c.Name] = c
+		m[strings.TrimPrefix(c.Name, "__Host-")] = c
 	}
 	return m
 }
@@ -234,6 +236,16 @@ func TestStaticAssets(t *testing.T) {
 	require.NoError(t, err)
 	res.Body.Close()
 	assert.Equal(t, 200, res.StatusCode)
+	assert.Contains(t, res.Header.Get("Content-Security-Policy"), "script-src 'self' 'wasm-unsafe-eval'", "cmd/worker/_headers")
+	assert.Contains(t, res.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'")
+	assert.Equal(t, "same-origin", res.Header.Get("Referrer-Policy"))
+	assert.Equal(t, "nosniff", res.Header.Get("X-Content-Type-Options"))
+	for _, p := range []string{"/js/fetch-with-refresh.d.ts", "/js/tsconfig.json", "/_headers"} {
+		res, err = http.Get(worker + p)
+		require.NoError(t, err)
+		res.Body.Close()
+		assert.NotEqual(t, 200, res.StatusCode, "%s is not served", p)
+	}
 }
 
 // The browser storm through the Worker: 50 calls after expiry, one refresh

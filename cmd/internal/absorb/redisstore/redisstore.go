@@ -4,7 +4,8 @@
 //
 // Per key, three Redis names: K:l, the lease (SET NX PX lockTTL, holding a
 // random token), K:v, the sealed result (SET PX window), and the channel
-// P+"done", on which a completed or released lease publishes K. Each
+// P+"done", on which a completed lease publishes K and its sealed result,
+// and a released one K alone. Each
 // Store keeps one subscription to that channel and wakes its own waiters
 // from it: a waiter checks once, then blocks until its key is published,
 // the lease's remaining TTL passes or its ctx ends. No polling loop. The
@@ -21,6 +22,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,7 +54,7 @@ type Store struct {
 	subOnce    sync.Once
 
 	mu      sync.Mutex // protects waiters
-	waiters map[string]map[chan struct{}]struct{}
+	waiters map[string]map[chan []byte]struct{}
 }
 
 var _ absorb.Store = (*Store)(nil)
@@ -100,7 +102,7 @@ func New(c *redis.Client, prefix string) *Store {
 	s := &Store{
 		c: c, prefix: prefix, done: prefix + "done",
 		stop: make(chan struct{}), subscribed: make(chan struct{}),
-		waiters: map[string]map[chan struct{}]struct{}{},
+		waiters: map[string]map[chan []byte]struct{}{},
 	}
 	s.ps = c.Subscribe(context.Background(), s.done)
 	msgs := s.ps.ChannelWithSubscriptions()
@@ -137,7 +139,12 @@ func (s *Store) dispatch(msgs <-chan any) {
 			}
 			switch m := m.(type) {
 			case *redis.Message:
-				s.wake(m.Payload)
+				key, value, _ := strings.Cut(m.Payload, "\n")
+				var v []byte
+				if value != "" {
+					v = []byte(value)
+				}
+				s.wake(key, v)
 			case *redis.Subscription:
 				s.subOnce.Do(func() { close(s.subscribed) })
 				s.wakeAll()
@@ -146,18 +153,18 @@ func (s *Store) dispatch(msgs <-chan any) {
 	}
 }
 
-func (s *Store) register(key string) chan struct{} {
-	ch := make(chan struct{}, 1)
+func (s *Store) register(key string) chan []byte {
+	ch := make(chan []byte, 1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.waiters[key] == nil {
-		s.waiters[key] = map[chan struct{}]struct{}{}
+		s.waiters[key] = map[chan []byte]struct{}{}
 	}
 	s.waiters[key][ch] = struct{}{}
 	return ch
 }
 
-func (s *Store) unregister(key string, ch chan struct{}) {
+func (s *Store) unregister(key string, ch chan []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.waiters[key], ch)
@@ -166,12 +173,13 @@ func (s *Store) unregister(key string, ch chan struct{}) {
 	}
 }
 
-func (s *Store) wake(key string) {
+// wake wakes key's waiters, with the result when the message carried one.
+func (s *Store) wake(key string, value []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for ch := range s.waiters[key] {
 		select {
-		case ch <- struct{}{}:
+		case ch <- value:
 		default:
 		}
 	}
@@ -185,7 +193,7 @@ func (s *Store) wakeAll() {
 	}
 	s.mu.Unlock()
 	for _, k := range keys {
-		s.wake(k)
+		s.wake(k, nil)
 	}
 }
 
@@ -199,11 +207,13 @@ return {0, redis.call('PTTL', KEYS[2])}
 `)
 
 // completeScript stores the result for its TTL, ends the lease if it is
-// still the caller's, and publishes the key.
+// still the caller's, and publishes the key with the (sealed) result, so
+// that waiters need not read it back: a Redis restart between the two
+// would lose it.
 var completeScript = redis.NewScript(`
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
-redis.call('PUBLISH', ARGV[4], ARGV[5])
+redis.call('PUBLISH', ARGV[4], ARGV[5] .. '\n' .. ARGV[2])
 return 1
 `)
 
@@ -240,25 +250,27 @@ func (s *Store) Acquire(ctx context.Context, key string, lockTTL time.Duration) 
 			return nil, &lease{s: s, key: key, valueKey: valueKey, lockKey: lockKey, token: token}, nil
 		}
 		wait, _ := res[1].(int64)
-		err = wait4(ctx, ch, time.Duration(max(wait, 1))*time.Millisecond)
+		value, err := wait4(ctx, ch, time.Duration(max(wait, 1))*time.Millisecond)
 		s.unregister(key, ch)
-		if err != nil {
-			return nil, nil, err
+		if err != nil || value != nil {
+			return value, nil, err
 		}
 	}
 }
 
-// wait4 waits until ch fires, d passes or ctx ends (ctx's error).
-func wait4(ctx context.Context, ch <-chan struct{}, d time.Duration) error {
+// wait4 waits until ch fires (with the result, or nil to look again), d
+// passes or ctx ends (ctx's error).
+func wait4(ctx context.Context, ch <-chan []byte, d time.Duration) ([]byte, error) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
-	case <-ch:
+	case v := <-ch:
+		return v, nil
 	case <-t.C:
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
-	return nil
+	return nil, nil
 }
 
 // newToken returns a random lease token: only its holder ends a lease.

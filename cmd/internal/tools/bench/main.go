@@ -27,7 +27,10 @@ type row struct {
 	met      bool
 }
 
-var smoke = flag.Bool("smoke", false, "one short iteration of each benchmark, to check that they work")
+var (
+	smoke = flag.Bool("smoke", false, "one short iteration of each benchmark, to check that they work")
+	only  = flag.String("only", "", "run one group of figures: sizes, browser, server or micro (bench/results.md is not written)")
+)
 
 func main() {
 	flag.Parse()
@@ -35,16 +38,30 @@ func main() {
 	check(err)
 	start := time.Now()
 	var rows []row
-	rows = append(rows, sizes(root)...)
-	rows = append(rows, browser(root)...)
-	rows = append(rows, server()...)
-	micro := microBenchmarks(root)
-	rows = append(rows, micro.rows...)
+	want := func(group string) bool { return *only == "" || *only == group }
+	if want("sizes") {
+		rows = append(rows, sizes(root)...)
+	}
+	if want("browser") {
+		rows = append(rows, browser(root)...)
+	}
+	if want("server") {
+		rows = append(rows, server(root)...)
+	}
+	var micro microResult
+	if want("micro") {
+		micro = microBenchmarks(root)
+		rows = append(rows, micro.rows...)
+	}
 
 	table := render(rows)
 	fmt.Print(table)
-	if *smoke {
-		fmt.Printf("bench smoke run: %d figures in %s\n", len(rows), time.Since(start).Round(time.Second))
+	if *smoke || *only != "" {
+		what := "bench smoke run"
+		if !*smoke {
+			what = "bench -only " + *only
+		}
+		fmt.Printf("%s: %d figures in %s\n", what, len(rows), time.Since(start).Round(time.Second))
 		return
 	}
 	notes := fmt.Sprintf("Measured %s by `make bench` in %s. %s, %s, %d CPUs (%s/%s). Medians; each baseline measured in the same run.\n",

@@ -1,200 +1,279 @@
 package main
 
 import (
-	"context"
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"slices"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
-
-	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/app"
-	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
-	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/upstream"
 )
 
-const concurrency = 16
+// server measures the binaries that ship, each as a process of its own:
+// cmd/server with its default flags in front of the demo upstream
+// (cmd/internal/tools/upstream), and in the same run a bare
+// httputil.ReverseProxy that only adds the bearer header
+// (cmd/internal/tools/bareproxy), the ceiling of a Go proxy hop. A third
+// process, cmd/internal/tools/load, loads them wrk-style (50 keep-alive
+// connections, 10 s). Before that, the server's memory under 20 concurrent
+// unauthenticated 10 MiB POSTs.
+func server(root string) []row {
+	bin, err := os.MkdirTemp("", "fwr-bench-")
+	check(err)
+	defer os.RemoveAll(bin)
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin+"/",
+		"./cmd/server", "./cmd/internal/tools/upstream", "./cmd/internal/tools/bareproxy", "./cmd/internal/tools/load")
+	build.Dir = root
+	out, err := build.CombinedOutput()
+	check(errorf(err, out))
 
-// server loads the proxied GET and the refresh endpoint from a Go load
-// generator on loopback, each against the upstream hit directly.
-func server() []row {
-	up := httptest.NewServer(upstream.New(upstream.Config{AccessTTL: time.Hour}))
-	defer up.Close()
-	u, _ := url.Parse(up.URL)
-	transport := &http.Transport{MaxIdleConnsPerHost: 4 * concurrency}
-	h, _ := app.New(app.Config{Upstream: u, Transport: transport})
-	bff := httptest.NewServer(h)
-	defer bff.Close()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4 * concurrency}}
+	up := startProc(root, filepath.Join(bin, "upstream"), nil)
+	defer up.stop()
+	// Default flags, but for the addresses: free ports, so that a second
+	// run on the machine does not collide.
+	srv := startProc(root, filepath.Join(bin, "server"), regexp.MustCompile(`msg="fetch-with-refresh is serving" url=(http://\S+)/ `),
+		"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-upstream", up.url)
+	defer srv.stop()
+	bare := startProc(root, filepath.Join(bin, "bareproxy"), nil, "-upstream", up.url)
+	defer bare.stop()
 
-	duration := 3 * time.Second
+	growth, before, refused := memory(srv)
+
+	ourCookies := bffLogin(srv.url)
+	bareToken := upstreamLogin(bare.url + "/api")
+	duration, rounds := "10s", 3
 	if *smoke {
-		duration = 200 * time.Millisecond
+		duration, rounds = "300ms", 1
 	}
-
-	// GET: one session each way, shared by the workers.
-	direct := upstreamLogin(client, up.URL)
-	proxied := bffLogin(client, bff.URL)
-	d := load(duration, func(int) func() error {
-		return func() error {
-			return get(client, up.URL+"/departments", map[string]string{"Authorization": "Bearer " + direct.AccessToken})
-		}
-	})
-	p := load(duration, func(int) func() error {
-		return func() error {
-			return get(client, bff.URL+"/api/departments", map[string]string{"X-CSRF": "1", "Cookie": session.AccessCookie + "=" + proxied[session.AccessCookie]})
-		}
-	})
-
-	// Refresh: a session per worker, rotated on every call.
-	dr := load(duration, func(int) func() error {
-		tok := upstreamLogin(client, up.URL).RefreshToken
-		return func() error {
-			t, err := post(client, up.URL+"/auth/refresh", `{"refreshToken":"`+tok+`"}`, nil)
-			tok = t.RefreshToken
-			return err
-		}
-	})
-	pr := load(duration, func(int) func() error {
-		cookie := bffLogin(client, bff.URL)[session.RefreshCookie]
-		return func() error {
-			res, err := do(client, "POST", bff.URL+"/api/auth/refresh", "", map[string]string{"X-CSRF": "1", "Cookie": session.RefreshCookie + "=" + cookie})
-			if err == nil {
-				for _, c := range res.Cookies() {
-					if c.Name == session.RefreshCookie {
-						cookie = c.Value
-					}
-				}
-			}
-			return err
-		}
-	})
+	loader := filepath.Join(bin, "load")
+	warm := "2s"
+	if *smoke {
+		warm = "100ms"
+	}
+	load(loader, warm, "get", bare.url+"/api/departments", "Cookie: accessToken="+bareToken) // connections and pools filled
+	load(loader, warm, "get", srv.url+"/api/departments", "X-CSRF: 1", "Cookie: "+ourCookies)
+	var ourGet, bareGet, ourRefresh, bareRefresh []loadResult
+	for range rounds { // interleaved, so that the machine's noise falls on both
+		bareGet = append(bareGet, load(loader, duration, "get", bare.url+"/api/departments", "Cookie: accessToken="+bareToken))
+		ourGet = append(ourGet, load(loader, duration, "get", srv.url+"/api/departments", "X-CSRF: 1", "Cookie: "+ourCookies))
+		bareRefresh = append(bareRefresh, load(loader, duration, "refresh-json", bare.url))
+		ourRefresh = append(ourRefresh, load(loader, duration, "refresh-cookie", srv.url))
+	}
+	g, bg := medianLoad(ourGet), medianLoad(bareGet)
+	r, br := medianLoad(ourRefresh), medianLoad(bareRefresh)
+	const bareName = " (bare httputil.ReverseProxy)"
 	return []row{
-		{"server: proxied GET, requests/s (p50 / p99)", p.String(), d.String() + " (upstream direct)", p.rps / d.rps, "≥ 0.5x direct", p.rps/d.rps >= 0.5},
-		{"server: refresh endpoint, requests/s (p50 / p99)", pr.String(), dr.String() + " (upstream direct)", pr.rps / dr.rps, "", true},
+		{"server: RSS growth under 20 concurrent unauthenticated 10 MiB POSTs", fmt.Sprintf("%.1f MB (%d of 20 refused 401)", growth, refused),
+			fmt.Sprintf("%.1f MB (RSS before)", before), 0, "< 20 MB", growth < 20 && refused == 20},
+		{"server (shipped binary, default flags): proxied GET, requests/s (p50 / p99)", g.String(), bg.String() + bareName,
+			g.RPS / bg.RPS, "≥ 0.9x bare, p99 ≤ 1.2x bare", g.RPS >= 0.9*bg.RPS && g.P99 <= 1.2*bg.P99 && g.Errors == 0},
+		{"server (shipped binary): refresh endpoint, requests/s (p50 / p99)", r.String(), br.String() + " (upstream refresh through the bare proxy)",
+			r.RPS / br.RPS, "", true},
 	}
 }
 
-// stats of one load run.
-type stats struct {
-	rps, p50, p99 float64 // p50 and p99 in ms
-	errors        int
+// proc is a started process that announced its base URL.
+type proc struct {
+	cmd *exec.Cmd
+	url string
 }
 
-func (s stats) String() string {
-	e := ""
-	if s.errors > 0 {
-		e = fmt.Sprintf(", %d errors", s.errors)
+// startProc starts a binary and waits for its base URL: the first line
+// of stdout, or the first match of announce on stderr (the server's log).
+// The rest of its output is drained.
+func startProc(root, path string, announce *regexp.Regexp, args ...string) *proc {
+	cmd := exec.Command(path, args...)
+	cmd.Dir = root
+	stdout, err := cmd.StdoutPipe()
+	check(err)
+	stderr, err := cmd.StderrPipe()
+	check(err)
+	check(cmd.Start())
+	p := &proc{cmd: cmd}
+	lines := bufio.NewScanner(stdout)
+	if announce != nil {
+		go func() { _, _ = io.Copy(io.Discard, stdout) }()
+		lines = bufio.NewScanner(stderr)
+	} else {
+		go func() { _, _ = io.Copy(os.Stderr, stderr) }()
 	}
-	return fmt.Sprintf("%.0f/s (%.2f / %.2f ms%s)", s.rps, s.p50, s.p99, e)
+	for lines.Scan() {
+		if announce == nil {
+			p.url = strings.TrimSpace(lines.Text())
+			break
+		}
+		if m := announce.FindStringSubmatch(lines.Text()); m != nil {
+			p.url = m[1]
+			break
+		}
+	}
+	if p.url == "" {
+		p.stop()
+		check(fmt.Errorf("%s announced no URL", filepath.Base(path)))
+	}
+	rest := stdout
+	if announce != nil {
+		rest = stderr
+	}
+	go func() {
+		for lines.Scan() { // the rest of the log, read as a terminal would
+		}
+		_, _ = io.Copy(io.Discard, rest)
+	}()
+	return p
 }
 
-// load runs concurrency workers for duration, each calling the function
-// newWorker made for it, and returns the throughput and latencies.
-func load(duration time.Duration, newWorker func(i int) func() error) stats {
-	calls := make([]func() error, concurrency)
-	for i := range calls {
-		calls[i] = newWorker(i)
+func (p *proc) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), duration)
-	defer cancel()
-	var mu sync.Mutex
-	var lat []float64
-	var errs int
+}
+
+// memory sends 20 concurrent 10 MiB POSTs without a session cookie (but
+// with the CSRF header, so that they reach the proxy) and returns how much
+// the server's resident set grew at its peak, its size before, in MB, and
+// how many were answered 401.
+func memory(p *proc) (growth, before float64, refused int) {
+	const n, size = 20, 10 << 20
+	_, err := http.Get(p.url + "/healthz") // warm
+	check(err)
+	rss, _ := procStatus(p.cmd.Process.Pid)
+	body := bytes.Repeat([]byte("x"), size)
 	var wg sync.WaitGroup
-	start := time.Now()
-	for _, call := range calls {
+	var mu sync.Mutex
+	for range n {
 		wg.Go(func() {
-			var mine []float64
-			bad := 0
-			for ctx.Err() == nil {
-				t0 := time.Now()
-				if err := call(); err != nil {
-					bad++
-				}
-				mine = append(mine, float64(time.Since(t0).Microseconds())/1000)
+			req, err := http.NewRequest("POST", p.url+"/api/echo", bytes.NewReader(body))
+			check(err)
+			req.Header.Set("X-CSRF", "1")
+			req.Header.Set("Content-Type", "application/octet-stream")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return // the server may close the connection before the body is sent
 			}
-			mu.Lock()
-			lat, errs = append(lat, mine...), errs+bad
-			mu.Unlock()
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode == http.StatusUnauthorized {
+				mu.Lock()
+				refused++
+				mu.Unlock()
+			}
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start).Seconds()
-	slices.Sort(lat)
-	pct := func(q float64) float64 {
-		if len(lat) == 0 {
-			return 0
+	_, peak := procStatus(p.cmd.Process.Pid)
+	return float64(peak-rss) / 1024, float64(rss) / 1024, refused
+}
+
+// procStatus returns a process's resident set and its peak (VmRSS, VmHWM)
+// in kB.
+func procStatus(pid int) (rss, hwm int64) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	check(err)
+	for line := range strings.SplitSeq(string(data), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		switch k {
+		case "VmRSS":
+			rss = n
+		case "VmHWM":
+			hwm = n
 		}
-		return lat[min(len(lat)-1, int(q*float64(len(lat))))]
 	}
-	return stats{rps: float64(len(lat)) / elapsed, p50: pct(0.50), p99: pct(0.99), errors: errs}
+	return rss, hwm
 }
 
-func do(c *http.Client, method, u, body string, headers map[string]string) (*http.Response, error) {
-	req, err := http.NewRequest(method, u, strings.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	res, err := c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	_, _ = io.Copy(io.Discard, res.Body)
-	res.Body.Close()
-	if res.StatusCode != 200 {
-		return res, fmt.Errorf("%s %s: %d", method, u, res.StatusCode)
-	}
-	return res, nil
+// loadResult is the load generator's output.
+type loadResult struct {
+	Requests int     `json:"requests"`
+	Errors   int     `json:"errors"`
+	RPS      float64 `json:"rps"`
+	P50      float64 `json:"p50Ms"`
+	P99      float64 `json:"p99Ms"`
 }
 
-func get(c *http.Client, u string, headers map[string]string) error {
-	_, err := do(c, "GET", u, "", headers)
-	return err
+func (s loadResult) String() string {
+	e := ""
+	if s.Errors > 0 {
+		e = fmt.Sprintf(", %d errors", s.Errors)
+	}
+	return fmt.Sprintf("%.0f/s (%.2f / %.2f ms%s)", s.RPS, s.P50, s.P99, e)
 }
 
-// post sends JSON and decodes the upstream's token answer.
-func post(c *http.Client, u, body string, headers map[string]string) (upstream.Tokens, error) {
-	req, err := http.NewRequest("POST", u, strings.NewReader(body))
-	if err != nil {
-		return upstream.Tokens{}, err
+// load runs the load generator as a process: 50 connections for duration.
+func load(loader, duration, mode, target string, headers ...string) loadResult {
+	args := []string{"-connections", "50", "-duration", duration, "-mode", mode, "-url", target}
+	for _, h := range headers {
+		args = append(args, "-header", h)
 	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	res, err := c.Do(req)
-	if err != nil {
-		return upstream.Tokens{}, err
-	}
-	defer res.Body.Close()
-	var t upstream.Tokens
-	if res.StatusCode != 200 {
-		return t, fmt.Errorf("POST %s: %d", u, res.StatusCode)
-	}
-	return t, json.NewDecoder(res.Body).Decode(&t)
-}
-
-func upstreamLogin(c *http.Client, base string) upstream.Tokens {
-	t, err := post(c, base+"/auth/login", `{"username":"demo","password":"demo"}`, nil)
+	cmd := exec.Command(loader, args...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
 	check(err)
-	return t
+	var r loadResult
+	check(json.Unmarshal(out, &r))
+	return r
 }
 
-// bffLogin returns the session cookies by name.
-func bffLogin(c *http.Client, base string) map[string]string {
-	res, err := do(c, "POST", base+"/api/auth/login", `{"username":"demo","password":"demo"}`, map[string]string{"X-CSRF": "1"})
-	check(err)
-	m := map[string]string{}
-	for _, ck := range res.Cookies() {
-		m[ck.Name] = ck.Value
+// medianLoad is the median of each figure over the rounds.
+func medianLoad(rs []loadResult) loadResult {
+	var rps, p50, p99 []float64
+	var m loadResult
+	for _, r := range rs {
+		rps, p50, p99 = append(rps, r.RPS), append(p50, r.P50), append(p99, r.P99)
+		m.Requests += r.Requests
+		m.Errors += r.Errors
 	}
+	m.RPS, m.P50, m.P99 = median(rps), median(p50), median(p99)
 	return m
+}
+
+// bffLogin logs in at the server and returns its cookies as a Cookie
+// header value.
+func bffLogin(base string) string {
+	req, err := http.NewRequest("POST", base+"/api/auth/login", strings.NewReader(`{"username":"demo","password":"demo"}`))
+	check(err)
+	req.Header.Set("X-CSRF", "1")
+	res, err := http.DefaultClient.Do(req)
+	check(err)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		check(fmt.Errorf("login at the server: %s", res.Status))
+	}
+	var parts []string
+	for _, c := range res.Cookies() {
+		parts = append(parts, c.Name+"="+c.Value)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// upstreamLogin logs in with the upstream contract and returns the access
+// token.
+func upstreamLogin(base string) string {
+	res, err := http.Post(base+"/auth/login", "application/json", strings.NewReader(`{"username":"demo","password":"demo"}`))
+	check(err)
+	defer res.Body.Close()
+	var t struct {
+		AccessToken string `json:"accessToken"`
+	}
+	check(json.NewDecoder(res.Body).Decode(&t))
+	if t.AccessToken == "" {
+		check(fmt.Errorf("login at the upstream: %s", res.Status))
+	}
+	return t.AccessToken
 }

@@ -53,6 +53,18 @@ func (f *faulty) cause(tokens []string) string {
 	return ""
 }
 
+// touchedBy reports whether fault spoiled a refresh of one of tokens.
+func (f *faulty) touchedBy(tokens []string, fault string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, t := range tokens {
+		if f.touched[t] == fault {
+			return true
+		}
+	}
+	return false
+}
+
 func (f *faulty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	fault := f.fault

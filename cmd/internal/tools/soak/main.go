@@ -184,9 +184,8 @@ func drive(ps []*phase, f *faulty, instances []*multitest.Instance, redis *multi
 			instances[2].Kill()
 			time.Sleep(time.Until(p.end))
 			check(instances[2].Start())
-		case faultRedis:
+		case faultRedis: // killed and started again at once, as a supervisor does
 			redis.Kill()
-			time.Sleep(time.Until(p.start.Add(p.end.Sub(p.start) / 4)))
 			check(redis.Start())
 			time.Sleep(time.Until(p.end))
 		default:
@@ -198,16 +197,21 @@ func drive(ps []*phase, f *faulty, instances []*multitest.Instance, redis *multi
 	}
 }
 
-// causeOf names what lost a session: the instance or Redis fault whose
-// window (plus the auth timeout) covers the loss, else the fault that
-// spoiled a refresh of one of its last two refresh tokens.
+// causeOf names what lost a session: rotate-then-drop if it spoiled a
+// refresh of one of its last two refresh tokens; else the instance or
+// Redis fault whose window (plus the auth timeout) covers the loss; else
+// the fault that spoiled one of those refreshes, if any.
 func causeOf(f *faulty, tokens []string, at time.Time, ps []*phase) string {
+	last := tokens[max(len(tokens)-2, 0):]
+	if f.touchedBy(last, faultDrop) {
+		return faultDrop
+	}
 	for _, p := range ps {
 		if (p.fault == faultKill || p.fault == faultRedis) && !at.Before(p.start) && at.Before(p.end.Add(2*authTimeout)) {
 			return p.fault
 		}
 	}
-	if c := f.cause(tokens[max(len(tokens)-2, 0):]); c != "" {
+	if c := f.cause(last); c != "" {
 		return c
 	}
 	return unexplained
