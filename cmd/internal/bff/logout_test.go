@@ -67,7 +67,8 @@ func TestLogoutClearsCookiesWhateverTheUpstream(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
 			u, _ := url.Parse(tt.upstream)
-			h := New(Config{Upstream: u, Transport: http.DefaultTransport, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			h := New(Config{Upstream: u, Transport: http.DefaultTransport, Cookies: session.Cookies{Insecure: true},
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			var cookies []*http.Cookie
 			if tt.cookie {
 				cookies = append(cookies, &http.Cookie{Name: session.RefreshCookie, Value: "secret-refresh-token"})
@@ -148,7 +149,7 @@ func TestRefreshFailureStatuses(t *testing.T) {
 			}))
 			t.Cleanup(srv.Close)
 			u, _ := url.Parse(srv.URL)
-			h := New(Config{Upstream: u, Transport: http.DefaultTransport})
+			h := New(Config{Upstream: u, Transport: http.DefaultTransport, Cookies: session.Cookies{Insecure: true}}) // plain names, as behind Guard
 			w := send(h, "/api/auth/refresh", "", &http.Cookie{Name: session.RefreshCookie, Value: "r"})
 			assert.Equal(t, tt.want, w.Code, w.Body.String())
 			if tt.cleared {

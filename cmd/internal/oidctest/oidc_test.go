@@ -177,7 +177,7 @@ func TestLoginStormLogout(t *testing.T) {
 			require.NoError(t, err)
 			assert.False(t, active, "the %s token is inactive after logout", name)
 		}
-		res := post(t, server, "/api/auth/refresh", &http.Cookie{Name: session.RefreshCookie, Value: rotated})
+		res := post(t, server, "/api/auth/refresh", &http.Cookie{Name: wire(session.RefreshCookie), Value: rotated})
 		assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "the old refresh cookie no longer refreshes")
 	})
 }
@@ -262,13 +262,13 @@ func TestLogoutPage(t *testing.T) {
 		require.Equal(t, http.StatusSeeOther, res.StatusCode)
 		var refresh string
 		for _, c := range res.Cookies() {
-			if c.Name == session.RefreshCookie {
+			if c.Name == wire(session.RefreshCookie) {
 				refresh = c.Value
 			}
 		}
 		require.NotEmpty(t, refresh)
 
-		res = get(t, server+"/auth/logout", &http.Cookie{Name: session.RefreshCookie, Value: refresh})
+		res = get(t, server+"/auth/logout", &http.Cookie{Name: wire(session.RefreshCookie), Value: refresh})
 		require.Equal(t, http.StatusSeeOther, res.StatusCode)
 		end, err := url.Parse(res.Header.Get("Location"))
 		require.NoError(t, err)
@@ -276,7 +276,7 @@ func TestLogoutPage(t *testing.T) {
 		assert.Equal(t, ClientID, end.Query().Get("client_id"))
 		assert.Equal(t, server+"/", end.Query().Get("post_logout_redirect_uri"))
 		for _, c := range res.Cookies() {
-			if c.Name == session.RefreshCookie || c.Name == session.AccessCookie {
+			if c.Name == wire(session.RefreshCookie) || c.Name == wire(session.AccessCookie) {
 				assert.Negative(t, c.MaxAge, "%s cleared", c.Name)
 			}
 		}
@@ -404,9 +404,9 @@ func browserTokens(t *testing.T, ctx context.Context, server string) (access, re
 	require.NoError(t, err)
 	for _, c := range res.Cookies {
 		switch c.Name {
-		case session.AccessCookie:
+		case wire(session.AccessCookie):
 			access = c.Value
-		case session.RefreshCookie:
+		case wire(session.RefreshCookie):
 			refresh = c.Value
 		}
 	}
@@ -433,6 +433,10 @@ func startLogin(t *testing.T, server, next string) (*http.Cookie, *url.URL) {
 	assert.Equal(t, "openid offline_access", q.Get("scope"))
 	return &http.Cookie{Name: cookies[0].Name, Value: cookies[0].Value}, u
 }
+
+// wire is a session cookie's name on the wire: the servers run in secure
+// mode (__Host- names).
+var wire = session.Cookies{}.Name
 
 // noRedirects is a client that returns redirects as they are.
 var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -469,7 +473,7 @@ func do(t *testing.T, method, u string, body io.Reader, cookie *http.Cookie) *ht
 func sessionCookies(res *http.Response) []string {
 	var names []string
 	for _, c := range res.Cookies() {
-		if (c.Name == session.AccessCookie || c.Name == session.RefreshCookie || c.Name == session.ExpiresCookie) && c.Value != "" {
+		if (c.Name == wire(session.AccessCookie) || c.Name == wire(session.RefreshCookie) || c.Name == wire(session.ExpiresCookie)) && c.Value != "" {
 			names = append(names, c.Name)
 		}
 	}
