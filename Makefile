@@ -114,6 +114,7 @@ test-multi: ## several cmd/server processes sharing a real redis-server, against
 
 .PHONY: test-soak
 test-soak: ## a 12-second smoke run of make soak (fails if a transient upstream failure loses a session)
+	@command -v redis-server >/dev/null || { echo "redis-server is missing: run 'apt-get install -y redis-server' (as root), then make test-soak"; exit 1; }
 	$(GO) run ./cmd/internal/tools/soak -smoke
 
 .PHONY: test-js

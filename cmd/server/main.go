@@ -149,7 +149,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	at.base = "http://" + addr
-	log.Info("fetch-with-refresh is serving", "url", at.base+"/", "upstream", upstreamURL.String(), "secure_cookies", !cfg.Insecure)
+	log.Info("fetch-with-refresh is serving", "url", at.base+"/", "upstream", upstreamURL.Redacted(), "secure_cookies", !cfg.Insecure)
 	if ready != nil {
 		ready <- at
 	}

@@ -123,6 +123,28 @@ func TestRunWithoutMetrics(t *testing.T) {
 	require.NoError(t, <-done)
 }
 
+// An -upstream URL with credentials is logged without its password.
+func TestRunLogsUpstreamWithoutPassword(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var logs syncBuffer
+	ready := make(chan listening, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-metrics-addr", "", "-upstream", "http://api:s3cr3t-pw@127.0.0.1:1/"},
+			env(nil), &logs, ready)
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	cancel()
+	require.NoError(t, <-done)
+	out := logs.String()
+	assert.Contains(t, out, "api:xxxxx@127.0.0.1:1", "the upstream is logged, redacted")
+	assert.NotContains(t, out, "s3cr3t-pw")
+}
+
 // The upstream transport: a pool sized for a proxy, and HTTP/2 to a TLS
 // upstream.
 func TestTransport(t *testing.T) {

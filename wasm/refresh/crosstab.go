@@ -30,7 +30,15 @@ func (p *Policy) refreshUnlessShared(ctx Context, f *flight) (Result, error) {
 // rejected): it is sticky here too, until a new session. It reports whether
 // this ended the session here (Config.Ended was called), so that each tab
 // reports an ended session once.
+//
+// The rejection cleared the session cookies before the other tab could say
+// so: a session that Config.Shared still shows is a newer one (a login in
+// yet another tab since), and the report is about a session that is gone,
+// so Fail ignores it.
 func (p *Policy) Fail(status int) (ended bool) {
+	if p.shared().Version != 0 {
+		return false
+	}
 	err := &Error{Status: status, Kind: ErrRejected}
 	p.mu.Lock()
 	ended = p.failure == nil

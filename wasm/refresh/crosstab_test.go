@@ -150,6 +150,26 @@ func TestFailFromAnotherTab(t *testing.T) {
 	assert.Equal(t, 200, status)
 }
 
+// Another tab's report of an ended session arrives after a third tab
+// logged in: the session the cookie shows now is not the one that ended.
+func TestFailFromAnotherTabAfterANewLogin(t *testing.T) {
+	s := newSession()
+	var ended atomic.Int32
+	p := New(Config{
+		Refresh: s.refresh,
+		Shared:  func() Shared { return Shared{Version: 7} }, // the new login's cookie
+		Ended:   func(*Error) { ended.Add(1) },
+	})
+	assert.False(t, p.Fail(401))
+	assert.Zero(t, ended.Load())
+
+	s.expire()
+	status, err := call(background, p, s.send)
+	require.NoError(t, err, "the new session refreshes")
+	assert.Equal(t, 200, status)
+	assert.EqualValues(t, 1, s.refreshes.Load())
+}
+
 // A lock that cannot be had is a transient failure.
 func TestLockFailureIsUnavailable(t *testing.T) {
 	s := newSession()

@@ -10,12 +10,14 @@ import (
 // that wraps exactly one of them.
 var (
 	// ErrRejected means the refresh endpoint definitely refused the session
-	// (it answered 401 or 403). The session is over until a new login.
+	// (it answered 401). The session is over until a new login.
 	ErrRejected = errors.New("refresh: rejected")
 
 	// ErrUnavailable means the refresh could not be done right now (no answer,
-	// a timeout, or any other status). The session is kept; the call may be
-	// retried later.
+	// a timeout, or any other status, 403 included: the server answers 403
+	// only when its CSRF check refuses the call, a configuration error, and
+	// says 401 whenever the session is over). The session is kept; the call
+	// may be retried later.
 	ErrUnavailable = errors.New("refresh: unavailable")
 
 	// ErrLoggedOut is the Cause of the ErrRejected error that calls meet
@@ -70,14 +72,14 @@ func (e *Error) Unwrap() []error {
 }
 
 // classify turns the outcome of one refresh call into nil (success) or an
-// *Error. Only 401 and 403 are definite; everything else keeps the session.
+// *Error. Only 401 is definite; everything else keeps the session.
 func classify(status int, err error) error {
 	switch {
 	case err != nil:
 		return &Error{Kind: ErrUnavailable, Cause: err}
 	case status >= 200 && status < 300:
 		return nil
-	case status == 401 || status == 403:
+	case status == 401:
 		return &Error{Status: status, Kind: ErrRejected}
 	default:
 		return &Error{Status: status, Kind: ErrUnavailable}

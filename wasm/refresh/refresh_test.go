@@ -203,7 +203,7 @@ func TestClassify(t *testing.T) {
 		{200, nil, nil},
 		{204, nil, nil},
 		{401, nil, ErrRejected},
-		{403, nil, ErrRejected},
+		{403, nil, ErrUnavailable}, // the CSRF check: a configuration error, the session is kept
 		{400, nil, ErrUnavailable},
 		{404, nil, ErrUnavailable},
 		{429, nil, ErrUnavailable},

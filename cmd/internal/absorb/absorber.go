@@ -192,7 +192,9 @@ func (a *Absorber) coordinate(wait, run context.Context, key, refresh string, fn
 			return session.Tokens{}, false, err
 		}
 		if lease != nil {
-			return a.refresh(run, key, refresh, lease, fn)
+			if value = a.fromFallback(run, key, lease); value == nil {
+				return a.refresh(run, key, refresh, lease, fn)
+			}
 		}
 		if value == nil { // the store is full: refresh without keeping the result
 			break
@@ -264,6 +266,26 @@ func (a *Absorber) acquire(ctx context.Context, key string) ([]byte, Lease, erro
 	}
 }
 
+// fromFallback returns the result that a refresh of key kept in process
+// while the store was down, if it is still within its window, and
+// completes the store's lease with it, so that duplicates on other
+// instances get it too. Without it, the first duplicate after the store
+// came back would get a lease and send the rotated-out refresh token
+// upstream: a reuse, which revokes the session. nil when there is none.
+func (a *Absorber) fromFallback(ctx context.Context, key string, lease Lease) []byte {
+	if a.store == Store(a.fallback) {
+		return nil
+	}
+	value, ttl := a.fallback.peek(key)
+	if value == nil {
+		return nil
+	}
+	if err := lease.Complete(ctx, value, ttl); err != nil {
+		a.fell("error", err)
+	}
+	return value
+}
+
 // refresh runs fn under lease and stores its result, sealed, for the
 // window; a failure releases the lease. A store that cannot keep the
 // result is logged: the caller still gets it.
@@ -287,13 +309,24 @@ func (a *Absorber) refresh(ctx context.Context, key, refresh string, lease Lease
 	deadline := time.Now().Add(a.patience)
 	for {
 		err = lease.Complete(ctx, value, a.window)
-		if err == nil || a.down.Load() || !time.Now().Add(completeRetry).Before(deadline) {
+		if err == nil || errors.Is(err, ErrStoreFull) || a.down.Load() || !time.Now().Add(completeRetry).Before(deadline) {
 			break
 		}
 		time.Sleep(completeRetry)
 	}
 	if err != nil {
-		a.fell("error", err)
+		reason := "error"
+		if errors.Is(err, ErrStoreFull) { // no room for it: trying again is no use
+			reason = "full"
+		}
+		a.fell(reason, err)
+		// Keep it in process at least: a retry of this refresh (its caller
+		// gave up waiting, its answer was lost) then gets the pair instead
+		// of sending the rotated-out token upstream, and fromFallback hands
+		// it to the store once the store is back.
+		if a.store != Store(a.fallback) {
+			a.fallback.keep(key, value, a.window)
+		}
 	}
 	return t, false, nil
 }

@@ -395,6 +395,33 @@ func TestAbsorberStorePatience(t *testing.T) {
 	}
 }
 
+// A refresh that fell back to the in-process store during an outage is
+// still shared after the store comes back: its duplicate gets the pair
+// instead of sending the rotated-out token upstream (a reuse), and the
+// store gets it too, for the other instances.
+func TestAbsorberFallbackResultOutlivesTheOutage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &flakyStore{Memory: NewMemory(0, nil), upAt: time.Now().Add(time.Minute)}
+		a := New(Config{Store: store, StorePatience: -1, Logger: quiet()})
+		other := New(Config{Store: store, Logger: quiet()}) // another instance on the same store
+		u := &upstream{}
+		first, _, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		require.NoError(t, err)
+		require.EqualValues(t, 1, u.calls.Load())
+
+		store.upAt = time.Now() // the store is back, within the window
+		again, shared, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		require.NoError(t, err)
+		assert.True(t, shared)
+		assert.Equal(t, first, again, "the pair kept in process")
+		elsewhere, shared, err := other.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		require.NoError(t, err)
+		assert.True(t, shared)
+		assert.Equal(t, first, elsewhere, "handed to the store for the other instances")
+		assert.EqualValues(t, 1, u.calls.Load(), "one upstream refresh, no reuse")
+	})
+}
+
 // An attacker's flood of refreshes of their own sessions cannot push a
 // victim's result out within its window: the victim's duplicate still gets
 // the shared pair (the flood's own results stop being kept at the cap).
@@ -462,5 +489,65 @@ func TestAbsorberCompleteRetries(t *testing.T) {
 		assert.True(t, shared)
 		assert.Equal(t, first.AccessToken, dup.AccessToken)
 		assert.EqualValues(t, 1, u.calls.Load())
+	})
+}
+
+// A result that the store never takes is kept in process: a retry of the
+// same refresh (its first answer was lost) gets the pair instead of
+// sending the rotated-out token upstream.
+func TestAbsorberKeepsWhatTheStoreRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &failingCompletes{Memory: NewMemory(0, nil)}
+		store.n.Store(1 << 20)
+		a := New(Config{Store: store, Logger: quiet()})
+		u := &upstream{}
+		first, _, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		require.NoError(t, err)
+		retry, shared, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		require.NoError(t, err)
+		assert.True(t, shared)
+		assert.Equal(t, first, retry)
+		assert.EqualValues(t, 1, u.calls.Load(), "no reuse")
+	})
+}
+
+// fullLease refuses every result as too large (a Durable Object's 413).
+type fullLease struct {
+	Lease
+	calls *atomic.Int64
+}
+
+func (l fullLease) Complete(context.Context, []byte, time.Duration) error {
+	l.calls.Add(1)
+	return ErrStoreFull
+}
+
+type refusingStore struct {
+	*Memory
+	completes atomic.Int64
+}
+
+func (s *refusingStore) Acquire(ctx context.Context, key string, ttl time.Duration) ([]byte, Lease, error) {
+	v, l, err := s.Memory.Acquire(ctx, key, ttl)
+	if l != nil {
+		l = fullLease{l, &s.completes}
+	}
+	return v, l, err
+}
+
+// A store that has no room for a result is not asked again (the answer
+// is not held up for the patience), and the fallback is counted as "full".
+func TestAbsorberCompleteFullIsNotRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &refusingStore{Memory: NewMemory(0, nil)}
+		var reasons []string
+		a := New(Config{Store: store, Logger: quiet(), OnFallback: func(r string) { reasons = append(reasons, r) }})
+		u := &upstream{}
+		start := time.Now()
+		_, _, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		require.NoError(t, err)
+		assert.Zero(t, time.Since(start), "answered at once")
+		assert.EqualValues(t, 1, store.completes.Load())
+		assert.Equal(t, []string{"full"}, reasons)
 	})
 }

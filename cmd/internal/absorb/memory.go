@@ -89,6 +89,44 @@ func (m *Memory) Acquire(ctx context.Context, key string, lockTTL time.Duration)
 	}
 }
 
+// peek returns key's value and what is left of its TTL (at least a
+// millisecond), or nil when it has none: absent, locked or expired.
+func (m *Memory) peek(key string) ([]byte, time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.entries[key]
+	if e == nil || e.locked {
+		return nil, 0
+	}
+	left := e.expires.Sub(m.now())
+	if left < time.Millisecond {
+		return nil, 0
+	}
+	return e.value, left
+}
+
+// keep stores value for key for ttl without a lease, unless a lease holds
+// key or the Memory is full.
+func (m *Memory) keep(key string, value []byte, ttl time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	m.dropExpired(now)
+	e := m.entries[key]
+	switch {
+	case e != nil && e.locked:
+		return
+	case e == nil && len(m.entries) >= m.max:
+		return
+	case e == nil:
+		e = &entry{}
+		m.entries[key] = e
+	}
+	e.gen++
+	e.value, e.expires = value, now.Add(ttl)
+	heap.Push(&m.deadlines, deadline{key: key, e: e, gen: e.gen, at: e.expires})
+}
+
 // Len returns the number of entries, live or not yet dropped.
 func (m *Memory) Len() int {
 	m.mu.Lock()

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -10,6 +11,9 @@ import (
 
 // readyTimeout bounds each readiness check.
 const readyTimeout = 2 * time.Second
+
+// unreachable is what /readyz says of a dependency that did not answer.
+const unreachable = "unreachable"
 
 // Pinger is a Store that can tell whether it is reachable (the Redis
 // store); /readyz asks it.
@@ -20,10 +24,10 @@ type Pinger interface {
 // readiness is the body of GET /readyz.
 type readiness struct {
 	Ready bool `json:"ready"`
-	// Upstream is "ok" or why the upstream cannot be reached.
+	// Upstream is "ok" or "unreachable".
 	Upstream string `json:"upstream"`
 	// Store is "ok", "in-process" (no shared store), "unchecked" (a store
-	// that cannot be pinged) or why the shared store cannot be reached.
+	// that cannot be pinged) or "unreachable".
 	Store string `json:"store"`
 }
 
@@ -31,21 +35,29 @@ type readiness struct {
 // status: it is reachable) and the shared absorption store, if any, too;
 // else 503. Both are reported. A store that is down does not fail a
 // refresh (it falls back to in-process absorption) but does lose
-// cross-instance absorption, which a balancer should know.
+// cross-instance absorption, which a balancer should know. The answer
+// says only "unreachable": why goes to the log, since the errors name
+// internal addresses and /readyz is on the public listener.
 func ready(cfg Config) http.HandlerFunc {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
 		out := readiness{Ready: true, Upstream: "ok", Store: "in-process"}
 		if err := pingUpstream(ctx, cfg); err != nil {
-			out.Ready, out.Upstream = false, err.Error()
+			out.Ready, out.Upstream = false, unreachable
+			log.Warn("readyz: upstream unreachable", "err", err)
 		}
 		switch s := cfg.Store.(type) {
 		case nil:
 		case Pinger:
 			out.Store = "ok"
 			if err := s.Ping(ctx); err != nil {
-				out.Ready, out.Store = false, err.Error()
+				out.Ready, out.Store = false, unreachable
+				log.Warn("readyz: shared store unreachable", "err", err)
 			}
 		default:
 			out.Store = "unchecked"

@@ -84,22 +84,6 @@ func awaitWaiters(t *testing.T, key string, n int) {
 	}
 }
 
-// acquired is one Acquire's outcome, sent from a goroutine.
-type acquired struct {
-	value []byte
-	lease absorb.Lease
-	err   error
-}
-
-func acquireAsync(s absorb.Store, ctx context.Context, key string, lockTTL time.Duration) <-chan acquired {
-	c := make(chan acquired, 1)
-	go func() {
-		v, l, err := s.Acquire(ctx, key, lockTTL)
-		c <- acquired{v, l, err}
-	}()
-	return c
-}
-
 // The Store contract, the same table as for Memory and Redis: two clients
 // of one namespace, as two Worker requests are.
 func TestObjectStoreContract(t *testing.T) {
@@ -120,17 +104,17 @@ func TestObjectSerialisesAcquires(t *testing.T) {
 	require.NotNil(t, holder)
 
 	const n = maxWaiters
-	var waiting []<-chan acquired
+	var waiting []<-chan storetest.Acquired
 	for range n {
-		waiting = append(waiting, acquireAsync(s, ctx, key, 10*time.Second))
+		waiting = append(waiting, storetest.AcquireAsync(s, ctx, key, 10*time.Second))
 	}
 	awaitWaiters(t, key, n)
 	require.NoError(t, holder.Complete(ctx, []byte("sealed pair"), 5*time.Second))
 	for i, c := range waiting {
 		r := <-c
-		require.NoError(t, r.err, "waiter %d", i)
-		assert.Nil(t, r.lease, "waiter %d", i)
-		assert.Equal(t, "sealed pair", string(r.value), "waiter %d", i)
+		require.NoError(t, r.Err, "waiter %d", i)
+		assert.Nil(t, r.Lease, "waiter %d", i)
+		assert.Equal(t, "sealed pair", string(r.Value), "waiter %d", i)
 	}
 	v, l, err := s.Acquire(ctx, key, time.Second)
 	require.NoError(t, err)
@@ -145,12 +129,12 @@ func TestObjectReleaseHandsOver(t *testing.T) {
 	_, holder, err := s.Acquire(ctx, key, 10*time.Second)
 	require.NoError(t, err)
 	require.NotNil(t, holder)
-	next := acquireAsync(s, ctx, key, 10*time.Second)
+	next := storetest.AcquireAsync(s, ctx, key, 10*time.Second)
 	awaitWaiters(t, key, 1)
 	require.NoError(t, holder.Release(ctx))
 	r := <-next
-	require.NoError(t, r.err)
-	require.NotNil(t, r.lease, "the waiter refreshes next")
+	require.NoError(t, r.Err)
+	require.NotNil(t, r.Lease, "the waiter refreshes next")
 
 	require.NoError(t, holder.Release(ctx), "a stale release")
 	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
@@ -159,7 +143,7 @@ func TestObjectReleaseHandsOver(t *testing.T) {
 	assert.ErrorIs(t, err, context.DeadlineExceeded, "the new holder's lease still holds")
 	assert.Nil(t, l)
 
-	require.NoError(t, r.lease.Complete(ctx, []byte("v"), 5*time.Second))
+	require.NoError(t, r.Lease.Complete(ctx, []byte("v"), 5*time.Second))
 	v, _, err := s.Acquire(ctx, key, time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, "v", string(v))
@@ -172,11 +156,11 @@ func TestObjectLeaseExpires(t *testing.T) {
 	_, holder, err := s.Acquire(ctx, key, 3*time.Second)
 	require.NoError(t, err)
 	require.NotNil(t, holder)
-	next := acquireAsync(s, ctx, key, 10*time.Second)
+	next := storetest.AcquireAsync(s, ctx, key, 10*time.Second)
 	awaitWaiters(t, key, 1) // it waits while the lease holds
 	r := <-next
-	require.NoError(t, r.err)
-	assert.NotNil(t, r.lease, "and gets the lease when it expires")
+	require.NoError(t, r.Err)
+	assert.NotNil(t, r.Lease, "and gets the lease when it expires")
 }
 
 // The lease and the value are in the object's storage: an object evicted
@@ -189,12 +173,12 @@ func TestObjectSurvivesEviction(t *testing.T) {
 	require.NotNil(t, holder)
 
 	objectOp(t, key, "evict")
-	dup := acquireAsync(s, ctx, key, 30*time.Second)
+	dup := storetest.AcquireAsync(s, ctx, key, 30*time.Second)
 	awaitWaiters(t, key, 1) // it waits for the lease granted before the eviction
 	require.NoError(t, holder.Complete(ctx, []byte("sealed pair"), 30*time.Second))
 	r := <-dup
-	require.NoError(t, r.err)
-	assert.Equal(t, "sealed pair", string(r.value))
+	require.NoError(t, r.Err)
+	assert.Equal(t, "sealed pair", string(r.Value))
 
 	objectOp(t, key, "evict")
 	v, l, err := s.Acquire(ctx, key, time.Second)
@@ -247,9 +231,9 @@ func TestObjectBoundsWaiters(t *testing.T) {
 	_, holder, err := s.Acquire(ctx, key, 30*time.Second)
 	require.NoError(t, err)
 	require.NotNil(t, holder)
-	var waiting []<-chan acquired
+	var waiting []<-chan storetest.Acquired
 	for range maxWaiters {
-		waiting = append(waiting, acquireAsync(s, ctx, key, 30*time.Second))
+		waiting = append(waiting, storetest.AcquireAsync(s, ctx, key, 30*time.Second))
 	}
 	awaitWaiters(t, key, maxWaiters)
 	_, l, err := s.Acquire(ctx, key, 30*time.Second)
@@ -259,8 +243,8 @@ func TestObjectBoundsWaiters(t *testing.T) {
 	require.NoError(t, holder.Complete(ctx, []byte("v"), 5*time.Second))
 	for _, c := range waiting {
 		r := <-c
-		require.NoError(t, r.err)
-		assert.Equal(t, "v", string(r.value))
+		require.NoError(t, r.Err)
+		assert.Equal(t, "v", string(r.Value))
 	}
 }
 

@@ -36,17 +36,21 @@ type Hooks struct {
 	Advance func(d time.Duration)
 }
 
-type acquired struct {
-	value []byte
-	lease absorb.Lease
-	err   error
+// Acquired is the outcome of one Store.Acquire, sent by AcquireAsync.
+type Acquired struct {
+	Value []byte
+	Lease absorb.Lease
+	Err   error
 }
 
-func acquire(s absorb.Store, ctx context.Context, key string, ttl time.Duration) <-chan acquired {
-	ch := make(chan acquired, 1)
+// AcquireAsync calls s.Acquire on a goroutine of its own and sends its
+// outcome on the returned channel, so that a test can wait for it while
+// it drives the lease.
+func AcquireAsync(s absorb.Store, ctx context.Context, key string, ttl time.Duration) <-chan Acquired {
+	ch := make(chan Acquired, 1)
 	go func() {
 		v, l, err := s.Acquire(ctx, key, ttl)
-		ch <- acquired{v, l, err}
+		ch <- Acquired{v, l, err}
 	}()
 	return ch
 }
@@ -70,13 +74,13 @@ func Run(t *testing.T, a, b absorb.Store, h Hooks) {
 		require.NotNil(t, l)
 		wctx, cancel := context.WithTimeout(ctx, Patience)
 		defer cancel()
-		waiter := acquire(b, wctx, k, time.Hour)
+		waiter := AcquireAsync(b, wctx, k, time.Hour)
 		blocked(t, k)
 		require.NoError(t, l.Complete(ctx, []byte("sealed"), time.Minute))
 		got := <-waiter
-		require.NoError(t, got.err, "woken by the completion, not by the lock's TTL")
-		assert.Equal(t, []byte("sealed"), got.value)
-		assert.Nil(t, got.lease)
+		require.NoError(t, got.Err, "woken by the completion, not by the lock's TTL")
+		assert.Equal(t, []byte("sealed"), got.Value)
+		assert.Nil(t, got.Lease)
 
 		v, l, err = a.Acquire(ctx, k, time.Hour)
 		require.NoError(t, err)
@@ -90,28 +94,28 @@ func Run(t *testing.T, a, b absorb.Store, h Hooks) {
 		require.NotNil(t, l)
 		wctx, cancel := context.WithTimeout(ctx, Patience)
 		defer cancel()
-		waiter := acquire(b, wctx, k, time.Hour)
+		waiter := AcquireAsync(b, wctx, k, time.Hour)
 		blocked(t, k)
 		require.NoError(t, l.Release(ctx))
 		got := <-waiter
-		require.NoError(t, got.err)
-		assert.Nil(t, got.value)
-		require.NotNil(t, got.lease)
-		require.NoError(t, got.lease.Release(ctx))
+		require.NoError(t, got.Err)
+		assert.Nil(t, got.Value)
+		require.NotNil(t, got.Lease)
+		require.NoError(t, got.Lease.Release(ctx))
 	})
 	t.Run("a lapsed lock lets a waiter take over", func(t *testing.T) {
 		k := key()
 		_, l, err := a.Acquire(ctx, k, 50*time.Millisecond)
 		require.NoError(t, err)
 		require.NotNil(t, l)
-		waiter := acquire(b, ctx, k, time.Hour) // the holder never ends its lease
+		waiter := AcquireAsync(b, ctx, k, time.Hour) // the holder never ends its lease
 		if h.Advance != nil {
 			blocked(t, k)
 			h.Advance(50 * time.Millisecond)
 		}
 		got := <-waiter
-		require.NoError(t, got.err)
-		require.NotNil(t, got.lease)
+		require.NoError(t, got.Err)
+		require.NotNil(t, got.Lease)
 		require.NoError(t, l.Complete(ctx, []byte("late"), time.Minute), "a late completion is harmless")
 	})
 	t.Run("a waiter's context ends its wait", func(t *testing.T) {
@@ -120,9 +124,9 @@ func Run(t *testing.T, a, b absorb.Store, h Hooks) {
 		require.NoError(t, err)
 		defer l.Release(ctx)
 		wctx, cancel := context.WithCancel(ctx)
-		waiter := acquire(b, wctx, k, time.Hour)
+		waiter := AcquireAsync(b, wctx, k, time.Hour)
 		blocked(t, k)
 		cancel()
-		assert.ErrorIs(t, (<-waiter).err, context.Canceled)
+		assert.ErrorIs(t, (<-waiter).Err, context.Canceled)
 	})
 }
