@@ -294,7 +294,8 @@ function crossTab(opts) {
   const inPage = opts.crossTab && typeof document !== "undefined";
   const channel = opts.crossTab && typeof BroadcastChannel === "function" ? new BroadcastChannel(CHANNEL) : null;
   const name = opts.sessionCookie ?? DEFAULTS.sessionCookie;
-  const pattern = new RegExp(`(?:^|;\\s*)(?:__Host-)?${name}=(\\d+)(?:\\.(\\d+))?`);
+  const literal = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); // a name is text, not a pattern
+  const pattern = new RegExp(`(?:^|;\\s*)(?:__Host-)?${literal}=(\\d+)(?:\\.(\\d+))?`);
   /** @returns {Token} */
   const cookie = () => {
     const m = inPage ? document.cookie.match(pattern) : null;

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"html/template"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -131,9 +132,12 @@ func fetch(ctx context.Context, s *transport.Session, u string) ([]Department, i
 		return nil, res.StatusCode, nil
 	}
 	var list []Department
-	err = json.NewDecoder(res.Body).Decode(&list)
+	err = json.NewDecoder(io.LimitReader(res.Body, maxList)).Decode(&list)
 	return list, res.StatusCode, err
 }
+
+// maxList bounds the upstream answer the page reads.
+const maxList = 1 << 20
 
 func toLogin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/login?next=/departments", http.StatusSeeOther)

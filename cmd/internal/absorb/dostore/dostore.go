@@ -178,9 +178,9 @@ func (l *lease) Complete(ctx context.Context, value []byte, ttl time.Duration) e
 	if len(value) == 0 {
 		return errors.New("dostore: complete: empty value")
 	}
-	status, err := call(l.stub, "complete", map[string]any{
+	status, err := callWithin(ctx, l.stub, "complete", map[string]any{
 		"lease": l.id, "value": base64.StdEncoding.EncodeToString(value), "ttl": ms(ttl),
-	}, nil)
+	})
 	switch {
 	case err != nil:
 		return err
@@ -195,11 +195,39 @@ func (l *lease) Complete(ctx context.Context, value []byte, ttl time.Duration) e
 // Release implements absorb.Lease.
 func (l *lease) Release(ctx context.Context) error {
 	defer l.done()
-	status, err := call(l.stub, "release", map[string]any{"lease": l.id}, nil)
+	status, err := callWithin(ctx, l.stub, "release", map[string]any{"lease": l.id})
 	if err == nil && status != http.StatusOK {
 		err = &StatusError{Op: "release", Status: status}
 	}
 	return err
+}
+
+// leaseOpTimeout bounds Complete and Release: a stub's fetch cannot be
+// cancelled, and a hung object must not hold up the answer of a refresh
+// whose tokens the upstream has already rotated.
+const leaseOpTimeout = 2 * time.Second
+
+// callWithin is call without an answer, given up when ctx ends or after
+// leaseOpTimeout. The call itself goes on in the background and its
+// answer is dropped.
+func callWithin(ctx context.Context, stub Stub, op string, body any) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, leaseOpTimeout)
+	defer cancel()
+	type answer struct {
+		status int
+		err    error
+	}
+	ch := make(chan answer, 1) // buffered: the call may outlive us
+	go func() {
+		status, err := call(stub, op, body, nil)
+		ch <- answer{status, err}
+	}()
+	select {
+	case a := <-ch:
+		return a.status, a.err
+	case <-ctx.Done():
+		return 0, fmt.Errorf("dostore: %s: %w", op, ctx.Err())
+	}
 }
 
 // call posts body as JSON to the object's /op and decodes a 200 answer

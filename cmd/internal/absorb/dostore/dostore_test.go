@@ -235,3 +235,33 @@ func closed(c <-chan struct{}) bool {
 		return false
 	}
 }
+
+// A hung object does not hold up Complete or Release past leaseOpTimeout:
+// the refresh's tokens are already rotated, its caller must get them.
+func TestLeaseOpsGiveUpOnAHungObject(t *testing.T) {
+	for _, op := range []string{"complete", "release"} {
+		t.Run(op, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				hang := make(chan struct{})
+				defer close(hang)
+				stub := stubFunc(func(got string, _ map[string]any) (int, string) {
+					if got == "acquire" {
+						return 200, `{"lease":"l1"}`
+					}
+					<-hang
+					return 200, `{"ok":true}`
+				})
+				_, lease, err := New(func(string) (Stub, error) { return stub, nil }).Acquire(context.Background(), "k", time.Minute)
+				require.NoError(t, err)
+				start := time.Now()
+				if op == "complete" {
+					err = lease.Complete(context.Background(), []byte("sealed"), time.Second)
+				} else {
+					err = lease.Release(context.Background())
+				}
+				require.ErrorIs(t, err, context.DeadlineExceeded)
+				assert.Equal(t, leaseOpTimeout, time.Since(start), "fake time inside the bubble")
+			})
+		})
+	}
+}

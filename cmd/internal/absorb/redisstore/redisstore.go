@@ -52,6 +52,8 @@ type Store struct {
 	// subscribed is closed once the subscription is first active.
 	subscribed chan struct{}
 	subOnce    sync.Once
+	closeOnce  sync.Once
+	closeErr   error // Close's answer, for every call
 
 	mu      sync.Mutex // protects waiters
 	waiters map[string]map[chan []byte]struct{}
@@ -110,12 +112,16 @@ func New(c *redis.Client, prefix string) *Store {
 	return s
 }
 
-// Close stops the subscription and closes the client.
+// Close stops the subscription and closes the client. Calling it again
+// returns the first call's answer.
 func (s *Store) Close() error {
-	close(s.stop)
-	err := s.ps.Close()
-	s.wg.Wait()
-	return errors.Join(err, s.c.Close())
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		err := s.ps.Close()
+		s.wg.Wait()
+		s.closeErr = errors.Join(err, s.c.Close())
+	})
+	return s.closeErr
 }
 
 // Subscribed returns a channel closed once the Store listens for

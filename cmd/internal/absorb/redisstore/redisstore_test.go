@@ -135,3 +135,10 @@ func TestAbsorberAcrossInstances(t *testing.T) {
 		assert.False(t, strings.Contains(v, "secret"), "a token in the clear in Redis")
 	}
 }
+
+// Close may be called twice (a deferred Close after an explicit one).
+func TestCloseTwice(t *testing.T) {
+	s := open(t, miniredis.RunT(t))
+	first := s.Close()
+	assert.NotPanics(t, func() { assert.Equal(t, first, s.Close()) })
+}
