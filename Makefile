@@ -65,6 +65,13 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
+OIDC_PROVIDER := cmd/internal/oidctest/provider
+
+$(OIDC_PROVIDER)/node_modules/.package-lock.json: $(OIDC_PROVIDER)/package.json $(OIDC_PROVIDER)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20+ (Debian: apt-get install nodejs npm)"; exit 1; }
+	cd $(OIDC_PROVIDER) && npm ci --no-audit --no-fund
+	@touch $@
+
 .PHONY: npm
 npm: node_modules/.package-lock.json
 
@@ -108,10 +115,14 @@ worker-dev: worker npm ## the demo through the Worker on http://127.0.0.1:$(WORK
 worker-deploy: worker npm ## deploy the Worker (needs a Cloudflare account: wrangler login; set FWR_UPSTREAM)
 	$(WRANGLER) deploy
 
+.PHONY: oidc-provider
+oidc-provider: $(OIDC_PROVIDER)/node_modules/.package-lock.json ## a local OpenID provider on http://127.0.0.1:9090 for the README's OIDC example (any login; client fwr / fwr-secret)
+	cd $(OIDC_PROVIDER) && PORT=9090 REDIRECT_URI=http://$(ADDR)/auth/callback POST_LOGOUT_REDIRECT_URI=http://$(ADDR)/ node provider.mjs
+
 ## Test
 
 .PHONY: test
-test: test-native test-js test-types test-e2e test-worker test-bench test-multi test-soak test-package test-recipes ## everything: native -race, GOOS=js under Node, tsc, headless Chromium, Workers, the npm package and its recipes
+test: test-native test-js test-types test-e2e test-oidc test-worker test-bench test-multi test-soak test-package test-recipes ## everything: native -race, GOOS=js under Node, tsc, headless Chromium, OIDC, Workers, multi-instance, the npm package and its recipes
 
 .PHONY: test-native
 test-native: ## native packages with -race (includes a smoke run of the benchmarks)
@@ -142,6 +153,11 @@ test-types: npm ## type-check js/fetch-with-refresh.d.ts, and the loader against
 test-e2e: wasm ## end-to-end tests in headless Chromium (writes test-artifacts/demo.png)
 	@command -v chromium >/dev/null || { echo "chromium is missing: run 'apt-get install -y chromium' (as root), then make test-e2e"; exit 1; }
 	$(GO) test -count=1 -v -tags e2e ./cmd/internal/e2e/
+
+.PHONY: test-oidc
+test-oidc: wasm worker npm $(OIDC_PROVIDER)/node_modules/.package-lock.json ## OIDC mode, native and on the local Workers runtime, against a real OpenID provider (oidc-provider from npm) in headless Chromium
+	@command -v chromium >/dev/null || { echo "chromium is missing: run 'apt-get install -y chromium' (as root), then make test-oidc"; exit 1; }
+	$(GO) test -count=1 -v -tags oidc ./cmd/internal/oidctest/
 
 .PHONY: test-worker
 test-worker: worker npm ## the Worker under the local Workers runtime (wrangler/workerd), its Durable Object, and a deploy dry run

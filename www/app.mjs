@@ -108,6 +108,9 @@ function action(id, work) {
 
 $("login-form").addEventListener("submit", async (event) => {
   event.preventDefault();
+  if (auth.mode === "oidc") { // the provider's login page; the server checks next
+    return location.assign(`${auth.loginURL}?next=${encodeURIComponent(new URLSearchParams(location.search).get("next") ?? "/")}`);
+  }
   const form = new FormData(event.target);
   $("login-error").textContent = "";
   const res = await logIn(form.get("username"), form.get("password"));
@@ -200,6 +203,10 @@ function updateLifetime() {
 }
 setInterval(updateLifetime, 500);
 updateLifetime();
+
+// How to log in: the password form, or in OpenID Connect mode its button alone.
+const auth = await fetch("/api/auth/config", { headers: { "X-CSRF": "1" } }).then((r) => (r.ok ? r.json() : {}), () => ({}));
+if (auth.mode === "oidc") for (const el of $("login").querySelectorAll("label, .hint")) el.remove();
 
 // The demo buttons need the embedded demo upstream; the server-rendered
 // page exists on the native server only (not on the Worker).

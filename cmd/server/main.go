@@ -24,9 +24,11 @@ import (
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/absorb/redisstore"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/app"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/config"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/oidclogin"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/ssr"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/upstream"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/authclient"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -67,6 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	transport := newTransport()
 	defer transport.CloseIdleConnections()
 
+	cookies := session.Cookies{AccessMaxAge: cfg.AccessMaxAge, RefreshMaxAge: cfg.RefreshMaxAge, Insecure: cfg.Insecure}
 	upstreamURL := cfg.Upstream
 	if upstreamURL == nil {
 		demo := upstream.New(upstream.Config{AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Grace: cfg.RefreshGrace, NoRotate: !cfg.RefreshRotate})
@@ -93,6 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	observer := newMetrics(reg)
 	var at listening
 	if cfg.MetricsAddr != "" {
 		metrics := http.NewServeMux()
@@ -105,16 +109,37 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		at.metrics = "http://" + addr
 		log.Info("metrics", "url", at.metrics+"/metrics")
 	}
+
+	var authPages *oidclogin.Handler
+	var authClient authclient.Client
+	if o := cfg.OIDC; o.Issuer != "" {
+		dctx, cancel := context.WithTimeout(ctx, cfg.AuthTimeout)
+		authPages, err = oidclogin.Discover(dctx, oidclogin.Config{
+			Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, Scopes: o.Scopes,
+			PublicURL: o.PublicURL, Transport: transport, Timeout: cfg.AuthTimeout,
+			Cookies: cookies, Log: log.With("component", "oidc"),
+			Observe: func(d time.Duration) { observer.Upstream("auth", d) },
+		})
+		cancel()
+		if err != nil {
+			return err
+		}
+		authClient = authPages.Client()
+		log.Info("OpenID Connect mode", "issuer", o.Issuer, "client_id", o.ClientID, "redirect_uri", o.PublicURL.JoinPath("auth/callback").String())
+	}
+
 	api, auth := app.New(app.Config{
 		Upstream:       upstreamURL,
 		Transport:      transport,
 		AuthTimeout:    cfg.AuthTimeout,
 		ProxyTimeout:   cfg.ProxyTimeout,
-		Cookies:        session.Cookies{AccessMaxAge: cfg.AccessMaxAge, RefreshMaxAge: cfg.RefreshMaxAge, Insecure: cfg.Insecure},
-		Observer:       newMetrics(reg),
+		Cookies:        cookies,
+		Observer:       observer,
 		Store:          store,
 		Logger:         log,
 		TrustedProxies: cfg.TrustedProxies,
+		AuthClient:     authClient,
+		AuthPages:      optional(authPages),
 	})
 	pages := ssr.New(ssr.Config{Upstream: upstreamURL, Transport: transport, Auth: auth})
 	site := app.WithStatic(api, pages, os.DirFS(cfg.WWWDir), os.DirFS(cfg.JSDir))
@@ -132,6 +157,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	log.Info("shutting down")
 	stopMain()
 	return nil
+}
+
+// optional returns h as an http.Handler, nil when h is nil.
+func optional(h *oidclogin.Handler) http.Handler {
+	if h == nil {
+		return nil
+	}
+	return h
 }
 
 // serve starts an http.Server for h on addr and returns the address it

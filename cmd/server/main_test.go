@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/coreos/go-oidc/v3/oidc/oidctest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -198,4 +202,53 @@ func TestAsyncLogNeverBlocks(t *testing.T) {
 	assert.Contains(t, got, "line 0\n")
 	assert.Contains(t, got, "log lines dropped")
 	assert.Contains(t, got, "after\n")
+}
+
+// OpenID Connect mode: the server discovers the provider at start-up and
+// refuses to start when it cannot.
+func TestRunOIDCMode(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	provider := &oidctest.Server{PublicKeys: []oidctest.PublicKey{{PublicKey: key.Public(), KeyID: "k", Algorithm: "RS256"}}}
+	srv := httptest.NewServer(provider)
+	defer srv.Close()
+	provider.SetIssuer(srv.URL)
+	args := []string{"-addr", "127.0.0.1:0", "-metrics-addr", "", "-www", t.TempDir(), "-js", t.TempDir(), "-upstream", "http://127.0.0.1:1",
+		"-oidc-issuer", srv.URL, "-oidc-client-id", "app", "-public-url", "http://app.example.test"}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs syncBuffer
+	ready := make(chan listening, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, args, env(map[string]string{"FWR_OIDC_CLIENT_SECRET": "s3cret"}), &logs, ready)
+	}()
+	var base string
+	select {
+	case at := <-ready:
+		base = at.base
+	case err := <-done:
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", base+"/api/auth/config", nil)
+	req.Header.Set("X-CSRF", "1")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	assert.JSONEq(t, `{"mode":"oidc","loginURL":"/auth/login"}`, string(body))
+	res, err = (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Get(base + "/auth/login")
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusFound, res.StatusCode)
+	assert.True(t, strings.HasPrefix(res.Header.Get("Location"), srv.URL+"/auth?"))
+	assert.NotContains(t, logs.String(), "s3cret")
+	cancel()
+	require.NoError(t, <-done)
+
+	srv.Close() // the provider is gone: the server does not start
+	err = run(context.Background(), args, env(nil), io.Discard, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "discovery")
 }

@@ -4,13 +4,16 @@
 // Workers: the same handler as cmd/server (auth endpoints, /api proxy,
 // CSRF), with outbound calls made by the Workers fetch API. Static files are
 // Workers static assets (see wrangler.toml), so the Go program only runs
-// for what they do not match: /api/* and /healthz.
+// for what they do not match: /api/*, /healthz and, in OpenID Connect
+// mode, /auth/*.
 //
 // Configuration comes from the Worker's variables, with the native flags'
 // names and defaults: FWR_UPSTREAM (required: a Worker keeps no state
 // between requests, so the embedded demo upstream cannot run here),
 // FWR_ACCESS_COOKIE_MAX_AGE, FWR_REFRESH_COOKIE_MAX_AGE,
-// FWR_INSECURE_COOKIES, FWR_AUTH_TIMEOUT, FWR_PROXY_TIMEOUT.
+// FWR_INSECURE_COOKIES, FWR_AUTH_TIMEOUT, FWR_PROXY_TIMEOUT, and the
+// OpenID Connect mode's FWR_OIDC_ISSUER, FWR_OIDC_CLIENT_ID,
+// FWR_OIDC_CLIENT_SECRET (a secret), FWR_OIDC_SCOPES, FWR_PUBLIC_URL.
 //
 // Each request runs in a fresh Go instance, so duplicate refreshes of one
 // session meet outside it: in a Durable Object per session key (the ABSORB
@@ -28,6 +31,7 @@ import (
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/app"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/config"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/deadline"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/oidclogin"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
 	"github.com/syumai/workers"
 	"github.com/syumai/workers/cloudflare"
@@ -36,6 +40,12 @@ import (
 
 // errNoUpstream is the configuration error of a Worker without FWR_UPSTREAM.
 var errNoUpstream = errors.New("FWR_UPSTREAM is not set: a Worker needs an external upstream URL")
+
+// errOIDCSecret is the configuration error of an OpenID Connect Worker
+// without a client secret: the login's flow cookie is sealed with a key
+// derived from it, and every request runs in a fresh instance, which must
+// open the cookie that another one sealed.
+var errOIDCSecret = errors.New("FWR_OIDC_ISSUER needs FWR_OIDC_CLIENT_SECRET on a Worker (set it with `wrangler secret put FWR_OIDC_CLIENT_SECRET`)")
 
 func main() {
 	h := handler()
@@ -54,23 +64,46 @@ func handler() http.Handler {
 	if err == nil && cfg.Upstream == nil {
 		err = errNoUpstream
 	}
-	if err != nil {
-		msg := "worker configuration: " + err.Error()
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			apierr.Write(w, http.StatusInternalServerError, "misconfigured", msg)
-		})
+	if err == nil && cfg.OIDC.Issuer != "" && cfg.OIDC.ClientSecret == "" {
+		err = errOIDCSecret
 	}
+	if err != nil {
+		return misconfigured(err)
+	}
+	transport := deadline.Transport(fetch.NewClient().HTTPClient(fetch.RedirectModeManual).Transport)
+	cookies := session.Cookies{AccessMaxAge: cfg.AccessMaxAge, RefreshMaxAge: cfg.RefreshMaxAge, Insecure: cfg.Insecure}
 	store, err := absorbStore()
 	if err != nil {
 		slog.Warn("duplicate refreshes are not absorbed", "err", err)
 	}
-	h, _ := app.New(app.Config{
+	acfg := app.Config{
 		Upstream:     cfg.Upstream,
-		Transport:    deadline.Transport(fetch.NewClient().HTTPClient(fetch.RedirectModeManual).Transport),
+		Transport:    transport,
 		AuthTimeout:  cfg.AuthTimeout,
 		ProxyTimeout: cfg.ProxyTimeout,
-		Cookies:      session.Cookies{AccessMaxAge: cfg.AccessMaxAge, RefreshMaxAge: cfg.RefreshMaxAge, Insecure: cfg.Insecure},
+		Cookies:      cookies,
 		Store:        store,
-	})
+	}
+	if o := cfg.OIDC; o.Issuer != "" {
+		// Discovery waits for the first request that needs the provider:
+		// proxied calls never pay for it.
+		pages, err := oidclogin.New(oidclogin.Config{
+			Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, Scopes: o.Scopes,
+			PublicURL: o.PublicURL, Transport: transport, Timeout: cfg.AuthTimeout, Cookies: cookies,
+		})
+		if err != nil {
+			return misconfigured(err)
+		}
+		acfg.AuthClient, acfg.AuthPages = pages.Client(), pages
+	}
+	h, _ := app.New(acfg)
 	return h
+}
+
+// misconfigured answers every request with a configuration error.
+func misconfigured(err error) http.Handler {
+	msg := "worker configuration: " + err.Error()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		apierr.Write(w, http.StatusInternalServerError, "misconfigured", msg)
+	})
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/proxy"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/static"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/authclient"
 )
 
 // Config configures the handler. Upstream and Transport are required.
@@ -58,6 +59,12 @@ type Config struct {
 	// and -Host are believed (the CSRF check's host, the proxy's
 	// X-Forwarded-*). If empty, only the connection is.
 	TrustedProxies forwarded.Trusted
+	// AuthClient is the upstream's auth dialect (bff.Config.Client). If
+	// nil, the JSON contract at Upstream.
+	AuthClient authclient.Client
+	// AuthPages, if not nil, serves the browser's auth pages under /auth/
+	// (OpenID Connect mode's login, callback and logout: oidclogin).
+	AuthPages http.Handler
 }
 
 // New returns the handler, behind cfg.Cookies.Guard (session cookies read
@@ -67,6 +74,7 @@ type Config struct {
 func New(cfg Config) (http.Handler, *bff.Handler) {
 	api := http.NewServeMux()
 	auth := bff.New(bff.Config{
+		Client:       cfg.AuthClient,
 		Upstream:     cfg.Upstream,
 		Transport:    cfg.Transport,
 		Timeout:      cfg.AuthTimeout,
@@ -94,6 +102,9 @@ func New(cfg Config) (http.Handler, *bff.Handler) {
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/", csrf.Protect(cfg.TrustedProxies, api))
+	if cfg.AuthPages != nil {
+		mux.Handle("/auth/", static.Pages(cfg.AuthPages)) // HTML answers: the pages' CSP
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -113,6 +124,7 @@ func WithStatic(app, pages http.Handler, www, js fs.FS) http.Handler {
 	mux.Handle("/api/", app)
 	mux.Handle("/healthz", app)
 	mux.Handle("/readyz", app)
+	mux.Handle("/auth/", app)
 	if pages != nil {
 		pages = static.Pages(pages)
 		mux.Handle("GET /departments", pages)

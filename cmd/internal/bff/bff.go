@@ -1,6 +1,8 @@
 // Package bff is the backend-for-frontend auth endpoints: login, refresh
 // and logout, with the tokens kept in HttpOnly cookies (package session)
-// and exchanged with the upstream's /auth/login and /auth/refresh.
+// and exchanged with the upstream through an authclient.Client: the JSON
+// contract's /auth/login, /auth/refresh and /auth/logout by default, or an
+// OpenID provider's token and revocation endpoints.
 //
 // Refresh tells a definite rejection (the session is over: 401, cookies
 // cleared) from a transient failure (502/503/504, cookies untouched), so
@@ -19,17 +21,34 @@ import (
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/apierr"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/observe"
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/authclient"
+	"github.com/fetch-with-refresh/fetch-with-refresh/wasm/refresh"
 )
 
-// Config configures a Handler. Upstream and Transport are required.
+// ErrRejected is the policy's refresh.ErrRejected: the upstream refused the
+// credentials or the refresh token for good. Errors of Exchange wrap it.
+var ErrRejected = refresh.ErrRejected
+
+// LoginPagePath is where the browser goes to log in when the upstream has
+// no password login (OpenID Connect mode's GET /auth/login).
+const LoginPagePath = "/auth/login"
+
+// Config configures a Handler. Client, or Upstream and Transport, are
+// required.
 type Config struct {
-	// Upstream is the base URL of the API whose /auth/login and
-	// /auth/refresh are called.
+	// Client is the upstream's auth dialect. If nil, the JSON contract at
+	// Upstream through Transport, with Timeout. A Client that is not an
+	// authclient.PasswordLogin (an OpenID provider) turns POST
+	// /api/auth/login into an error that points to LoginPagePath.
+	Client authclient.Client
+	// Upstream is the base URL of the API whose /auth/login,
+	// /auth/refresh and /auth/logout are called when Client is nil.
 	Upstream *url.URL
 	// Transport makes the upstream calls. Required: a default would link
 	// net/http's whole client into the Workers build, which brings its own.
 	Transport http.RoundTripper
-	// Timeout bounds each upstream call. If zero, 10 seconds.
+	// Timeout bounds each upstream call, the logout's revocation included.
+	// If zero, 10 seconds.
 	Timeout time.Duration
 	// Cookies sets the session cookies.
 	Cookies session.Cookies
@@ -44,7 +63,9 @@ type Config struct {
 	// store shared by every instance (Redis, a Durable Object) makes
 	// duplicates share one refresh across instances. If nil, in process.
 	Store absorb.Store
-	// Logger logs what goes wrong with Store. If nil, slog.Default().
+	// Logger logs what a response cannot say: a Store that fails, a
+	// revocation that failed while the cookies were cleared anyway. If nil,
+	// slog.Default().
 	Logger *slog.Logger
 	// Now returns the current time. If nil, time.Now.
 	Now func() time.Time
@@ -55,12 +76,13 @@ type Config struct {
 const DefaultAbsorbWindow = absorb.DefaultWindow
 
 // Handler serves POST /api/auth/login, /api/auth/refresh and
-// /api/auth/logout, and a JSON 404 for the rest of /api/auth/. Create one
-// with New.
+// /api/auth/logout, GET /api/auth/config (the login mode, for the page),
+// and a JSON 404 for the rest of /api/auth/. Create one with New.
 type Handler struct {
 	cookies session.Cookies
 	obs     observe.Observer
-	x       *exchanger
+	client  authclient.Client
+	log     *slog.Logger
 	absorb  *absorb.Absorber // nil when absorption is off
 	mux     *http.ServeMux
 }
@@ -79,14 +101,21 @@ func New(cfg Config) *Handler {
 	if cfg.AbsorbWindow == 0 {
 		cfg.AbsorbWindow = DefaultAbsorbWindow
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Client == nil {
+		cfg.Client = authclient.NewJSON(cfg.Upstream, authclient.HTTP{
+			Transport: cfg.Transport, Timeout: cfg.Timeout, Now: cfg.Now,
+			Observe: func(d time.Duration) { cfg.Observer.Upstream("auth", d) },
+		})
+	}
 	h := &Handler{
 		cookies: cfg.Cookies,
 		obs:     cfg.Observer,
+		client:  cfg.Client,
+		log:     cfg.Logger,
 		mux:     http.NewServeMux(),
-		x: &exchanger{
-			base: cfg.Upstream, transport: cfg.Transport, timeout: cfg.Timeout, now: cfg.Now,
-			observe: func(d time.Duration) { cfg.Observer.Upstream("auth", d) },
-		},
 	}
 	if cfg.AbsorbWindow > 0 {
 		h.absorb = absorb.New(absorb.Config{
@@ -97,6 +126,7 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc("/api/auth/login", post(h.login))
 	h.mux.HandleFunc("/api/auth/refresh", post(h.refresh))
 	h.mux.HandleFunc("/api/auth/logout", post(h.logout))
+	h.mux.HandleFunc("/api/auth/config", h.config)
 	h.mux.HandleFunc("/api/auth/", func(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, http.StatusNotFound, "not_found", "no such auth endpoint")
 	})
@@ -113,7 +143,45 @@ type success struct {
 	ExpiresAt int64 `json:"expiresAt"`
 }
 
+// authConfig is the answer of GET /api/auth/config: how the page logs in.
+type authConfig struct {
+	// Mode is "password" (POST /api/auth/login with JSON) or "oidc" (send
+	// the browser to LoginURL).
+	Mode     string `json:"mode"`
+	LoginURL string `json:"loginURL,omitempty"`
+}
+
+// config tells the page how to log in.
+func (h *Handler) config(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		apierr.MethodNotAllowed(w, "GET, HEAD")
+		return
+	}
+	if _, ok := h.client.(authclient.PasswordLogin); ok {
+		apierr.JSON(w, http.StatusOK, authConfig{Mode: "password"})
+		return
+	}
+	apierr.JSON(w, http.StatusOK, authConfig{Mode: "oidc", LoginURL: LoginPagePath})
+}
+
+// loginElsewhere is the answer to a password login in OpenID Connect mode.
+type loginElsewhere struct {
+	apierr.Body
+	// LoginURL is where to send the browser instead.
+	LoginURL string `json:"loginURL"`
+}
+
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	password, ok := h.client.(authclient.PasswordLogin)
+	if !ok {
+		h.obs.Auth("login", "bad_request")
+		apierr.JSON(w, http.StatusBadRequest, loginElsewhere{
+			Body: apierr.Body{Error: "password_login_disabled",
+				Message: "this server logs in through OpenID Connect: send the browser to " + LoginPagePath},
+			LoginURL: LoginPagePath,
+		})
+		return
+	}
 	var in struct {
 		Username string `json:"username"`
 		Password string `json:"password"`
@@ -127,7 +195,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, http.StatusBadRequest, "invalid_request", "username and password are required")
 		return
 	}
-	t, err := h.x.exchange(r.Context(), "auth/login", in)
+	t, err := password.Login(r.Context(), in.Username, in.Password)
 	if errors.Is(err, ErrRejected) {
 		h.obs.Auth("login", "rejected")
 		apierr.Write(w, http.StatusUnauthorized, "invalid_credentials", "unknown user or wrong password")
@@ -162,7 +230,7 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 // shared reports that another caller's result was used.
 func (h *Handler) rotate(ctx context.Context, token, access string) (t session.Tokens, shared bool, err error) {
 	exchange := func(ctx context.Context) (session.Tokens, error) {
-		return h.x.exchange(ctx, "auth/refresh", map[string]string{"refreshToken": token})
+		return h.client.Refresh(ctx, token)
 	}
 	if h.absorb == nil {
 		t, err := exchange(ctx)
@@ -188,29 +256,45 @@ func (h *Handler) Cookies() session.Cookies { return h.cookies }
 // answer finishes a login or refresh: cookies and 200 on success (reported
 // as ok), the matching JSON error otherwise.
 func (h *Handler) answer(w http.ResponseWriter, endpoint, ok string, t session.Tokens, err error) {
-	var upErr *UpstreamError
-	var badReq *BadRequestError
-	switch {
-	case err == nil:
+	if err == nil {
 		h.obs.Auth(endpoint, ok)
 		h.cookies.Set(w, t)
 		apierr.JSON(w, http.StatusOK, success{Success: true, ExpiresAt: t.Expires.UnixMilli()})
-	case errors.As(err, &upErr):
-		h.obs.Auth(endpoint, "unavailable")
-		apierr.Write(w, upErr.Status, upErr.Code, "the auth server could not be reached; try again")
-	case errors.As(err, &badReq):
-		h.obs.Auth(endpoint, "bad_request")
-		apierr.Write(w, http.StatusBadRequest, "invalid_request", badReq.Message)
-	default:
-		h.obs.Auth(endpoint, "unavailable")
-		apierr.Write(w, http.StatusBadGateway, "upstream_invalid", "the auth call failed")
+		return
 	}
+	status, code, message := failure(err)
+	if status == http.StatusBadRequest {
+		h.obs.Auth(endpoint, "bad_request")
+	} else {
+		h.obs.Auth(endpoint, "unavailable")
+	}
+	apierr.Write(w, status, code, message)
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	h.Revoke(r.Context(), session.Read(r, session.RefreshCookie))
 	h.obs.Auth("logout", "ok")
 	h.cookies.Clear(w)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// Revoke ends token's session upstream (POST /auth/logout, or the
+// provider's revocation endpoint) within the auth timeout, for the logout
+// endpoints. A failure is logged, not returned: logging out must clear
+// the cookies whatever the upstream says. An empty token does nothing.
+func (h *Handler) Revoke(ctx context.Context, token string) {
+	if token == "" {
+		return
+	}
+	if err := h.client.Revoke(ctx, token); err != nil {
+		var e *authclient.Error
+		status, code := 0, ""
+		if errors.As(err, &e) {
+			status, code = e.Status, e.Code
+		}
+		h.log.Warn("logout: the upstream did not revoke the session; the cookies are cleared anyway",
+			"status", status, "error_code", code, "err", err)
+	}
 }
 
 // post answers 405 with Allow: POST to other methods.

@@ -41,6 +41,8 @@ type Config struct {
 	// TrustedProxies lists the front proxies whose X-Forwarded-* headers
 	// are believed.
 	TrustedProxies forwarded.Trusted
+	// OIDC is the OpenID Connect mode's settings.
+	OIDC OIDC
 }
 
 // Parse reads args, with environment variables (FWR_ and the flag's name
@@ -70,6 +72,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 	fs.BoolVar(&c.LogJSON, "log-json", false, "log JSON lines instead of text")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "127.0.0.1:9100", "`address` of the Prometheus /metrics listener, kept off the public one (empty: no metrics)")
 	fs.StringVar(&trusted, "trusted-proxies", "", "comma-separated `CIDRs` of front proxies whose X-Forwarded-For, -Proto and -Host are believed (empty: none)")
+	finishOIDC := oidcFlags(fs, &c.OIDC)
 	fs.Usage = func() {
 		fmt.Fprintln(out, "Usage: server [flags]\n\nThe fetch-with-refresh backend-for-frontend: auth endpoints, API proxy, static files.\nEvery flag can also be set with an FWR_ environment variable (-access-ttl: FWR_ACCESS_TTL); flags win.\n\nFlags:")
 		fs.PrintDefaults()
@@ -111,6 +114,12 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 		if d <= 0 {
 			return nil, fmt.Errorf("-%s must be positive, got %s", name, d)
 		}
+	}
+	if err := finishOIDC(); err != nil {
+		return nil, err
+	}
+	if c.OIDC.Issuer != "" && c.Upstream == nil {
+		return nil, errors.New("-oidc-issuer needs -upstream, the API that accepts the provider's access tokens (the embedded demo upstream accepts only its own)")
 	}
 	if c.Redis != "" {
 		u, err := url.Parse(c.Redis)

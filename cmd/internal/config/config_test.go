@@ -60,6 +60,25 @@ func TestParseConfig(t *testing.T) {
 		{"flags beat the environment", []string{"-addr", ":7000"}, map[string]string{"FWR_ADDR": ":9000"}, func(t *testing.T, c *Config) {
 			assert.Equal(t, ":7000", c.Addr)
 		}, ""},
+		{"OIDC mode", []string{"-oidc-issuer", "https://id.example.test/realms/x", "-oidc-client-id", "app", "-public-url", "https://app.example.test", "-upstream", "https://api.example.test"},
+			map[string]string{"FWR_OIDC_CLIENT_SECRET": "s3cret"}, func(t *testing.T, c *Config) {
+				assert.Equal(t, "https://id.example.test/realms/x", c.OIDC.Issuer)
+				assert.Equal(t, "app", c.OIDC.ClientID)
+				assert.Equal(t, "s3cret", c.OIDC.ClientSecret)
+				assert.Equal(t, []string{"openid", "offline_access"}, c.OIDC.Scopes)
+				assert.Equal(t, "app.example.test", c.OIDC.PublicURL.Host)
+			}, ""},
+		{"OIDC scopes", []string{"-oidc-issuer", "https://id.example.test", "-oidc-client-id", "app", "-public-url", "https://app.example.test", "-upstream", "https://api.example.test", "-oidc-scopes", "openid  profile offline_access"},
+			nil, func(t *testing.T, c *Config) {
+				assert.Equal(t, []string{"openid", "profile", "offline_access"}, c.OIDC.Scopes)
+			}, ""},
+		{"OIDC off by default", nil, nil, func(t *testing.T, c *Config) { assert.Empty(t, c.OIDC.Issuer) }, ""},
+		{"OIDC without client", []string{"-oidc-issuer", "https://id.example.test", "-public-url", "https://app.example.test"}, nil, nil, "-oidc-client-id"},
+		{"OIDC without public URL", []string{"-oidc-issuer", "https://id.example.test", "-oidc-client-id", "app"}, nil, nil, "-public-url"},
+		{"OIDC relative public URL", []string{"-oidc-issuer", "https://id.example.test", "-oidc-client-id", "app", "-public-url", "/app"}, nil, nil, "-public-url"},
+		{"OIDC bad issuer", []string{"-oidc-issuer", "id.example.test", "-oidc-client-id", "app", "-public-url", "https://app.example.test"}, nil, nil, "-oidc-issuer"},
+		{"OIDC without upstream", []string{"-oidc-issuer", "https://id.example.test", "-oidc-client-id", "app", "-public-url", "https://app.example.test"}, nil, nil, "-upstream"},
+		{"OIDC no scopes", []string{"-oidc-issuer", "https://id.example.test", "-oidc-client-id", "app", "-public-url", "https://app.example.test", "-oidc-scopes", " "}, nil, nil, "-oidc-scopes"},
 		{"bad environment value", nil, map[string]string{"FWR_ACCESS_TTL": "soon"}, nil, "FWR_ACCESS_TTL"},
 		{"relative upstream", []string{"-upstream", "/api"}, nil, nil, "absolute http(s) URL"},
 		{"ftp upstream", []string{"-upstream", "ftp://x"}, nil, nil, "absolute http(s) URL"},

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/apierr"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/authclient"
 )
 
 // Cookie names as handlers read them (Read). On the wire, in secure mode,
@@ -70,13 +71,9 @@ func ParseExpires(v string) (expires time.Time, lifetime time.Duration, ok bool)
 	return time.UnixMilli(ms), lifetime, true
 }
 
-// Tokens is a new pair from the upstream.
-type Tokens struct {
-	AccessToken  string
-	RefreshToken string
-	// Expires is when AccessToken expires.
-	Expires time.Time
-}
+// Tokens is a new pair from the upstream: the project's one Tokens type,
+// which authclient owns with the rest of the upstream contract.
+type Tokens = authclient.Tokens
 
 // Cookies sets and clears the session cookies.
 type Cookies struct {

@@ -76,15 +76,15 @@ type Department struct {
 }
 
 func (cfg Config) departments(w http.ResponseWriter, r *http.Request) {
-	tokens := transport.Tokens{
-		Access:  session.Read(r, session.AccessCookie),
-		Refresh: session.Read(r, session.RefreshCookie),
+	tokens := session.Tokens{
+		AccessToken:  session.Read(r, session.AccessCookie),
+		RefreshToken: session.Read(r, session.RefreshCookie),
 	}
 	var lifetime time.Duration
 	if exp, life, ok := session.ParseExpires(session.Read(r, session.ExpiresCookie)); ok {
-		tokens.Expiry, lifetime = exp, life
+		tokens.Expires, lifetime = exp, life
 	}
-	if tokens.Refresh == "" {
+	if tokens.RefreshToken == "" {
 		toLogin(w, r)
 		return
 	}
@@ -93,18 +93,17 @@ func (cfg Config) departments(w http.ResponseWriter, r *http.Request) {
 		Ahead: bff.AheadWindow(bff.DefaultAheadWindow, lifetime),
 		Exchange: func(ctx context.Context, token string) (transport.Tokens, error) {
 			access := "" // the cookie's access token goes with the cookie's refresh token only
-			if token == tokens.Refresh {
-				access = tokens.Access
+			if token == tokens.RefreshToken {
+				access = tokens.AccessToken
 			}
-			t, err := cfg.Auth.Exchange(ctx, token, access)
-			return transport.Tokens{Access: t.AccessToken, Refresh: t.RefreshToken, Expiry: t.Expires}, err
+			return cfg.Auth.Exchange(ctx, token, access)
 		},
 	}, tokens)
 
 	list, status, err := fetch(r.Context(), s, cfg.Upstream.JoinPath("departments").String())
 	t, rotated := s.Tokens()
 	if rotated {
-		cfg.Auth.Cookies().Set(w, session.Tokens{AccessToken: t.Access, RefreshToken: t.Refresh, Expires: t.Expiry})
+		cfg.Auth.Cookies().Set(w, t)
 	}
 	switch {
 	case errors.Is(err, refresh.ErrRejected) || status == http.StatusUnauthorized:

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/authclient"
 )
 
 // Errors of the token store. The HTTP layer answers all of them with 401
@@ -17,12 +19,8 @@ var (
 	ErrReused       = errors.New("upstream: refresh token reused; session revoked")
 )
 
-// Tokens is what login and refresh hand out.
-type Tokens struct {
-	AccessToken  string `json:"accessToken"`
-	RefreshToken string `json:"refreshToken"`
-	ExpiresIn    int64  `json:"expiresIn"` // seconds until AccessToken expires
-}
+// Tokens is what login and refresh hand out: the contract's answer.
+type Tokens = authclient.JSONAnswer
 
 // family is one login session: every token rotated from one login.
 type family struct {
@@ -65,6 +63,7 @@ type Stats struct {
 	Graces    int `json:"graces"`    // reuses answered within the grace window
 	Reuses    int `json:"reuses"`    // reuses detected: a family revoked
 	Rejected  int `json:"rejected"`  // refreshes refused for any reason
+	Logouts   int `json:"logouts"`   // families revoked by POST /auth/logout
 }
 
 func newStore(accessTTL, refreshTTL, grace time.Duration, now func() time.Time) *store {
@@ -151,6 +150,17 @@ func (s *store) expireAccess(token string) error {
 // revoke revokes token's family, as a detected theft would.
 func (s *store) revoke(token string) error {
 	return s.withFamily(token, func(f *family) { f.revoked = true })
+}
+
+// logout revokes the family of a refresh token, spent or not; an unknown
+// token does nothing.
+func (s *store) logout(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rt, ok := s.refresh[token]; ok {
+		rt.fam.revoked = true
+		s.stats.Logouts++
+	}
 }
 
 // withFamily runs fn on the family of an access token, expired or not.

@@ -4,6 +4,8 @@
 //
 //	POST /auth/login    {username, password} -> 200 {accessToken, refreshToken, expiresIn}
 //	POST /auth/refresh  {refreshToken}       -> 200 {...}, or 401 {"error": "invalid_grant"}
+//	POST /auth/logout   {refreshToken}       -> 204: the token's family is revoked (also
+//	                                            when the token is unknown or already spent)
 //	GET  /departments   (Bearer)             -> [{id, name}]
 //	POST /echo          (Bearer)             -> the request body and content type back
 //	                                            (any method; X-Echo-Method names it)
@@ -74,6 +76,7 @@ func New(cfg Config) *Server {
 	s.tokens.noRotate = cfg.NoRotate
 	s.mux.HandleFunc("POST /auth/login", s.login)
 	s.mux.HandleFunc("POST /auth/refresh", s.refresh)
+	s.mux.HandleFunc("POST /auth/logout", s.logout)
 	s.mux.HandleFunc("GET /departments", s.authorized(s.departments))
 	s.mux.HandleFunc("/echo", s.authorized(s.echo))
 	s.mux.HandleFunc("POST /demo/expire", s.session(s.tokens.expireAccess))
@@ -118,6 +121,20 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	apierr.JSON(w, http.StatusOK, t)
+}
+
+// logout revokes the family of a refresh token: its access tokens stop
+// working and none of its refresh tokens refreshes again. Like RFC 7009, it
+// answers the same whether the token was known or not.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		RefreshToken string `json:"refreshToken"`
+	}
+	if !apierr.Decode(w, r, &in) {
+		return
+	}
+	s.tokens.logout(in.RefreshToken)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // Department is one row of GET /departments.

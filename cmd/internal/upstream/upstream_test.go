@@ -130,6 +130,45 @@ func TestRefreshReuseRevokesFamily(t *testing.T) {
 	assert.Equal(t, 200, refresh(s, other.RefreshToken).Code)
 }
 
+// Logout revokes the family of the presented refresh token, spent or not:
+// the newest access and refresh tokens stop working; other sessions and
+// unknown tokens are untouched, and the answer is the same for all.
+func TestLogoutRevokesFamily(t *testing.T) {
+	tests := []struct {
+		name  string
+		spent bool // log out with the token the last refresh spent
+	}{
+		{"current token", false},
+		{"spent token", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := newTestServer(0)
+			first := login(t, s)
+			w := refresh(s, first.RefreshToken)
+			require.Equal(t, 200, w.Code)
+			var current Tokens
+			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &current))
+			other := login(t, s)
+
+			presented := current.RefreshToken
+			if tt.spent {
+				presented = first.RefreshToken
+			}
+			w = do(s, "POST", "/auth/logout", "", fmt.Sprintf(`{"refreshToken":%q}`, presented))
+			assert.Equal(t, 204, w.Code)
+			assert.Equal(t, 401, refresh(s, current.RefreshToken).Code)
+			assert.Equal(t, 401, do(s, "GET", "/departments", current.AccessToken, "").Code)
+			assert.Equal(t, 1, s.Stats().Logouts)
+			assert.Equal(t, 200, do(s, "GET", "/departments", other.AccessToken, "").Code, "other sessions are untouched")
+
+			assert.Equal(t, 204, do(s, "POST", "/auth/logout", "", `{"refreshToken":"unknown"}`).Code)
+			assert.Equal(t, 1, s.Stats().Logouts)
+			assert.Equal(t, 400, do(s, "POST", "/auth/logout", "", `{"refreshToken":`).Code)
+		})
+	}
+}
+
 func TestRefreshGraceWindow(t *testing.T) {
 	s, c := newTestServer(10 * time.Second)
 	tok := login(t, s)

@@ -29,7 +29,7 @@ func Example() {
 	session := transport.New(transport.Config{
 		Base:       http.DefaultTransport,
 		RefreshURL: api.URL + "/auth/refresh",
-	}, transport.Tokens{Access: "expired-access", Refresh: "old-refresh"})
+	}, transport.Tokens{AccessToken: "expired-access", RefreshToken: "old-refresh"})
 
 	client := &http.Client{Transport: session}
 	res, err := client.Get(api.URL + "/departments")
@@ -41,7 +41,7 @@ func Example() {
 	body, _ := io.ReadAll(res.Body)
 	tokens, rotated := session.Tokens()
 	fmt.Println(res.StatusCode, string(body))
-	fmt.Println(rotated, tokens.Access, tokens.Refresh)
+	fmt.Println(rotated, tokens.AccessToken, tokens.RefreshToken)
 	// Output:
 	// 200 [{"id":1,"name":"Engineering"}]
 	// true new-access new-refresh

@@ -14,31 +14,28 @@ package transport
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/authclient"
 	"github.com/fetch-with-refresh/fetch-with-refresh/wasm/refresh"
 )
 
-// Tokens is a user's pair.
-type Tokens struct {
-	Access  string
-	Refresh string
-	// Expiry is when Access expires; zero if unknown (then refreshes
-	// happen only on 401).
-	Expiry time.Time
-}
+// Tokens is a user's pair: AccessToken, RefreshToken, and Expires, when
+// AccessToken expires (zero if unknown: then refreshes happen only on 401).
+// It is the project's one Tokens type, that of the upstream contract
+// (internal/authclient), so the BFF's pairs pass through unconverted.
+type Tokens = authclient.Tokens
 
 // Config configures Sessions. Base is required, and RefreshURL or Exchange.
 type Config struct {
 	// Base sends the requests, the refreshes to RefreshURL included.
 	Base http.RoundTripper
-	// RefreshURL is the upstream's refresh endpoint: POST
-	// {"refreshToken"} -> {accessToken, refreshToken, expiresIn}.
+	// RefreshURL is the upstream's refresh endpoint in the JSON contract:
+	// POST {"refreshToken"} -> {accessToken, refreshToken, expiresIn}.
 	RefreshURL string
 	// Exchange, if set, refreshes instead of a POST to RefreshURL: it
 	// returns the new pair, or an error that wraps refresh.ErrRejected when
@@ -70,6 +67,16 @@ func New(cfg Config, tokens Tokens) *Session {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Exchange == nil {
+		timeout := cfg.Timeout
+		if timeout <= 0 {
+			timeout = refresh.DefaultTimeout
+		}
+		cfg.Exchange = (&authclient.JSON{
+			HTTP:       authclient.HTTP{Transport: cfg.Base, Timeout: timeout, Now: cfg.Now},
+			RefreshURL: cfg.RefreshURL,
+		}).Refresh
+	}
 	s := &Session{cfg: cfg, tokens: tokens}
 	s.policy = refresh.New(refresh.Config{
 		Refresh: s.refresh,
@@ -77,7 +84,7 @@ func New(cfg Config, tokens Tokens) *Session {
 		Ahead:   cfg.Ahead,
 		Now:     cfg.Now,
 	})
-	s.policy.Reset(tokens.Expiry, 0)
+	s.policy.Reset(tokens.Expires, 0)
 	return s
 }
 
@@ -109,7 +116,7 @@ func (s *Session) RoundTrip(r *http.Request) (*http.Response, error) {
 			out.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		t, _ := s.Tokens()
-		out.Header.Set("Authorization", "Bearer "+t.Access)
+		out.Header.Set("Authorization", "Bearer "+t.AccessToken)
 		var err error
 		if res, err = s.cfg.Base.RoundTrip(out); err != nil {
 			return 0, err
@@ -140,50 +147,15 @@ func (s *Session) refresh(ctx refresh.Context) (refresh.Result, error) {
 	std, cancel := refresh.StdContext(ctx)
 	defer cancel()
 	t, _ := s.Tokens()
-	if s.cfg.Exchange != nil {
-		next, err := s.cfg.Exchange(std, t.Refresh)
-		if errors.Is(err, refresh.ErrRejected) {
-			return refresh.Result{Status: http.StatusUnauthorized}, nil
-		}
-		if err != nil {
-			return refresh.Result{}, err
-		}
-		s.store(next)
-		return refresh.Result{Status: http.StatusOK, Expiry: next.Expiry}, nil
+	next, err := s.cfg.Exchange(std, t.RefreshToken)
+	if errors.Is(err, refresh.ErrRejected) {
+		return refresh.Result{Status: http.StatusUnauthorized}, nil
 	}
-	payload, _ := json.Marshal(map[string]string{"refreshToken": t.Refresh})
-	req, err := http.NewRequestWithContext(std, http.MethodPost, s.cfg.RefreshURL, bytes.NewReader(payload))
 	if err != nil {
 		return refresh.Result{}, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := s.cfg.Base.RoundTrip(req)
-	if err != nil {
-		return refresh.Result{}, err
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if err != nil {
-		return refresh.Result{}, err
-	}
-	switch {
-	case res.StatusCode == http.StatusOK:
-		var next struct {
-			AccessToken  string `json:"accessToken"`
-			RefreshToken string `json:"refreshToken"`
-			ExpiresIn    int64  `json:"expiresIn"`
-		}
-		if err := json.Unmarshal(data, &next); err != nil || next.AccessToken == "" || next.RefreshToken == "" {
-			return refresh.Result{}, errInvalidAnswer
-		}
-		expiry := s.cfg.Now().Add(time.Duration(next.ExpiresIn) * time.Second)
-		s.store(Tokens{Access: next.AccessToken, Refresh: next.RefreshToken, Expiry: expiry})
-		return refresh.Result{Status: http.StatusOK, Expiry: expiry}, nil
-	case res.StatusCode == http.StatusBadRequest && grantError(data):
-		return refresh.Result{Status: http.StatusUnauthorized}, nil // OAuth's way of saying 401
-	default:
-		return refresh.Result{Status: res.StatusCode}, nil
-	}
+	s.store(next)
+	return refresh.Result{Status: http.StatusOK, Expiry: next.Expires}, nil
 }
 
 // store keeps a rotated pair.
@@ -192,14 +164,3 @@ func (s *Session) store(t Tokens) {
 	defer s.mu.Unlock()
 	s.tokens, s.rotated = t, true
 }
-
-// grantError reports whether an error body is OAuth's invalid_grant.
-func grantError(body []byte) bool {
-	var e struct {
-		Error string `json:"error"`
-	}
-	return json.Unmarshal(body, &e) == nil && e.Error == "invalid_grant"
-}
-
-// errInvalidAnswer is the cause of a refresh whose 200 carried no tokens.
-var errInvalidAnswer = errors.New("transport: refresh answer without tokens")

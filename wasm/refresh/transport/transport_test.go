@@ -26,6 +26,11 @@ type upstream struct {
 	refreshes atomic.Int64
 	hold      chan struct{} // when set, refreshes wait for it
 	status    int           // when set, refreshes answer it
+
+	// piled, when set, is closed by the piledAt-th 401 a resource answers.
+	piled   chan struct{}
+	piledAt int
+	denied  int // 401s answered by resources
 }
 
 func (u *upstream) access() string  { return fmt.Sprintf("a%d", u.gen) }
@@ -58,6 +63,10 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"accessToken": u.access(), "refreshToken": u.refresh(), "expiresIn": 60})
 	default:
 		if r.Header.Get("Authorization") != "Bearer "+u.access() || u.revoked {
+			u.denied++
+			if u.piled != nil && u.denied == u.piledAt {
+				close(u.piled)
+			}
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
@@ -70,7 +79,7 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (u *upstream) stale() Tokens {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return Tokens{Access: "stale", Refresh: u.refresh()}
+	return Tokens{AccessToken: "stale", RefreshToken: u.refresh()}
 }
 
 func newUpstream(t *testing.T) (*upstream, *httptest.Server) {
@@ -97,14 +106,14 @@ func TestExpiredTokenRefreshesOnceAndRotates(t *testing.T) {
 	assert.EqualValues(t, 1, u.refreshes.Load())
 	tokens, rotated := s.Tokens()
 	assert.True(t, rotated)
-	assert.Equal(t, "a1", tokens.Access)
-	assert.Equal(t, "r1", tokens.Refresh)
-	assert.False(t, tokens.Expiry.IsZero())
+	assert.Equal(t, "a1", tokens.AccessToken)
+	assert.Equal(t, "r1", tokens.RefreshToken)
+	assert.False(t, tokens.Expires.IsZero())
 }
 
 func TestValidTokenDoesNotRotate(t *testing.T) {
 	u, srv := newUpstream(t)
-	s := session(srv, Tokens{Access: u.access(), Refresh: u.refresh()})
+	s := session(srv, Tokens{AccessToken: u.access(), RefreshToken: u.refresh()})
 	res, err := (&http.Client{Transport: s}).Get(srv.URL + "/departments")
 	require.NoError(t, err)
 	res.Body.Close()
@@ -114,15 +123,18 @@ func TestValidTokenDoesNotRotate(t *testing.T) {
 	assert.Zero(t, u.refreshes.Load())
 }
 
-// 100 concurrent calls for one user: one refresh, no reuse.
+// 100 concurrent calls for one user, all answered 401 while the refresh
+// is held: one refresh, no reuse, every call replayed once.
 func TestConcurrentCallsShareOneRefresh(t *testing.T) {
+	const n = 100
 	u, srv := newUpstream(t)
 	s := session(srv, u.stale())
 	u.hold = make(chan struct{})
+	u.piled, u.piledAt = make(chan struct{}), n
 	client := &http.Client{Transport: s}
 	var wg sync.WaitGroup
 	var ok atomic.Int64
-	for range 100 {
+	for range n {
 		wg.Go(func() {
 			res, err := client.Get(srv.URL + "/departments")
 			if err == nil {
@@ -133,15 +145,15 @@ func TestConcurrentCallsShareOneRefresh(t *testing.T) {
 			}
 		})
 	}
-	for u.refreshes.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond)
+	<-u.piled // every call has met a 401 before the refresh may finish
 	close(u.hold)
 	wg.Wait()
-	assert.EqualValues(t, 100, ok.Load())
+	assert.EqualValues(t, n, ok.Load())
 	assert.EqualValues(t, 1, u.refreshes.Load())
 	assert.False(t, u.revoked, "no reuse")
+	stats := s.policy.Stats()
+	assert.EqualValues(t, n, stats.Unauthorized)
+	assert.EqualValues(t, n, stats.Replays)
 }
 
 func TestRefreshFailures(t *testing.T) {
@@ -166,7 +178,7 @@ func TestRefreshFailures(t *testing.T) {
 				dead.Close()
 				refreshURL = dead.URL + "/auth/refresh"
 			}
-			s := New(Config{Base: http.DefaultTransport, RefreshURL: refreshURL}, Tokens{Access: "stale", Refresh: "r0"})
+			s := New(Config{Base: http.DefaultTransport, RefreshURL: refreshURL}, Tokens{AccessToken: "stale", RefreshToken: "r0"})
 			_, err := (&http.Client{Transport: s}).Get(srv.URL + "/departments")
 			require.ErrorIs(t, err, tt.want)
 			_, rotated := s.Tokens()
@@ -179,7 +191,7 @@ func TestRefreshAhead(t *testing.T) {
 	u, srv := newUpstream(t)
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	s := New(Config{Base: http.DefaultTransport, RefreshURL: srv.URL + "/auth/refresh", Ahead: 30 * time.Second, Now: func() time.Time { return now }},
-		Tokens{Access: u.access(), Refresh: u.refresh(), Expiry: now.Add(10 * time.Second)})
+		Tokens{AccessToken: u.access(), RefreshToken: u.refresh(), Expires: now.Add(10 * time.Second)})
 	var unauthorized atomic.Int64
 	base := s.cfg.Base
 	s.cfg.Base = roundTripFunc(func(r *http.Request) (*http.Response, error) {
