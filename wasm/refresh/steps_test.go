@@ -35,12 +35,13 @@ func testBrokenRefresh(t *testing.T, broken func(), check func(*testing.T, error
 	const n = 10
 	s := newSession()
 	s.expire()
-	var first sync.WaitGroup // every call got its 401 before the refresh
-	first.Add(n)
+	// Every call is sent before any 401 is answered, so before the refresh
+	// starts: all of them wait for the broken refresh, none for a later one.
+	var sent sync.WaitGroup
+	sent.Add(n)
 	var calls atomic.Int64
 	p := New(Config{Refresh: func(ctx Context) (Result, error) {
 		if calls.Add(1) == 1 {
-			first.Wait()
 			broken()
 		}
 		return s.refresh(ctx)
@@ -48,10 +49,13 @@ func testBrokenRefresh(t *testing.T, broken func(), check func(*testing.T, error
 	errs := make(chan error, n)
 	for range n {
 		go func() {
+			first := true
 			_, err := call(background, p, func() (int, error) {
 				status, err := s.send()
-				if status == 401 {
-					first.Done()
+				if first {
+					first = false
+					sent.Done()
+					sent.Wait()
 				}
 				return status, err
 			})
