@@ -101,7 +101,7 @@ $(WORKER)/assets: wasm
 
 .PHONY: serve
 serve: wasm ## run the demo on http://$(ADDR) with the embedded demo upstream
-	$(GO) run ./cmd/server -addr $(ADDR)
+	$(GO) run ./cmd/server -addr $(ADDR) -access-log
 
 .PHONY: worker-dev
 worker-dev: worker npm ## the demo through the Worker on http://127.0.0.1:$(WORKER_PORT) (demo upstream on $(DEMO_UPSTREAM_ADDR)); Ctrl-C stops both

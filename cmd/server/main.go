@@ -144,7 +144,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	pages := ssr.New(ssr.Config{Upstream: upstreamURL, Transport: transport, Auth: auth})
 	site := app.WithStatic(api, pages, os.DirFS(cfg.WWWDir), os.DirFS(cfg.JSDir))
 
-	addr, stopMain, err := serve(cfg.Addr, logRequests(log, site), log)
+	if cfg.AccessLog {
+		site = logRequests(log, site)
+	}
+	addr, stopMain, err := serve(cfg.Addr, site, log)
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	ready := make(chan listening, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-www", t.TempDir(), "-js", t.TempDir()}, env(nil), &logs, ready)
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-access-log", "-www", t.TempDir(), "-js", t.TempDir()}, env(nil), &logs, ready)
 	}()
 	var at listening
 	select {
