@@ -86,7 +86,7 @@ export type FetchWithRefresh = (
 
 /** Counters of what one client did. */
 export interface Stats {
-  /** Calls that went through the refresh policy. */
+  /** Calls to our origins (not the auth endpoints, not refresh: false). */
   calls: number;
   /** Attempts answered with one of statusCodes. */
   unauthorized: number;
@@ -136,7 +136,16 @@ export interface Client extends EventTarget {
   login(body: unknown): Promise<Response>;
   /** POSTs to the logout endpoint; resolves to its Response. Every tab gets the "logout" event. */
   logout(): Promise<Response>;
+  /** Resolves once the counters can be read (the module runs). */
   stats(): Promise<Stats>;
+  /**
+   * Resolves when the module runs; rejects if it cannot be compiled or
+   * started (a Content-Security-Policy without 'wasm-unsafe-eval', a
+   * corrupt file), with the error every call rejects with from then on.
+   * Calls need not wait for it: until then they are sent at once, and only
+   * an answer with a refresh status waits for the module.
+   */
+  ready: Promise<void>;
   addEventListener(type: SessionEventType, listener: (event: CustomEvent<SessionEventDetail>) => void, options?: boolean | AddEventListenerOptions): void;
   addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
 }
@@ -164,8 +173,11 @@ export const EXPIRES_HEADER: "X-Access-Expires";
 export const LIFETIME_HEADER: "X-Access-Lifetime";
 
 /**
- * Loads the module; also sets globalThis.fetchWithRefresh at once (calls
- * wait until the module is ready).
+ * Starts loading the module and sets globalThis.fetchWithRefresh at once.
+ * Resolves as soon as the module's file has answered (its body streams
+ * on into the compiler): calls can be made from the start, and go out at
+ * once; the module is needed only when an answer has a refresh status
+ * (see Client.ready). Rejects if the module cannot be fetched.
  */
 export function load(options?: Options): Promise<Client>;
 

@@ -6,13 +6,15 @@
 //
 // The loader is plumbing: it prepares each call (configured headers on
 // same-origin calls, a ReadableStream body buffered so that it can be sent
-// twice), sends it with fetch, and asks the module, synchronously, what to
-// do before and after each attempt; it carries messages between the tabs
-// and turns the module's outcomes into Error objects and events. Every
-// decision (which calls may refresh, when, what a login or an ended session
-// is, who is told) is made in Go: wasm/ and wasm/refresh. Types:
-// fetch-with-refresh.d.ts, which `make test-types` checks against this
-// file's JSDoc (tsc with checkJs).
+// twice), sorts it by URL (the auth endpoints, other origins, ours), sends
+// it with fetch, and asks the module, synchronously, what to do when it
+// holds no lease and when an attempt is refused; it carries messages
+// between the tabs and turns the module's outcomes into Error objects and
+// events. Every decision (when to refresh, when a lease holds, which
+// attempts to withdraw, what a login or an ended session is, who is told)
+// is made in Go: wasm/ and wasm/refresh. Types: fetch-with-refresh.d.ts,
+// which `make test-types` checks against this file's JSDoc (tsc with
+// checkJs).
 
 /** @typedef {import("./fetch-with-refresh.js").Options} Options */
 /** @typedef {import("./fetch-with-refresh.js").Client} Client */
@@ -24,11 +26,33 @@
 /**
  * The module's side of the contract (wasm/main.go).
  * @typedef {object} ModuleAPI
- * @property {(url: string, signal: AbortSignal | undefined, expiresMs: number, lifetimeMs: number) => number | Promise<number>} begin
- * @property {(id: number, status: number, expiresMs: number, lifetimeMs: number) => 0 | Promise<void>} end
+ * @property {(signal: AbortSignal | undefined, expiresMs: number, lifetimeMs: number) => number | Promise<number>} begin
+ * @property {(id: number, status: number, signal: AbortSignal | undefined, expiresMs?: number, lifetimeMs?: number) => 0 | Promise<number>} end
  * @property {() => string} stats
  * @property {(kind: number, a: number, b: number) => void} session
  */
+
+/**
+ * What a page's loader keeps between calls: the module, the lease the
+ * module granted (wasm/main.go), and the attempts that may be withdrawn.
+ * @typedef {object} Core
+ * @property {ModuleAPI | undefined} api the module's functions, once it runs
+ * @property {Lease} lease
+ * @property {number} fast calls sent under a lease, without begin
+ * @property {Map<number, Set<AbortController>>} pending withdrawable attempts, by lease
+ * @property {number[]} statuses the statuses that mean "token refused"
+ * @property {() => string} raw reads the cookies as the lease compares them
+ * @property {(raw: string) => Token} parse reads the session cookie from them
+ * @property {Promise<ModuleAPI>} module resolves when the module runs; rejects if it fails to start
+ * @property {Promise<never>} exited rejects when the Go program ends (or fails to start)
+ */
+
+/**
+ * A lease: while the cookies read as cookie and Date.now() is before until,
+ * calls are sent under id without asking the module.
+ * @typedef {{id: number, until: number, cookie: string}} Lease
+ */
+const NO_LEASE = Object.freeze({ id: 0, until: 0, cookie: "" });
 
 import { start } from "./module.mjs";
 
@@ -77,12 +101,23 @@ const CHANNEL = "fetch-with-refresh";
 /** What another tab said, as the module's session(kind, a, b) takes it. */
 const TAB_NEWS = { login: 1, refresh: 2, end: 3, logout: 4 };
 
+/** How the loader sorts a call (kindOf); LOGIN and LOGOUT are the module's session(kind, a, b) for their 2xx answers. */
+const OURS = 0, LOGIN = 5, LOGOUT = 6, PLAIN = 3;
+
+/** The reason an attempt is withdrawn with (hooks.withdraw). */
+const WITHDRAWN = new Error("fetch-with-refresh: attempt withdrawn, its token was refused");
+
+/** Methods whose attempts may be withdrawn and sent again (RFC 9110, 9.2.2). */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
+
 let instances = 0;
 
 /**
- * Loads the module and resolves to a client once it is ready. Calls made
- * through client.fetchWithRefresh or globalThis.fetchWithRefresh before then
- * wait in a queue. Rejects if the module cannot be fetched or started.
+ * Starts loading the module and resolves to a client as soon as the
+ * module's file has answered; rejects if it cannot be fetched. Calls made
+ * through client.fetchWithRefresh or globalThis.fetchWithRefresh go out at
+ * once, before the module runs too (under lease 0): only an answer with a
+ * refresh status waits for it. client.ready says when it runs.
  * @param {Options} [options]
  * @returns {Promise<Client>}
  */
@@ -91,8 +126,6 @@ export function load(options = {}) {
   const urls = endpoints(opts);
   const tabs = crossTab(opts);
   const events = new EventTarget();
-  /** @type {ModuleAPI | undefined} */
-  let api;
   /** @type {Error | undefined} */
   let exitError; // set when the Go program has ended
   /** @type {(err: Error) => void} */
@@ -103,40 +136,55 @@ export function load(options = {}) {
 
   const hooks = moduleHooks(opts, urls, tabs, events);
   const key = `__fetchWithRefresh${instances++}`;
+  /** @type {(api: ModuleAPI) => void} */
+  let ready = () => {};
   /** @type {Promise<ModuleAPI>} */
-  const started = new Promise((resolve, reject) => {
-    hooks.ready = (begin, end, stats, session) => {
-      delete (/** @type {any} */ (globalThis))[key];
-      api = { begin, end, stats, session };
-      tabs.listen(api);
-      resolve(api);
-    };
-    /** @type {any} */ (globalThis)[key] = { options: moduleOptions(opts, urls), hooks };
-    start(opts, key).then(({ running }) => running.then(
-      () => { throw new Error("fetch-with-refresh: the Go program exited"); },
-    ).catch((/** @type {Error} */ err) => {
+  const started = new Promise((resolve) => { ready = resolve; });
+  /** @type {Core} */
+  const core = {
+    api: undefined, lease: NO_LEASE, fast: 0, pending: new Map(), statuses: urls.statuses,
+    raw: tabs.raw, parse: tabs.parse, module: Promise.race([started, exited]), exited,
+  };
+  hooks.ready = (begin, end, stats, session) => {
+    delete (/** @type {any} */ (globalThis))[key];
+    core.api = { begin, end, stats, session };
+    ready(core.api);
+  };
+  hooks.lease = (id, untilMs) => {
+    core.lease = id ? { id, until: untilMs || Infinity, cookie: tabs.raw() } : NO_LEASE;
+  };
+  hooks.withdraw = (id) => {
+    const attempts = core.pending.get(id);
+    core.pending.delete(id);
+    attempts?.forEach((ctl) => ctl.abort(WITHDRAWN));
+  };
+  tabs.listen(core);
+  /** @type {any} */ (globalThis)[key] = { options: moduleOptions(opts, urls), hooks };
+  const { fetched, running } = start(opts, key);
+  running.then(() => { throw new Error("fetch-with-refresh: the Go program exited"); })
+    .catch((/** @type {Error} */ err) => {
       exitError = err;
       exit(err);
-      reject(err); // ended before ready: load rejects
-    }), reject);
-  });
+    });
 
   /** @type {(input: RequestInfo | URL, init?: RequestInitWithRefresh) => Promise<Response>} */
   function fetchWithRefresh(input, init) {
-    const stream = init?.body instanceof ReadableStream;
-    if (!api || stream) { // queued until ready; a stream is read first
-      return Promise.all([stream && new Response(init?.body).arrayBuffer(), started])
-        .then(([body]) => fetchWithRefresh(input, stream ? /** @type {RequestInitWithRefresh} */ ({ ...init, body: body || null, duplex: undefined }) : init));
-    }
     if (exitError) return Promise.reject(exitError);
+    if (init?.body instanceof ReadableStream) { // read first: sent twice, perhaps
+      return new Response(init.body).arrayBuffer()
+        .then((body) => fetchWithRefresh(input, /** @type {RequestInitWithRefresh} */ ({ ...init, body, duplex: undefined })));
+    }
     let prepared;
     try {
       prepared = prepare(input, init, opts.headers);
     } catch (err) {
       return Promise.reject(err);
     }
-    if (prepared.optOut) return fetch(prepared.request);
-    return send(api, prepared.request, prepared.signal, tabs.cookie, exited);
+    const { request, signal } = prepared;
+    const kind = prepared.optOut ? PLAIN : kindOf(request.url, urls);
+    if (kind === OURS) return send(core, request, signal);
+    if (kind === PLAIN) return fetch(request);
+    return authCall(core, kind, request);
   }
 
   /** @type {Omit<Client, keyof EventTarget>} */
@@ -151,50 +199,132 @@ export function load(options = {}) {
     /** @returns {Promise<Response>} */
     logout: () => fetchWithRefresh(urls.logout, { method: "POST" }),
     /** @returns {Promise<Stats>} */
-    stats: () => started.then(({ stats }) => {
+    stats: () => core.module.then(({ stats }) => {
       const [calls, unauthorized, refreshes, replays, failures, elsewhere, epoch, refreshedByOthers, authFailures] =
         stats().split(" ").map(Number);
-      return { calls, unauthorized, refreshes, replays, failures, elsewhere, epoch, refreshedByOthers, authFailures };
+      return {
+        calls: calls + core.fast, unauthorized, refreshes, replays, failures, elsewhere, epoch, refreshedByOthers, authFailures,
+      };
     }),
+    ready: core.module.then(() => undefined),
   };
+  methods.ready.catch(() => {}); // a page that never awaits it hears of a failure from its calls
   const client = /** @type {Client} */ (Object.assign(events, methods));
   globalThis.fetchWithRefresh = fetchWithRefresh;
-  return started.then(() => client);
+  return fetched.then(() => client);
 }
 
 /**
- * Sends one call: asks the module before the first attempt and after each
- * answer, and waits where it says so. A call with a valid token crosses
- * into Go twice, synchronously.
- * @param {ModuleAPI} api
+ * Sends one call to our origins: under the lease the loader holds, or the
+ * one begin gives, and asks the module again only when an attempt is
+ * refused or withdrawn. A call with a valid token does not cross into Go.
+ * @param {Core} core
  * @param {Request} request
  * @param {AbortSignal | undefined} signal the caller's, if any
- * @param {() => Token} cookie reads the session cookie
- * @param {Promise<never>} exited rejects when the Go program ends
  * @returns {Promise<Response>}
  */
-async function send(api, request, signal, cookie, exited) {
-  const session = cookie();
-  let id = api.begin(request.url, signal, session.expiresMs, session.lifetimeMs);
-  if (typeof id !== "number") id = await Promise.race([id, exited]);
-  if (id === 0) return fetch(request);
+async function send(core, request, signal) {
+  const { api, lease } = core;
+  let id = 0; // before the module runs, every call is sent under lease 0
+  /** @type {Token} */
+  let sent = NO_TOKEN; // and the module learns the session cookie it was sent with
+  if (!api) {
+    core.fast++;
+    sent = core.parse(core.raw());
+  } else if (lease.id && core.raw() === lease.cookie && Date.now() < lease.until) {
+    id = lease.id;
+    core.fast++;
+  } else {
+    const token = core.parse(core.raw());
+    const v = api.begin(signal, token.expiresMs, token.lifetimeMs);
+    id = typeof v === "number" ? v : await Promise.race([v, core.exited]);
+  }
   for (;;) {
+    const replay = id < 0; // a replay's id is its call's; an attempt under a lease, the lease's
+    const ctl = replay ? undefined : watch(core.pending, id, request, signal);
+    /** @type {Response | undefined} */
     let res;
     try {
-      res = await fetch(request.body && id > 0 ? request.clone() : request);
+      const attempt = request.body && !replay ? request.clone() : request;
+      res = await (ctl ? fetch(attempt, { signal: signal ? AbortSignal.any([signal, ctl.signal]) : ctl.signal }) : fetch(attempt));
     } catch (err) {
-      api.end(id, -1, 0, 0);
-      throw err;
+      if (ctl?.signal.reason !== WITHDRAWN) {
+        if (replay) core.api?.end(id, -1, signal);
+        throw err;
+      }
+    } finally {
+      if (ctl) unwatch(core.pending, id, ctl);
     }
-    let next;
-    if (id > 0) next = api.end(id, res.status, 0, 0);
-    else {
-      const token = tokenOf(res); // a login states the new token
-      next = api.end(id, res.status, token.expiresMs, token.lifetimeMs);
+    if (ctl?.signal.aborted) res = undefined; // withdrawn, perhaps after its answer came
+    if (res && !replay && !core.statuses.includes(res.status)) return res;
+    const next = (core.api ?? await core.module).end(id, res?.status ?? 0, signal, sent.expiresMs, sent.lifetimeMs);
+    if (next === 0) {
+      if (res) return res;
+      throw WITHDRAWN; // the module always answers a withdrawal with a Promise
     }
-    if (next === 0) return res;
-    await Promise.race([next, exited]);
+    id = await Promise.race([next, core.exited]);
   }
+}
+
+/**
+ * Registers an attempt under lease id that may be withdrawn (an idempotent
+ * one), and returns the AbortController that withdraws it; undefined for
+ * the others.
+ * @param {Map<number, Set<AbortController>>} pending
+ * @param {number} id
+ * @param {Request} request
+ * @param {AbortSignal | undefined} signal the caller's, if any
+ */
+function watch(pending, id, request, signal) {
+  if (signal && typeof AbortSignal.any !== "function") return undefined;
+  if (!IDEMPOTENT.has(request.method) && !request.headers.has("Idempotency-Key")) return undefined;
+  const ctl = new AbortController();
+  let attempts = pending.get(id);
+  if (!attempts) pending.set(id, attempts = new Set());
+  attempts.add(ctl);
+  return ctl;
+}
+
+/**
+ * Forgets an attempt that watch registered.
+ * @param {Map<number, Set<AbortController>>} pending
+ * @param {number} id
+ * @param {AbortController} ctl
+ */
+function unwatch(pending, id, ctl) {
+  const attempts = pending.get(id);
+  if (attempts?.delete(ctl) && !attempts.size) pending.delete(id);
+}
+
+/**
+ * Sends a call to the login or logout endpoint once, and tells the module
+ * when it succeeded (once it runs).
+ * @param {Core} core
+ * @param {number} kind LOGIN or LOGOUT
+ * @param {Request} request
+ */
+async function authCall(core, kind, request) {
+  const res = await fetch(request);
+  const token = tokenOf(res);
+  if (res.ok && core.api) core.api.session(kind, token.expiresMs, token.lifetimeMs);
+  else if (res.ok) core.module.then((api) => api.session(kind, token.expiresMs, token.lifetimeMs), () => {});
+  return res;
+}
+
+/**
+ * How the loader sorts a call by its URL: the login and logout endpoints,
+ * the refresh endpoint and other origins (PLAIN: their 401s say nothing of
+ * our session), and the rest (OURS).
+ * @param {string} url
+ * @param {ReturnType<typeof endpoints>} urls
+ */
+function kindOf(url, urls) {
+  const q = url.indexOf("?");
+  const path = q < 0 ? url : url.slice(0, q);
+  if (path === urls.login) return LOGIN;
+  if (path === urls.logout) return LOGOUT;
+  if (path === urls.refresh || !urls.origins.some((o) => url.startsWith(o))) return PLAIN;
+  return OURS;
 }
 
 /**
@@ -210,7 +340,9 @@ function endpoints(opts) {
     refresh: refresh.href,
     login: new URL(opts.loginEndpoint ?? DEFAULTS.loginEndpoint, base).href,
     logout: new URL(opts.logoutEndpoint ?? DEFAULTS.logoutEndpoint, base).href,
-    origins: [globalThis.location?.origin ?? refresh.origin, ...(opts.refreshOrigins ?? []).map((o) => new URL(o).origin)],
+    origins: [globalThis.location?.origin ?? refresh.origin, ...(opts.refreshOrigins ?? []).map((o) => new URL(o).origin)]
+      .map((o) => o + "/"),
+    statuses: opts.statusCodes?.length ? opts.statusCodes : [401],
   };
 }
 
@@ -223,10 +355,7 @@ function endpoints(opts) {
 function moduleOptions(opts, urls) {
   return {
     refreshURL: urls.refresh,
-    loginURL: urls.login,
-    logoutURL: urls.logout,
-    origins: urls.origins,
-    statusCodes: opts.statusCodes,
+    statusCodes: urls.statuses,
     refreshTimeoutMs: opts.refreshTimeoutMs,
     refreshAheadMs: opts.refreshAheadMs,
   };
@@ -243,6 +372,10 @@ function moduleHooks(opts, urls, tabs, events) {
   return {
     /** @type {(begin: ModuleAPI["begin"], end: ModuleAPI["end"], stats: ModuleAPI["stats"], session: ModuleAPI["session"]) => void} */
     ready: () => {},
+    /** @type {(id: number, untilMs: number) => void} set by load */
+    lease: () => {},
+    /** @type {(id: number) => void} set by load */
+    withdraw: () => {},
     /** @param {number} timeoutMs */
     refreshInit: (timeoutMs) => ({
       method: "POST",
@@ -297,14 +430,17 @@ function crossTab(opts) {
   const name = opts.sessionCookie ?? DEFAULTS.sessionCookie;
   const literal = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); // a name is text, not a pattern
   const pattern = new RegExp(`(?:^|;\\s*)(?:__Host-)?${literal}=(\\d+)(?:\\.(\\d+))?`);
-  /** @returns {Token} */
-  const cookie = () => {
-    const m = inPage ? document.cookie.match(pattern) : null;
+  /** @returns {string} */
+  const raw = () => (inPage ? document.cookie : "");
+  /** @param {string} cookies @returns {Token} */
+  const parse = (cookies) => {
+    const m = cookies.match(pattern);
     return m ? { expiresMs: Number(m[1]), lifetimeMs: Number(m[2] ?? 0) } : NO_TOKEN;
   };
   return {
-    cookie,
-    shared: inPage ? cookie : undefined,
+    raw,
+    parse,
+    shared: inPage ? () => parse(raw()) : undefined,
     /** @type {((timeoutMs: number) => Promise<() => void>) | undefined} resolves to the release function once the lock is held */
     lock: locks && ((timeoutMs) => new Promise((held, failed) => locks.request(CHANNEL,
       { signal: AbortSignal.timeout(timeoutMs) },
@@ -312,11 +448,20 @@ function crossTab(opts) {
     /** @param {{type: string, expiresAt: number, lifetime: number, status: number}} news */
     post: (news) => channel?.postMessage(news),
     /** @param {ModuleAPI} api */
-    listen: (api) => {
+    /**
+     * Hands the other tabs' news to the module, in order: at once while it
+     * runs, once it runs before that.
+     * @param {Core} core
+     */
+    listen: (core) => {
       if (!channel) return;
       channel.onmessage = ({ data }) => {
         const kind = TAB_NEWS[/** @type {keyof typeof TAB_NEWS} */ (data?.type)];
-        if (kind) api.session(kind, kind === TAB_NEWS.end ? data.status : data.expiresAt, data.lifetime);
+        if (!kind) return;
+        /** @param {ModuleAPI} api */
+        const tell = (api) => api.session(kind, kind === TAB_NEWS.end ? data.status : data.expiresAt, data.lifetime);
+        if (core.api) tell(core.api);
+        else core.module.then(tell, () => {});
       };
     },
   };

@@ -13,52 +13,69 @@
 //
 // Start-up order: the module's fetch and its streaming compilation start
 // first; wasm_exec.js is imported while they run; the Go program is
-// instantiated from the compiled module once both are there.
+// instantiated from the compiled module once both are there. The loader
+// needs none of it to send calls (fetch-with-refresh.mjs, load()).
 
 /**
- * Fetches, compiles, instantiates and starts the module. Resolves to
- * { running }, the promise of go.run, which settles when the Go program ends
- * (wrapped, so that this async function does not wait for it).
+ * Fetches, compiles, instantiates and starts the module. Returns fetched,
+ * which resolves once the module's answer has arrived and is usable (its
+ * body streams on into the compiler), and running, the promise of go.run,
+ * which settles when the Go program ends; both reject if the module cannot
+ * be fetched, compiled or instantiated.
  *
  * @param {{ wasmURL?: string | URL, wasmExecURL?: string | URL }} options
  *   wasmURL and wasmExecURL, resolved against the page's URL (outside a
  *   page, this file's).
  * @param {string} key the name of the global the Go program reads its
  *   options and hooks from (its argv[1]).
- * @returns {Promise<{ running: Promise<void> }>}
+ * @returns {{ fetched: Promise<void>, running: Promise<void> }}
  */
-export async function start(options, key) {
+export function start(options, key) {
   const base = globalThis.location?.href ?? import.meta.url;
   const wasmURL = options.wasmURL
     ? new URL(options.wasmURL, base)
     : new URL("./fetch-with-refresh.wasm", import.meta.url);
-  const compiling = compile(wasmURL);
+  const response = fetchModule(wasmURL);
+  const compiling = response.then(compile);
   compiling.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
-  if (typeof globalThis.Go !== "function") {
-    if (options.wasmExecURL) {
-      await import(/* webpackIgnore: true */ /* @vite-ignore */ new URL(options.wasmExecURL, base).href);
-    } else {
-      await import("./wasm_exec.js"); // Go's, copied by make wasm; types: wasm_exec.d.ts
+  const running = (async () => {
+    if (typeof globalThis.Go !== "function") {
+      if (options.wasmExecURL) {
+        await import(/* webpackIgnore: true */ /* @vite-ignore */ new URL(options.wasmExecURL, base).href);
+      } else {
+        await import("./wasm_exec.js"); // Go's, copied by make wasm; types: wasm_exec.d.ts
+      }
     }
-  }
-  const go = new globalThis.Go();
-  go.argv = ["fetch-with-refresh", key];
-  const instance = await WebAssembly.instantiate(await compiling, go.importObject);
-  return { running: go.run(instance) };
+    const go = new globalThis.Go();
+    go.argv = ["fetch-with-refresh", key];
+    const instance = await WebAssembly.instantiate(await compiling, go.importObject);
+    return go.run(instance);
+  })();
+  return { fetched: response.then(() => {}), running };
 }
 
 /**
- * Fetches and compiles the module, streaming when the server sends it as
- * application/wasm (else from the whole body: slower, but works).
+ * Fetches the module; rejects unless it answers 2xx.
  *
  * @param {URL} url
- * @returns {Promise<WebAssembly.Module>}
+ * @returns {Promise<Response>}
  */
-async function compile(url) {
+async function fetchModule(url) {
   const response = await fetch(url);
   if (!response.ok) {
     throw new Error(`fetch-with-refresh: ${url}: HTTP ${response.status}`);
   }
+  return response;
+}
+
+/**
+ * Compiles the module, streaming when the server sends it as
+ * application/wasm (else from the whole body: slower, but works).
+ *
+ * @param {Response} response
+ * @returns {Promise<WebAssembly.Module>}
+ */
+async function compile(response) {
   if (WebAssembly.compileStreaming && response.headers.get("Content-Type")?.startsWith("application/wasm")) {
     return WebAssembly.compileStreaming(response);
   }

@@ -8,99 +8,155 @@ import (
 	"github.com/hack-pad/safejs"
 )
 
-// call is one call between begin and its last end.
+// lease is the policy's state for the attempts the loader sends under one
+// lease id: a call started (refresh.Policy.Begin) in that state, which the
+// attempts answered with a refresh status copy.
+type lease struct {
+	id        int
+	c         refresh.Call
+	withdrawn bool      // the loader was told to withdraw its pending attempts
+	_         [0]func() // not comparable: no equality code in the module (1 KB)
+}
+
+// call is one call between a refresh status and its replay's answer.
 type call struct {
 	c      refresh.Call
 	signal safejs.Value // the call's AbortSignal, or undefined
 }
 
-// The ids begin gives calls that the policy does not see.
-const (
-	plainCall  = 0  // not ours to refresh: send it as it is, do not report it
-	loginCall  = -1 // the login endpoint: report its answer
-	logoutCall = -2 // the logout endpoint: report its answer
-)
-
-// begin is the exported begin(url, signal, expiresMs, lifetimeMs): see the
-// package comment. It decides which calls go through the policy: not the
-// auth endpoints (a wrong password must come back as the 401 it is), and
-// only calls to our origins (a third party's 401 says nothing of our
-// session).
+// begin is the exported begin(signal, expiresMs, lifetimeMs): see the
+// package comment. The calls without a signal that find the same refresh
+// ahead due share one wait and one Promise: after an expiry, a burst of
+// calls costs one goroutine, not one per call.
 func (c *client) begin(_ safejs.Value, args []safejs.Value) any {
-	url := withoutQuery(str(arg(args, 0)))
-	switch {
-	case url == c.loginURL:
-		return loginCall
-	case url == c.logoutURL:
-		return logoutCall
-	case url == c.refreshURL || !c.ours(url):
-		return plainCall
+	cl := &call{signal: arg(args, 0)}
+	if !c.policy.Begin(&cl.c, sharedOf(num(arg(args, 1)), num(arg(args, 2)))) {
+		return c.leaseOf(&cl.c)
 	}
-	cl := &call{signal: arg(args, 1)}
-	due := c.policy.Begin(&cl.c, sharedOf(num(arg(args, 2)), num(arg(args, 3))))
-	id := c.add(cl)
-	if !due {
-		return id
+	alone := cl.signal.Type() == safejs.TypeObject
+	c.mu.Lock()
+	w := c.ahead
+	c.mu.Unlock()
+	if !alone && w != nil && w.c.Same(&cl.c) {
+		return w.promise
 	}
-	return c.suspend(cl, func(ctx refresh.Context) (any, error) {
-		return id, c.policy.Ahead(ctx, &cl.c)
-	}, id)
+	w = &waiter{c: cl.c}
+	w.promise = c.suspend(cl, 0, func(ctx refresh.Context) (any, error) {
+		err := c.policy.Ahead(ctx, &cl.c)
+		c.mu.Lock()
+		if c.ahead == w {
+			c.ahead = nil
+		}
+		c.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		return c.leaseOf(&cl.c), nil
+	})
+	if !alone {
+		c.mu.Lock()
+		c.ahead = w
+		c.mu.Unlock()
+	}
+	return w.promise
 }
 
-// end is the exported end(id, status, expiresMs, lifetimeMs): see the
-// package comment.
+// waiter is a wait for a refresh ahead that calls without a signal share.
+type waiter struct {
+	c       refresh.Call // as Begin started the first of them
+	promise any          // what begin answers them
+}
+
+// end is the exported end(id, status, signal, expiresMs, lifetimeMs): see
+// the package comment.
 func (c *client) end(_ safejs.Value, args []safejs.Value) any {
 	id, _ := arg(args, 0).Int()
 	code := int(num(arg(args, 1)))
-	switch {
-	case id == loginCall && code >= 200 && code < 300:
-		c.loggedIn(sharedOf(num(arg(args, 2)), num(arg(args, 3))))
-		return 0
-	case id == logoutCall && code >= 200 && code < 300:
-		c.loggedOut(false)
-		return 0
-	case id <= 0:
+	if id < 0 { // a replay's answer: counted, and the call is over
+		if cl := c.get(id); cl != nil {
+			c.policy.Answer(&cl.c, code)
+			c.remove(id)
+		}
 		return 0
 	}
-	cl := c.get(id)
-	if cl == nil || code < 0 || !c.policy.Answer(&cl.c, code) {
-		c.remove(id)
+	cl := &call{c: c.leaseCall(id, code != withdrawn, sharedOf(num(arg(args, 3)), num(arg(args, 4)))), signal: arg(args, 2)}
+	cl.c.Resume()
+	if code != withdrawn && !c.policy.Answer(&cl.c, code) {
 		return 0
 	}
-	return c.suspend(cl, func(ctx refresh.Context) (any, error) {
+	return c.suspend(cl, c.add(cl), func(ctx refresh.Context) (any, error) {
 		return nil, c.policy.Await(ctx, &cl.c)
-	}, id)
+	})
 }
 
-// ours reports whether a 401 from url may refresh our session: url is on
-// one of the origins the loader listed (the page's by default).
-func (c *client) ours(url string) bool {
-	for _, o := range c.origins {
-		if len(url) >= len(o) && url[:len(o)] == o {
-			return true
-		}
+// withdrawn is the status the loader reports for an attempt it withdrew.
+const withdrawn = 0
+
+// leaseOf returns the id of the lease for attempts sent as cl was started:
+// the latest one if it was started in the same state, else a new one. While
+// the policy is steady, the loader holds the new one (hooks.lease) and sends
+// calls under it without asking.
+func (c *client) leaseOf(cl *refresh.Call) int {
+	c.mu.Lock()
+	l := &c.leases[c.lastLease%len(c.leases)]
+	if l.id != c.lastLease || !l.c.Same(cl) {
+		c.lastLease++
+		l = &c.leases[c.lastLease%len(c.leases)]
+		*l = lease{id: c.lastLease, c: *cl}
 	}
-	return false
-}
-
-// withoutQuery returns url up to its "?", if any. (A loop rather than
-// package strings, which costs the module 1 KB of brotli.)
-func withoutQuery(url string) string {
-	for i := range len(url) {
-		if url[i] == '?' {
-			return url[:i]
+	id := l.id
+	c.mu.Unlock()
+	if until, ok := c.policy.Steady(cl); ok {
+		var ms int64
+		if !until.IsZero() {
+			ms = until.UnixMilli()
 		}
+		_, _ = get(c.hooks, "lease").Invoke(id, ms)
 	}
-	return url
+	return id
 }
 
-// add records cl and returns its id.
+// leaseCall returns a copy of lease id's call. An attempt under lease 0,
+// sent before the module ran, is started now, with the session cookie it
+// was sent with (sent): what happened before the module ran (a login) has
+// been reported by then. A lease too old to be kept (the latest
+// len(c.leases) are) gets a call started now. With refused set (a refresh
+// status, not a withdrawal), it also tells the loader, once per lease, to
+// withdraw the lease's other pending attempts: they carry the same token.
+func (c *client) leaseCall(id int, refused bool, sent refresh.Shared) refresh.Call {
+	c.mu.Lock()
+	l := &c.leases[id%len(c.leases)]
+	known := l.id == id
+	cl, tell := l.c, known && refused && !l.withdrawn
+	if tell {
+		l.withdrawn = true
+	}
+	c.mu.Unlock()
+	if id != 0 && !known {
+		sent = c.sharedNow()
+	}
+	if id == 0 || !known {
+		c.policy.Adopt(&cl, sent) // the loader counted the call
+	}
+	if tell {
+		_, _ = get(c.hooks, "withdraw").Invoke(id)
+	}
+	return cl
+}
+
+// changed (Config.Changed): the policy is no longer steady, the loader's
+// lease ends.
+func (c *client) changed() {
+	_, _ = get(c.hooks, "lease").Invoke(0, 0)
+}
+
+// add records cl and returns its id, which is negative.
 func (c *client) add(cl *call) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.next++
-	c.calls[c.next] = cl
-	return c.next
+	c.lastCall--
+	c.calls[c.lastCall] = cl
+	return c.lastCall
 }
 
 // get returns the call id, or nil.
@@ -118,9 +174,10 @@ func (c *client) remove(id int) {
 }
 
 // suspend returns a Promise that wait settles in a goroutine, with the
-// call's AbortSignal as wait's Context: it resolves to wait's value, or
-// rejects with its error, and then the call id is over.
-func (c *client) suspend(cl *call, wait func(refresh.Context) (any, error), id int) any {
+// call's AbortSignal as wait's Context: it resolves to wait's value (id
+// when that is nil), or rejects with its error, and then the call id (if
+// any) is over.
+func (c *client) suspend(cl *call, id int, wait func(refresh.Context) (any, error)) any {
 	d, err := get(c.hooks, "deferred").Invoke()
 	if err != nil {
 		c.remove(id)
@@ -134,6 +191,9 @@ func (c *client) suspend(cl *call, wait func(refresh.Context) (any, error), id i
 			c.remove(id)
 			_, _ = get(d, "reject").Invoke(c.toJS(err))
 			return
+		}
+		if v == nil {
+			v = id
 		}
 		_, _ = get(d, "resolve").Invoke(v)
 	}()

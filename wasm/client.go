@@ -18,15 +18,15 @@ import (
 type client struct {
 	policy     *refresh.Policy
 	timeout    time.Duration // one refresh's timeout, as the policy has it
-	refreshURL string        // absolute URLs of the auth endpoints
-	loginURL   string
-	logoutURL  string
-	origins    []string     // "https://host/" prefixes whose 401s may refresh
-	hooks      safejs.Value // the loader's callbacks and error constructors
+	refreshURL string        // the refresh endpoint's absolute URL
+	hooks      safejs.Value  // the loader's callbacks and error constructors
 
-	mu    sync.Mutex    // protects calls and next
-	calls map[int]*call // the calls between begin and their last end, by id
-	next  int           // the last id given out
+	mu        sync.Mutex    // protects the fields below
+	calls     map[int]*call // the calls waiting for or sending their replay, by id
+	lastCall  int           // the last call id given out (they are negative)
+	leases    [64]lease     // the latest leases, by id modulo 64
+	lastLease int           // the last lease id given out (they are positive)
+	ahead     *waiter       // the refresh ahead that calls without a signal wait for, or nil
 
 	others       atomic.Uint64 // refreshes other tabs announced
 	authFailures atomic.Uint64 // ended sessions reported to the page
@@ -50,18 +50,10 @@ func newClient(jsOptions, jsHooks safejs.Value) (*client, error) {
 	c := &client{
 		hooks:      jsHooks,
 		refreshURL: str(get(jsOptions, "refreshURL")),
-		loginURL:   str(get(jsOptions, "loginURL")),
-		logoutURL:  str(get(jsOptions, "logoutURL")),
 		calls:      map[int]*call{},
 	}
 	if c.refreshURL == "" {
 		return nil, errNoRefreshURL
-	}
-	for _, o := range strs(get(jsOptions, "origins")) {
-		if o[len(o)-1] != '/' {
-			o += "/"
-		}
-		c.origins = append(c.origins, o)
 	}
 	cfg := refresh.Config{
 		Refresh: c.refresh,
@@ -70,6 +62,7 @@ func newClient(jsOptions, jsHooks safejs.Value) (*client, error) {
 		Done:    c.refreshDone,
 		Started: c.started,
 		Ended:   c.ended,
+		Changed: c.changed,
 	}
 	if get(jsHooks, "lock").Type() == safejs.TypeFunction { // cross-tab, with Web Locks
 		cfg.Lock = c.lock
@@ -233,20 +226,4 @@ func str(v safejs.Value) string {
 	}
 	s, _ := v.String()
 	return s
-}
-
-// strs returns the strings of the array v.
-func strs(v safejs.Value) []string {
-	if v.Type() != safejs.TypeObject {
-		return nil
-	}
-	n, _ := v.Length()
-	out := make([]string, 0, n)
-	for i := range n {
-		e, _ := v.Index(i)
-		if s := str(e); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }

@@ -7,52 +7,66 @@
 // The contract with the loader: before go.run, the loader sets
 // globalThis[os.Args[1]] (default "__fetchWithRefresh") to
 //
-//	{ options: { refreshURL, loginURL, logoutURL, origins, statusCodes,
-//	             refreshTimeoutMs?, refreshAheadMs? },
-//	  hooks: { ready(begin, end, stats, session), refreshInit(timeoutMs), token(response) -> {expiresMs, lifetimeMs},
+//	{ options: { refreshURL, statusCodes, refreshTimeoutMs?, refreshAheadMs? },
+//	  hooks: { ready(begin, end, stats, session), lease(id, untilMs), withdraw(id),
+//	           refreshInit(timeoutMs), token(response) -> {expiresMs, lifetimeMs},
 //	           deferred() -> { promise, resolve, reject }, error(name, message, status),
 //	           emit(type, error, elsewhere, otherTab, broadcast, expiresMs, lifetimeMs),
 //	           lock(timeoutMs)?, shared()? -> {expiresMs, lifetimeMs} } }
 //
-// where every URL is absolute and origins are "https://host" prefixes
-// whose 401s may refresh. The module reads it, builds a client and calls
-// hooks.ready(begin, end, stats, session) with four functions; every one
-// of them answers synchronously:
+// where refreshURL is absolute and statusCodes are the statuses that mean
+// "token refused" (401 if empty). The module reads it, builds a client and
+// calls hooks.ready with four functions; every one of them answers
+// synchronously. The loader sorts the calls first: the auth endpoints'
+// answers go to session, the calls to other origins (and refresh: false)
+// bypass the module, and every other call goes through begin and end.
 //
-//	begin(url, signal, expiresMs, lifetimeMs) -> id | Promise<id>
+//	begin(signal, expiresMs, lifetimeMs) -> lease | Promise<lease>
 //	    A call is about to be sent; expiresMs and lifetimeMs are the
-//	    readable session cookie's (0 when none). id 0: send it as a plain
-//	    fetch and do not report it. id < 0: an auth endpoint (login, logout):
-//	    send it once and report its answer. id > 0: send it and report its
-//	    answer. A Promise: wait (a refresh ahead is due), then send with the
-//	    id it resolves to; it rejects if signal aborts first.
-//	end(id, status, expiresMs, lifetimeMs) -> 0 | Promise
-//	    The answer to an attempt (status -1: none arrived; the expiry
-//	    headers only for id < 0). 0: the call is done. A Promise: wait,
-//	    then send the call again and report that answer too; it rejects
-//	    with the error the call ends with (AuthError, an AbortSignal's
-//	    reason...).
+//	    readable session cookie's (0 when none). lease (> 0): send it under
+//	    that lease. A Promise: wait (a refresh ahead is due), then send it
+//	    under the lease it resolves to; it rejects if signal aborts first.
+//	    While the policy is steady, begin also grants the lease:
+//	    hooks.lease(id, untilMs). Until hooks.lease(0, 0) revokes it, untilMs
+//	    (0: no limit) passes, or the session cookie changes, the loader
+//	    sends every call under it without calling begin: a call with a
+//	    valid token crosses into Go zero times.
+//	end(id, status, signal, expiresMs, lifetimeMs) -> 0 | Promise<id>
+//	    An attempt under lease id was answered with a refresh status, or
+//	    withdrawn (status 0); or the replay of call id (< 0) was answered
+//	    (any status; -1: no answer). Lease 0 is that of the calls sent
+//	    before the module ran; the session cookie they were sent with comes
+//	    with their reports (expiresMs, lifetimeMs). 0: the call is done. A Promise: wait,
+//	    then send the call again and report that answer with the id it
+//	    resolves to; it rejects with the error the call ends with
+//	    (AuthError, an AbortSignal's reason...). The first refresh status
+//	    under a lease makes the module call hooks.withdraw(id): the loader
+//	    aborts that lease's other pending idempotent attempts and reports
+//	    each as withdrawn.
 //	stats() -> "calls unauthorized refreshes replays failures elsewhere epoch refreshedByOthers authFailures"
+//	    (calls: those that went through begin; the loader adds its own.)
 //	session(kind, a, b)
 //	    What another tab said: 1 a login, 2 a refresh (a, b: the new
 //	    token's expiry and lifetime, ms), 3 a rejected refresh (a: its
-//	    status), 4 a logout.
+//	    status), 4 a logout. Or what happened here: 5 the login endpoint
+//	    answered 2xx (a, b: its expiry headers), 6 the logout endpoint did.
 //
-// then keeps running. A call with a valid token therefore costs two
-// synchronous calls into Go, and no goroutine; only the rare path (a
-// refresh due or needed) suspends in Go. For a refresh the module calls
-// fetch(refreshURL, hooks.refreshInit(timeoutMs)) and reads the new token
-// with hooks.token(response). It tells the page what happened to the
-// session with hooks.emit: "login", "refresh", "end" and "logout", once
-// per tab, and says when the loader must tell the other tabs (broadcast).
-// With lock and shared (cross-tab mode), a refresh runs under hooks.lock,
-// and hooks.shared() reads the session cookie. If the options are unusable
-// the program exits with status 1, which the loader reports.
+// then keeps running. Only the rare path (a refresh due or needed)
+// suspends in Go. For a refresh the module calls fetch(refreshURL,
+// hooks.refreshInit(timeoutMs)) and reads the new token with
+// hooks.token(response). It tells the page what happened to the session
+// with hooks.emit: "login", "refresh", "end" and "logout", once per tab,
+// and says when the loader must tell the other tabs (broadcast). With lock
+// and shared (cross-tab mode), a refresh runs under hooks.lock, and
+// hooks.shared() reads the session cookie. If the options are unusable the
+// program exits with status 1, which the loader reports.
 //
 // This package only adapts JavaScript to the policy in package refresh:
 // every decision about when to refresh and replay is made there, and every
-// decision about the session (which calls count, what a login is, when the
-// page and the other tabs are told) is made here, in Go.
+// decision about the session (what a login is, when a lease holds, which
+// attempts to withdraw, when the page and the other tabs are told) is made
+// here, in Go. The loader sorts calls by URL as the page's options say,
+// and applies the lease it holds.
 package main
 
 import (

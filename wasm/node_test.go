@@ -79,6 +79,8 @@ func TestRejectedRefreshFailsEveryCallOnce(t *testing.T)    { scenario.Rejected(
 func TestUnavailableRefreshKeepsTheSession(t *testing.T)    { scenario.Unavailable(t, run) }
 func TestRefreshURLAndOptOutAreNotIntercepted(t *testing.T) { scenario.Exempt(t, run) }
 func TestAbortedCallRejectsAlone(t *testing.T)              { scenario.Abort(t, run) }
+func TestRefusedTokenWithdrawsIdempotentCalls(t *testing.T) { scenario.Withdraw(t, run, 8, 3) }
+func TestCallsBeforeTheModuleRuns(t *testing.T)             { scenario.BeforeModule(t, run) }
 func TestWrongPasswordIsAResponse(t *testing.T)             { scenario.WrongPassword(t, run) }
 
 func TestServerErrorIsAResponse(t *testing.T) {
@@ -91,12 +93,13 @@ func TestServerErrorIsAResponse(t *testing.T) {
 	assert.Zero(t, got.RefreshCalls)
 }
 
-func TestExitOfTheModuleRejectsLoad(t *testing.T) {
+func TestExitOfTheModuleRejectsReadyAndCalls(t *testing.T) {
 	var got struct {
-		Rejected bool
-		Message  string
+		Message, Missing string
+		After            scenario.Outcome
 	}
 	run(t, &got, "exit")
-	assert.True(t, got.Rejected)
 	assert.Contains(t, got.Message, "exited")
+	assert.Equal(t, "Error", got.After.Error, "a call after the module ended")
+	assert.Contains(t, got.Missing, "HTTP 404", "load() rejects when the module cannot be fetched")
 }

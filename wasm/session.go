@@ -7,19 +7,26 @@ import (
 	"github.com/hack-pad/safejs"
 )
 
-// What another tab said, as the loader passes it to session(kind, a, b).
+// What the loader passes to session(kind, a, b): news from another tab,
+// or the answer of the login or logout endpoint here.
 const (
 	tabLogin   = 1
 	tabRefresh = 2
 	tabEnded   = 3
 	tabLogout  = 4
+	hereLogin  = 5
+	hereLogout = 6
 )
 
-// session is the exported session(kind, a, b): news from another tab.
+// session is the exported session(kind, a, b): see the package comment.
 func (c *client) session(_ safejs.Value, args []safejs.Value) any {
 	kind, _ := arg(args, 0).Int()
 	a, b := num(arg(args, 1)), num(arg(args, 2))
 	switch kind {
+	case hereLogin:
+		c.loggedIn(sharedOf(a, b))
+	case hereLogout:
+		c.loggedOut(false)
 	case tabLogin:
 		s := sharedOf(a, b)
 		c.policy.Reset(s.Expiry, s.Lifetime)
@@ -40,7 +47,7 @@ func (c *client) session(_ safejs.Value, args []safejs.Value) any {
 }
 
 // loggedIn starts the session that a login here (the login endpoint
-// answered 2xx) opened, and tells the page and the other tabs.
+// answered 2xx; a and b: the expiry headers of its answer) opened, and tells the page and the other tabs.
 func (c *client) loggedIn(s refresh.Shared) {
 	if s.Version == 0 {
 		s = c.sharedNow()

@@ -60,12 +60,56 @@ func Storm(t *testing.T, run Run) {
 // Late401: a call whose 401 arrives after another call's refresh finished
 // is replayed without a second refresh.
 func Late401(t *testing.T, run Run) {
-	var got struct{ Fast, Late, RefreshCalls, DepartmentsCalls int }
+	var got struct{ Fast, Late, RefreshCalls, LateCalls int }
 	run(t, &got, "late401")
 	assert.Equal(t, 200, got.Fast)
 	assert.Equal(t, 200, got.Late)
 	assert.Equal(t, 1, got.RefreshCalls)
-	assert.Equal(t, 2, got.DepartmentsCalls, "the late call was replayed once")
+	assert.Equal(t, 2, got.LateCalls, "the late call was replayed once")
+}
+
+// Withdraw: when one attempt's token is refused, the other pending
+// idempotent attempts sent with it are withdrawn and sent again after the
+// one refresh, without their own 401s; POSTs are never withdrawn (each
+// waits for its 401). A withdrawn call aborted while it waits for the
+// refresh rejects alone. n GETs and m POSTs are held by the server at
+// once (a browser has six connections per host, and the scenario needs two
+// more).
+func Withdraw(t *testing.T, run Run, n, m int) {
+	var got struct {
+		Aborted, Trigger                    Outcome
+		Gets, Posts                         []Outcome
+		RefreshCalls, Unauthorized, Replays int
+	}
+	run(t, &got, "withdraw", n, m)
+	assert.Equal(t, "AbortError", got.Aborted.Error, "aborted while waiting for the refresh")
+	assert.Equal(t, Outcome{Status: 200}, got.Trigger)
+	require.Len(t, got.Gets, n-1)
+	for i, o := range got.Gets {
+		assert.Equal(t, Outcome{Status: 200}, o, "GET %d", i+1)
+	}
+	require.Len(t, got.Posts, m)
+	for i, o := range got.Posts {
+		assert.Equal(t, Outcome{Status: 200}, o, "POST %d", i)
+	}
+	assert.Equal(t, 1, got.RefreshCalls)
+	assert.Equal(t, 1+m, got.Unauthorized, "only the trigger and the POSTs were answered 401")
+	assert.Equal(t, n-1+1+m, got.Replays)
+}
+
+// BeforeModule: calls made before the module runs go out at once; one
+// answered 401 waits for the module, which refreshes once.
+func BeforeModule(t *testing.T, run Run) {
+	var got struct {
+		Results      []Outcome
+		RefreshCalls int
+		Stats        map[string]float64
+	}
+	run(t, &got, "beforeModule")
+	assert.Equal(t, []Outcome{{Status: 200}, {Status: 200}}, got.Results)
+	assert.Equal(t, 1, got.RefreshCalls)
+	assert.EqualValues(t, 2, got.Stats["calls"])
+	assert.EqualValues(t, 2, got.Stats["replays"])
 }
 
 // Rejected: a revoked session fails every waiting call and a later one with

@@ -46,6 +46,7 @@ func (p *Policy) Fail(status int) (ended bool) {
 	p.failVer = 0 // the rejection cleared the cookies
 	p.expiry, p.lifetime = time.Time{}, 0
 	p.mu.Unlock()
+	p.changed()
 	if ended {
 		p.sessionEnded(err)
 	}

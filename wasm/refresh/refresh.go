@@ -35,6 +35,11 @@
 //     waits for a refresh (shared like any other), so it is not answered 401
 //     in the first place. A token that was just issued is never refreshed
 //     ahead.
+//   - Steady state: while no refresh is due or in progress, every call
+//     starts exactly as the last one did. Steady says so, and until when;
+//     Config.Changed says when it stops being true. A caller for whom each
+//     Begin costs (the browser module: a crossing into Go) sends its calls
+//     without one meanwhile, as copies of that call.
 //   - A new session ends a sticky failure: when the shared state (Shared)
 //     shows a session other than the one that failed, the failure is
 //     forgotten and Config.Started is told, whoever logged in and however.
@@ -131,6 +136,11 @@ type Config struct {
 	// rejected or Fail reports another tab's rejection, but not again until
 	// a new session starts. It runs before the waiters are released.
 	Ended func(err *Error)
+	// Changed, if set, is called after every change that ends a steady
+	// state (see Steady): a refresh starting or ending, a reset, a logout,
+	// a failure, a new session. It is called without the policy's lock
+	// held, and must not block.
+	Changed func()
 }
 
 // Stats counts what a Policy did. Every field only grows.
@@ -221,30 +231,75 @@ func (p *Policy) Do(ctx Context, send SendFunc) error {
 // Call is one call going through the policy step by step. Its zero value
 // is ready for Begin; it must not be copied after.
 type Call struct {
-	sent     mark // the policy's state when the current attempt was sent
-	attempts int  // attempts answered so far
+	sent     mark      // the policy's state when the current attempt was sent
+	until    time.Time // when a refresh ahead becomes due; zero: never
+	attempts int       // attempts answered so far
 }
+
+// Same reports whether c's and d's latest attempts were sent in the same
+// state of the policy: a refresh status means the same for both.
+func (c *Call) Same(d *Call) bool { return c.sent == d.sent }
 
 // Begin starts a call, given the shared state as it is now (Shared{} when
 // there is none). It reports whether a refresh ahead is due: then the
-// caller calls Ahead before it sends the first attempt; else it sends at
-// once. Begin never blocks.
+// caller calls Ahead
+// before it sends the first attempt; else it sends at once. Begin never
+// blocks.
 func (p *Policy) Begin(c *Call, now Shared) (due bool) {
+	p.count(&p.stats.Calls)
+	return p.Adopt(c, now)
+}
+
+// Adopt is Begin for a call that its caller counts itself (see Steady): it
+// starts c as if its attempt were sent now, and reports whether a refresh
+// ahead is due.
+func (p *Policy) Adopt(c *Call, now Shared) (due bool) {
 	p.mu.Lock()
-	p.stats.Calls++
 	started := p.newSessionLocked(now)
 	c.sent = mark{p.epoch, p.started, now.Version}
 	expiry, lifetime := p.expiry, p.lifetime
 	if !now.Expiry.IsZero() {
 		expiry, lifetime = now.Expiry, now.Lifetime
 	}
-	due = p.cfg.Ahead > 0 && p.failure == nil && !expiry.IsZero() &&
-		!p.cfg.Now().Before(expiry.Add(-Window(p.cfg.Ahead, lifetime)))
+	c.until = p.untilLocked(expiry, lifetime)
+	due = !c.until.IsZero() && !p.cfg.Now().Before(c.until)
 	p.mu.Unlock()
-	if started && p.cfg.Started != nil {
-		p.cfg.Started(now)
+	if started {
+		p.changed()
+		if p.cfg.Started != nil {
+			p.cfg.Started(now)
+		}
 	}
 	return due
+}
+
+// Steady reports whether the policy is in a steady state for c, a call that
+// Begin (and Ahead, if it was due) has just started: no refresh in
+// progress, no failure standing, and nothing changed since. Until
+// Config.Changed is called, the time until (zero: no limit) passes or the
+// shared state shows another version, every call would start exactly as c
+// did: a caller may send them without Begin, and for each one answered with
+// a refresh status, copy c (with Answer's count reset by Resume) and go on
+// from Answer.
+func (p *Policy) Steady(c *Call) (until time.Time, ok bool) {
+	p.mu.Lock()
+	ok = p.flight == nil && p.failure == nil && c.sent.epoch == p.epoch && c.sent.started == p.started
+	p.mu.Unlock()
+	return c.until, ok && (c.until.IsZero() || p.cfg.Now().Before(c.until))
+}
+
+// Resume prepares c, a copy of a steady call (see Steady), for its own
+// first Answer.
+func (c *Call) Resume() { c.attempts = 0 }
+
+// untilLocked returns when a token that expires at expiry and lives
+// lifetime is due for a refresh ahead; zero when never (no expiry known,
+// no refresh ahead configured, or a failure standing). p.mu is held.
+func (p *Policy) untilLocked(expiry time.Time, lifetime time.Duration) time.Time {
+	if p.cfg.Ahead <= 0 || p.failure != nil || expiry.IsZero() {
+		return time.Time{}
+	}
+	return expiry.Add(-Window(p.cfg.Ahead, lifetime))
 }
 
 // Ahead waits for the refresh ahead that Begin found due. Only ctx's end
@@ -255,12 +310,15 @@ func (p *Policy) Ahead(ctx Context, c *Call) error {
 	if err := p.await(ctx, c.sent); err != nil && ctx.Err() != nil {
 		return err
 	}
+	now := p.shared()
 	p.mu.Lock()
-	c.sent.epoch, c.sent.started = p.epoch, p.started
-	p.mu.Unlock()
-	if p.cfg.Shared != nil {
-		c.sent.version = p.cfg.Shared().Version
+	c.sent = mark{p.epoch, p.started, now.Version}
+	expiry, lifetime := p.expiry, p.lifetime
+	if !now.Expiry.IsZero() {
+		expiry, lifetime = now.Expiry, now.Lifetime
 	}
+	c.until = p.untilLocked(expiry, lifetime)
+	p.mu.Unlock()
 	return nil
 }
 
@@ -338,11 +396,12 @@ func (p *Policy) fail(err error) error {
 // the token on its own. It reports whether a failure (or a logout) ended.
 func (p *Policy) Reset(expiry time.Time, lifetime time.Duration) (wasOver bool) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.epoch++
 	wasOver = p.failure != nil
 	p.failure = nil
 	p.expiry, p.lifetime = expiry, lifetime
+	p.mu.Unlock()
+	p.changed()
 	return wasOver
 }
 
@@ -352,14 +411,22 @@ func (p *Policy) Reset(expiry time.Time, lifetime time.Duration) (wasOver bool) 
 // session was still going, so that a logout is announced once.
 func (p *Policy) Logout() (wasOn bool) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	wasOn = p.failure == nil
 	if wasOn || !isLoggedOut(p.failure) {
 		p.failure = &Error{Status: 401, Kind: ErrRejected, Cause: ErrLoggedOut}
 	}
 	p.failVer = 0 // the logout cleared the cookies; any session seen is new
 	p.expiry, p.lifetime = time.Time{}, 0
+	p.mu.Unlock()
+	p.changed()
 	return wasOn
+}
+
+// changed calls Config.Changed, if set.
+func (p *Policy) changed() {
+	if p.cfg.Changed != nil {
+		p.cfg.Changed()
+	}
 }
 
 // Epoch returns the number of successful refreshes and resets so far.
@@ -409,7 +476,8 @@ func (p *Policy) await(ctx Context, sent mark) error {
 		p.mu.Unlock()
 		return p.lastFail.err
 	}
-	if f == nil {
+	fresh := f == nil
+	if fresh {
 		p.started++
 		f = &flight{n: p.started, version: sent.version, done: make(chan struct{})}
 		p.flight = f
@@ -417,6 +485,9 @@ func (p *Policy) await(ctx Context, sent mark) error {
 		go p.run(f)
 	}
 	p.mu.Unlock()
+	if fresh {
+		p.changed()
+	}
 
 	// Whichever comes first of the refresh's end and ctx's end is the
 	// answer; the other one's send finds the buffer full and is dropped.
@@ -495,6 +566,7 @@ func (p *Policy) run(f *flight) {
 		p.expiry, p.lifetime = time.Time{}, 0
 	}
 	p.mu.Unlock()
+	p.changed()
 	if ended != nil {
 		p.sessionEnded(ended)
 	}

@@ -187,19 +187,52 @@ const release = () => fetch(`${base}/test/release`, { method: "POST" });
 // late401: a call sent with the old token whose 401 arrives after another
 // call's refresh finished is replayed without a second refresh (on the
 // fast path: a refresh started and ended between the module's "send now"
-// and the answer).
+// and the answer). The late call is a POST, which is never withdrawn.
 export async function late401() {
   await login();
   await expire();
   await reset();
-  await fault({ path: "/api/departments", status: 0, hold: true, times: 1 });
-  const slow = client.fetchWithRefresh(`${base}/api/departments`); // held by the server
-  await until((s) => s.requests["/api/departments"] === 1);
-  const fast = await client.fetchWithRefresh(`${base}/api/echo`, { method: "POST", body: "x" });
+  await fault({ path: "/api/echo", status: 0, hold: true, times: 1 });
+  const slow = client.fetchWithRefresh(`${base}/api/echo`, { method: "POST", body: "x" }); // held by the server
+  await until((s) => s.requests["/api/echo"] === 1);
+  const fast = await client.fetchWithRefresh(`${base}/api/departments`);
   await release();
   const late = await slow;
   const stats = await serverStats();
-  return { fast: fast.status, late: late.status, refreshCalls: stats.requests["/api/auth/refresh"] ?? 0, departmentsCalls: stats.requests["/api/departments"] };
+  return { fast: fast.status, late: late.status, refreshCalls: stats.requests["/api/auth/refresh"] ?? 0, lateCalls: stats.requests["/api/echo"] };
+}
+
+// withdraw: the access token is revoked while n GETs (one of them with a
+// signal) and m POSTs are held by the server; a last GET is answered 401.
+// The module refreshes once and withdraws the held GETs, which are sent
+// again without waiting for their own 401s; the POSTs wait for theirs. The
+// GET with a signal is aborted while it waits for the (held) refresh.
+export async function withdraw(n, m) {
+  await login();
+  await reset();
+  await expire();
+  const stats0 = await client.stats();
+  await fault({ path: "/api/departments", status: 0, hold: true, times: n });
+  await fault({ path: "/api/echo", status: 0, hold: true, times: m });
+  const ctl = new AbortController();
+  const gets = Array.from({ length: n }, (_, i) =>
+    client.fetchWithRefresh(`${base}/api/departments`, i === 0 ? { signal: ctl.signal } : undefined));
+  const posts = Array.from({ length: m }, (_, i) => client.fetchWithRefresh(`${base}/api/echo`, { method: "POST", body: `post ${i}` }));
+  await until((s) => s.requests["/api/departments"] === n && s.requests["/api/echo"] === m);
+  await fault({ path: "/api/auth/refresh", status: 0, hold: true, times: 1 });
+  const trigger = client.fetchWithRefresh(`${base}/api/departments`); // not held: answered 401
+  await until((s) => s.requests["/api/auth/refresh"] === 1); // the GETs are withdrawn by now
+  ctl.abort();
+  const [aborted] = await settle([gets[0]]);
+  await release();
+  const results = await settle([trigger, ...gets.slice(1), ...posts]);
+  const stats = await serverStats();
+  const stats1 = await client.stats();
+  return {
+    aborted, trigger: results[0], gets: results.slice(1, n), posts: results.slice(n),
+    refreshCalls: stats.requests["/api/auth/refresh"] ?? 0,
+    unauthorized: stats1.unauthorized - stats0.unauthorized, replays: stats1.replays - stats0.replays,
+  };
 }
 
 // nextExpiry: after one refresh, the next expiry refreshes again.
@@ -376,14 +409,33 @@ export async function steady(ms, pauseMs) {
   };
 }
 
-// exit: a module that exits (here: refused options) rejects load().
+// exit: a module that exits (here: refused options): load() resolves, its
+// calls can go out, then client.ready rejects and every call with it; a
+// module that cannot be fetched rejects load().
 export async function exit() {
-  try {
-    await mod.load({ wasmURL: `${base}/js/fetch-with-refresh.wasm`, refreshURL: `${base}/api/auth/refresh`, refreshTimeoutMs: -1 });
-    return { rejected: false };
-  } catch (err) {
-    return { rejected: true, message: err.message };
-  }
+  const options = { wasmURL: `${base}/js/fetch-with-refresh.wasm`, refreshURL: `${base}/api/auth/refresh` };
+  const doomed = await mod.load({ ...options, refreshTimeoutMs: -1 });
+  let message = "";
+  await doomed.ready.catch((err) => { message = err.message; });
+  const [after] = await settle([doomed.fetchWithRefresh(`${base}/api/departments`)]);
+  let missing = "";
+  await mod.load({ ...options, wasmURL: `${base}/js/missing.wasm` }).catch((err) => { missing = err.message; });
+  globalThis.fetchWithRefresh = client.fetchWithRefresh; // load() set it to the last client's
+  return { message, after, missing };
+}
+
+// beforeModule: a client's first calls go out before its module runs; one
+// answered 401 (the access token revoked) waits for the module, which
+// refreshes once, and is replayed.
+export async function beforeModule() {
+  await login();
+  await expire();
+  await reset();
+  const early = await mod.load({ wasmURL: `${base}/js/fetch-with-refresh.wasm`, refreshURL: `${base}/api/auth/refresh` });
+  globalThis.fetchWithRefresh = client.fetchWithRefresh;
+  const results = await settle([early.fetchWithRefresh(`${base}/api/departments`), early.fetchWithRefresh(`${base}/api/departments`)]);
+  const stats = await serverStats();
+  return { results, refreshCalls: stats.requests["/api/auth/refresh"] ?? 0, stats: await early.stats() };
 }
 
 function installCookieJar() {

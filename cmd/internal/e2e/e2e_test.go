@@ -27,12 +27,14 @@ func TestLoginAndFirstFetch(t *testing.T) {
 	assert.Equal(t, 200, got.Departments)
 }
 
-func TestStorm(t *testing.T)                           { scenario.Storm(t, run) }
-func TestLate401IsReplayedWithoutRefresh(t *testing.T) { scenario.Late401(t, run) }
-func TestRefreshUnavailableKeepsCookies(t *testing.T)  { scenario.Unavailable(t, run) }
-func TestRevokedSession(t *testing.T)                  { scenario.Rejected(t, run) }
-func TestAbortedCallRejectsAlone(t *testing.T)         { scenario.Abort(t, run) }
-func TestExemptCalls(t *testing.T)                     { scenario.Exempt(t, run) }
+func TestStorm(t *testing.T)                                { scenario.Storm(t, run) }
+func TestLate401IsReplayedWithoutRefresh(t *testing.T)      { scenario.Late401(t, run) }
+func TestRefreshUnavailableKeepsCookies(t *testing.T)       { scenario.Unavailable(t, run) }
+func TestRevokedSession(t *testing.T)                       { scenario.Rejected(t, run) }
+func TestAbortedCallRejectsAlone(t *testing.T)              { scenario.Abort(t, run) }
+func TestExemptCalls(t *testing.T)                          { scenario.Exempt(t, run) }
+func TestRefusedTokenWithdrawsIdempotentCalls(t *testing.T) { scenario.Withdraw(t, run, 3, 1) }
+func TestCallsBeforeTheModuleRuns(t *testing.T)             { scenario.BeforeModule(t, run) }
 
 // The demo page as a new user meets it: log in, press every button, read
 // the counters; a screenshot after the storm is kept in test-artifacts/.

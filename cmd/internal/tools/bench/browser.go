@@ -16,8 +16,9 @@ import (
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/testserver"
 )
 
-// browser measures start-up, per-call overhead and storms in Chromium.
-func browser(root string) []row {
+// browser measures start-up, and per-call overhead and storms (calls), in
+// Chromium.
+func browser(root string, withStartup, calls bool) []row {
 	b, stop, err := browsertest.Start()
 	check(err)
 	defer stop()
@@ -25,7 +26,12 @@ func browser(root string) []row {
 	defer srv.Close()
 
 	var rows []row
-	rows = append(rows, startup(b, srv.URL)...)
+	if withStartup {
+		rows = append(rows, startup(b, srv.URL)...)
+	}
+	if !calls {
+		return rows
+	}
 
 	page := newPage(b, srv.URL, `{}`)
 	page.eval("window.bench.login()")

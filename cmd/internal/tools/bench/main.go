@@ -29,7 +29,7 @@ type row struct {
 
 var (
 	smoke = flag.Bool("smoke", false, "one short iteration of each benchmark, to check that they work")
-	only  = flag.String("only", "", "run one group of figures: sizes, browser, server or micro (bench/results.md is not written)")
+	only  = flag.String("only", "", "run one group of figures: sizes, browser (or only its startup or calls), server or micro (bench/results.md is not written)")
 )
 
 func main() {
@@ -42,8 +42,8 @@ func main() {
 	if want("sizes") {
 		rows = append(rows, sizes(root)...)
 	}
-	if want("browser") {
-		rows = append(rows, browser(root)...)
+	if want("browser") || want("startup") || want("calls") {
+		rows = append(rows, browser(root, !want("calls"), !want("startup"))...)
 	}
 	if want("server") {
 		rows = append(rows, server(root)...)
