@@ -215,12 +215,14 @@ export async function withdraw(n, m) {
   await fault({ path: "/api/departments", status: 0, hold: true, times: n });
   await fault({ path: "/api/echo", status: 0, hold: true, times: m });
   const ctl = new AbortController();
+  // Distinct URLs: Chromium's HTTP cache lets one GET per URL wait for its
+  // answer at a time (the others wait for it, up to 20 s).
   const gets = Array.from({ length: n }, (_, i) =>
-    client.fetchWithRefresh(`${base}/api/departments`, i === 0 ? { signal: ctl.signal } : undefined));
+    client.fetchWithRefresh(`${base}/api/departments?get=${i}`, i === 0 ? { signal: ctl.signal } : undefined));
   const posts = Array.from({ length: m }, (_, i) => client.fetchWithRefresh(`${base}/api/echo`, { method: "POST", body: `post ${i}` }));
   await until((s) => s.requests["/api/departments"] === n && s.requests["/api/echo"] === m);
   await fault({ path: "/api/auth/refresh", status: 0, hold: true, times: 1 });
-  const trigger = client.fetchWithRefresh(`${base}/api/departments`); // not held: answered 401
+  const trigger = client.fetchWithRefresh(`${base}/api/departments?trigger`); // not held: answered 401
   await until((s) => s.requests["/api/auth/refresh"] === 1); // the GETs are withdrawn by now
   ctl.abort();
   const [aborted] = await settle([gets[0]]);
