@@ -90,11 +90,22 @@ func Scenario(t *testing.T, browser context.Context, base string, out any, name 
 	require.NoError(t, json.Unmarshal([]byte(res), out), res)
 }
 
-// WaitFor polls a JavaScript expression in the tab until it is truthy.
+// WaitFor polls a JavaScript expression in the tab until it is truthy. A
+// navigation that replaces the page while it polls (a redirect still
+// under way) does not end the wait: it polls the new page.
 func WaitFor(t *testing.T, ctx context.Context, what, expr string) {
 	t.Helper()
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	_, err := chromedp.Run(wctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond)))
-	require.NoError(t, err, "waiting for %s (%s)", what, expr)
+	for {
+		_, err := chromedp.Run(wctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond)))
+		if err == nil || wctx.Err() != nil {
+			require.NoError(t, err, "waiting for %s (%s)", what, expr)
+			return
+		}
+		select { // the page's context went away with a navigation: poll again
+		case <-wctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
