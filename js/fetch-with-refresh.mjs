@@ -40,6 +40,7 @@
  * @property {Lease} lease
  * @property {number} fast calls sent under a lease, without begin
  * @property {Map<number, Set<AbortController>>} pending withdrawable attempts, by lease
+ * @property {number} out first attempts waiting for their answers
  * @property {number[]} statuses the statuses that mean "token refused"
  * @property {() => string} raw reads the cookies as the lease compares them
  * @property {(raw: string) => Token} parse reads the session cookie from them
@@ -142,7 +143,7 @@ export function load(options = {}) {
   const started = new Promise((resolve) => { ready = resolve; });
   /** @type {Core} */
   const core = {
-    api: undefined, lease: NO_LEASE, fast: 0, pending: new Map(), statuses: urls.statuses,
+    api: undefined, lease: NO_LEASE, fast: 0, pending: new Map(), out: 0, statuses: urls.statuses,
     raw: tabs.raw, parse: tabs.parse, module: Promise.race([started, exited]), exited,
   };
   hooks.ready = (begin, end, stats, session) => {
@@ -241,7 +242,12 @@ async function send(core, request, signal) {
   }
   for (;;) {
     const replay = id < 0; // a replay's id is its call's; an attempt under a lease, the lease's
-    const ctl = replay ? undefined : watch(core.pending, id, request, signal);
+    // An attempt sent while no other one waits for its answer cannot be
+    // withdrawn by another's 401 (so a call at a time costs no
+    // AbortController, and no second Request inside fetch); the next ones
+    // can be.
+    const ctl = replay || !core.out ? undefined : watch(core.pending, id, request, signal);
+    if (!replay) core.out++;
     /** @type {Response | undefined} */
     let res;
     try {
@@ -253,6 +259,7 @@ async function send(core, request, signal) {
         throw err;
       }
     } finally {
+      if (!replay) core.out--;
       if (ctl) unwatch(core.pending, id, ctl);
     }
     if (ctl?.signal.aborted) res = undefined; // withdrawn, perhaps after its answer came

@@ -71,10 +71,10 @@ func Late401(t *testing.T, run Run) {
 // Withdraw: when one attempt's token is refused, the other pending
 // idempotent attempts sent with it are withdrawn and sent again after the
 // one refresh, without their own 401s; POSTs are never withdrawn (each
-// waits for its 401). A withdrawn call aborted while it waits for the
-// refresh rejects alone. n GETs and m POSTs are held by the server at
-// once (a browser has six connections per host, and the scenario needs two
-// more).
+// waits for its 401), nor is a call sent while no other was out (the
+// first GET). A withdrawn call aborted while it waits for the refresh
+// rejects alone. n GETs and m POSTs are held by the server at once (a
+// browser has six connections per host, and the scenario needs two more).
 func Withdraw(t *testing.T, run Run, n, m int) {
 	var got struct {
 		Aborted, Trigger                    Outcome
@@ -86,15 +86,15 @@ func Withdraw(t *testing.T, run Run, n, m int) {
 	assert.Equal(t, Outcome{Status: 200}, got.Trigger)
 	require.Len(t, got.Gets, n-1)
 	for i, o := range got.Gets {
-		assert.Equal(t, Outcome{Status: 200}, o, "GET %d", i+1)
+		assert.Equal(t, Outcome{Status: 200}, o, "GET %d", i)
 	}
 	require.Len(t, got.Posts, m)
 	for i, o := range got.Posts {
 		assert.Equal(t, Outcome{Status: 200}, o, "POST %d", i)
 	}
 	assert.Equal(t, 1, got.RefreshCalls)
-	assert.Equal(t, 1+m, got.Unauthorized, "only the trigger and the POSTs were answered 401")
-	assert.Equal(t, n-1+1+m, got.Replays)
+	assert.Equal(t, 1+1+m, got.Unauthorized, "only the trigger, the first GET and the POSTs were answered 401")
+	assert.Equal(t, n-1+1+m, got.Replays, "every call but the aborted one")
 }
 
 // BeforeModule: calls made before the module runs go out at once; one

@@ -202,10 +202,11 @@ export async function late401() {
   return { fast: fast.status, late: late.status, refreshCalls: stats.requests["/api/auth/refresh"] ?? 0, lateCalls: stats.requests["/api/echo"] };
 }
 
-// withdraw: the access token is revoked while n GETs (one of them with a
-// signal) and m POSTs are held by the server; a last GET is answered 401.
-// The module refreshes once and withdraws the held GETs, which are sent
-// again without waiting for their own 401s; the POSTs wait for theirs. The
+// withdraw: the access token expires server-side while n GETs (the last
+// one with a signal) and m POSTs are held by the server; one more GET is
+// answered 401. The module refreshes once and withdraws the held GETs sent
+// while another call was out (all but the first), which are sent again
+// without their own 401s; the first GET and the POSTs wait for theirs. The
 // GET with a signal is aborted while it waits for the (held) refresh.
 export async function withdraw(n, m) {
   await login();
@@ -218,16 +219,16 @@ export async function withdraw(n, m) {
   // Distinct URLs: Chromium's HTTP cache lets one GET per URL wait for its
   // answer at a time (the others wait for it, up to 20 s).
   const gets = Array.from({ length: n }, (_, i) =>
-    client.fetchWithRefresh(`${base}/api/departments?get=${i}`, i === 0 ? { signal: ctl.signal } : undefined));
+    client.fetchWithRefresh(`${base}/api/departments?get=${i}`, i === n - 1 ? { signal: ctl.signal } : undefined));
   const posts = Array.from({ length: m }, (_, i) => client.fetchWithRefresh(`${base}/api/echo`, { method: "POST", body: `post ${i}` }));
   await until((s) => s.requests["/api/departments"] === n && s.requests["/api/echo"] === m);
   await fault({ path: "/api/auth/refresh", status: 0, hold: true, times: 1 });
   const trigger = client.fetchWithRefresh(`${base}/api/departments?trigger`); // not held: answered 401
   await until((s) => s.requests["/api/auth/refresh"] === 1); // the GETs are withdrawn by now
   ctl.abort();
-  const [aborted] = await settle([gets[0]]);
+  const [aborted] = await settle([gets[n - 1]]);
   await release();
-  const results = await settle([trigger, ...gets.slice(1), ...posts]);
+  const results = await settle([trigger, ...gets.slice(0, n - 1), ...posts]);
   const stats = await serverStats();
   const stats1 = await client.stats();
   return {
