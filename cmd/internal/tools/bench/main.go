@@ -42,8 +42,8 @@ func main() {
 	if want("sizes") {
 		rows = append(rows, sizes(root)...)
 	}
-	if want("browser") || want("startup") || want("calls") {
-		rows = append(rows, browser(root, !want("calls"), !want("startup"))...)
+	if startup, calls := want("browser") || want("startup"), want("browser") || want("calls"); startup || calls {
+		rows = append(rows, browser(root, startup, calls)...)
 	}
 	if want("server") {
 		rows = append(rows, server(root)...)
