@@ -88,6 +88,11 @@ export type FetchWithRefresh = (
 export interface Stats {
   /** Calls to our origins (not the auth endpoints, not refresh: false). */
   calls: number;
+  /**
+   * Of those, the calls sent without asking the module: under the lease it
+   * granted (nothing due or in progress), or before it ran.
+   */
+  leased: number;
   /** Attempts answered with one of statusCodes. */
   unauthorized: number;
   /** Refreshes started by this client (those found done by another tab included). */

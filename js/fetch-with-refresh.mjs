@@ -38,7 +38,7 @@
  * @typedef {object} Core
  * @property {ModuleAPI | undefined} api the module's functions, once it runs
  * @property {Lease} lease
- * @property {number} fast calls sent under a lease, without begin
+ * @property {number} fast calls sent under a lease, without begin (stats().leased)
  * @property {Map<number, Set<AbortController>>} pending withdrawable attempts, by lease
  * @property {number} out first attempts waiting for their answers
  * @property {number[]} statuses the statuses that mean "token refused"
@@ -204,7 +204,7 @@ export function load(options = {}) {
       const [calls, unauthorized, refreshes, replays, failures, elsewhere, epoch, refreshedByOthers, authFailures] =
         stats().split(" ").map(Number);
       return {
-        calls: calls + core.fast, unauthorized, refreshes, replays, failures, elsewhere, epoch, refreshedByOthers, authFailures,
+        calls: calls + core.fast, leased: core.fast, unauthorized, refreshes, replays, failures, elsewhere, epoch, refreshedByOthers, authFailures,
       };
     }),
     ready: core.module.then(() => undefined),

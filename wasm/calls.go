@@ -93,13 +93,14 @@ func (c *client) end(_ safejs.Value, args []safejs.Value) any {
 const withdrawn = 0
 
 // leaseOf returns the id of the lease for attempts sent as cl was started:
-// the latest one if it was started in the same state, else a new one. While
+// the latest one if it was started in the same state, else a new one (the
+// first is 1). While
 // the policy is steady, the loader holds the new one (hooks.lease) and sends
 // calls under it without asking.
 func (c *client) leaseOf(cl *refresh.Call) int {
 	c.mu.Lock()
 	l := &c.leases[c.lastLease%len(c.leases)]
-	if l.id != c.lastLease || !l.c.Same(cl) {
+	if c.lastLease == 0 || !l.c.Same(cl) { // lease 0 is the loader's before the module ran
 		c.lastLease++
 		l = &c.leases[c.lastLease%len(c.leases)]
 		*l = lease{id: c.lastLease, c: *cl}

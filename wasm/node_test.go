@@ -81,6 +81,7 @@ func TestRefreshURLAndOptOutAreNotIntercepted(t *testing.T) { scenario.Exempt(t,
 func TestAbortedCallRejectsAlone(t *testing.T)              { scenario.Abort(t, run) }
 func TestRefusedTokenWithdrawsIdempotentCalls(t *testing.T) { scenario.Withdraw(t, run, 8, 3) }
 func TestCallsBeforeTheModuleRuns(t *testing.T)             { scenario.BeforeModule(t, run) }
+func TestValidTokenCallsDoNotAskTheModule(t *testing.T)     { scenario.Leased(t, run) }
 func TestWrongPasswordIsAResponse(t *testing.T)             { scenario.WrongPassword(t, run) }
 
 func TestServerErrorIsAResponse(t *testing.T) {

@@ -97,6 +97,15 @@ func Withdraw(t *testing.T, run Run, n, m int) {
 	assert.Equal(t, n-1+1+m, got.Replays, "every call but the aborted one")
 }
 
+// Leased: with a valid token, calls are sent under the module's lease,
+// without asking it (the fast path).
+func Leased(t *testing.T, run Run) {
+	var got struct{ Calls, Leased int }
+	run(t, &got, "leased", 10)
+	assert.Equal(t, 10, got.Calls)
+	assert.Equal(t, 10, got.Leased, "every call under the lease")
+}
+
 // BeforeModule: calls made before the module runs go out at once; one
 // answered 401 waits for the module, which refreshes once.
 func BeforeModule(t *testing.T, run Run) {
@@ -109,6 +118,7 @@ func BeforeModule(t *testing.T, run Run) {
 	assert.Equal(t, []Outcome{{Status: 200}, {Status: 200}}, got.Results)
 	assert.Equal(t, 1, got.RefreshCalls)
 	assert.EqualValues(t, 2, got.Stats["calls"])
+	assert.EqualValues(t, 2, got.Stats["leased"], "both were sent before the module ran")
 	assert.EqualValues(t, 2, got.Stats["replays"])
 }
 

@@ -238,6 +238,18 @@ export async function withdraw(n, m) {
   };
 }
 
+// leased: with a valid token, after a first call, n calls are sent under
+// the module's lease without asking it.
+export async function leased(n) {
+  await client.ready; // (before it runs, calls are leased too: under lease 0)
+  await login();
+  await client.fetchWithRefresh(`${base}/api/departments`);
+  const before = await client.stats();
+  for (let i = 0; i < n; i++) await client.fetchWithRefresh(`${base}/api/departments`);
+  const after = await client.stats();
+  return { calls: after.calls - before.calls, leased: after.leased - before.leased };
+}
+
 // nextExpiry: after one refresh, the next expiry refreshes again.
 export async function nextExpiry() {
   await expire();

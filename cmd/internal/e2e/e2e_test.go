@@ -35,6 +35,7 @@ func TestAbortedCallRejectsAlone(t *testing.T)              { scenario.Abort(t, 
 func TestExemptCalls(t *testing.T)                          { scenario.Exempt(t, run) }
 func TestRefusedTokenWithdrawsIdempotentCalls(t *testing.T) { scenario.Withdraw(t, run, 3, 1) }
 func TestCallsBeforeTheModuleRuns(t *testing.T)             { scenario.BeforeModule(t, run) }
+func TestValidTokenCallsDoNotAskTheModule(t *testing.T)     { scenario.Leased(t, run) }
 
 // The demo page as a new user meets it: log in, press every button, read
 // the counters; a screenshot after the storm is kept in test-artifacts/.
