@@ -66,7 +66,8 @@ func start(m *testing.M) int {
 }
 
 // install copies testdata/<app> (without node_modules or build outputs) to
-// a temporary folder, installs its locked dependencies with npm ci and the
+// a temporary folder, with testdata/storm.js (what every recipe's page
+// runs) in its src/, installs its locked dependencies with npm ci and the
 // tarball with npm install, and returns the folder.
 func install(t *testing.T, app string) string {
 	t.Helper()
@@ -91,6 +92,11 @@ func install(t *testing.T, app string) string {
 		return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
 	})
 	require.NoError(t, err)
+	if _, err := os.Stat(filepath.Join(dir, "src")); err == nil {
+		storm, err := os.ReadFile(filepath.Join("testdata", "storm.js"))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "src", "storm.js"), storm, 0o644))
+	}
 	began := time.Now()
 	run(t, dir, nil, "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
 	run(t, dir, nil, "npm", "install", "--no-save", "--no-audit", "--no-fund", "--loglevel=error", pkg)

@@ -1,5 +1,6 @@
-// What every page of the recipe runs: log in, expire the access token on
-// the server (the demo upstream's /demo/expire), then n concurrent calls.
+// What the pages of the Vite and webpack recipes run (recipes_test.go
+// copies it into each app's src/): log in, expire the access token on the
+// server (the demo upstream's /demo/expire), then n concurrent calls.
 
 async function post(path, body) {
   const res = await fetch(path, {
