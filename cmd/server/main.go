@@ -115,7 +115,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if o := cfg.OIDC; o.Issuer != "" {
 		dctx, cancel := context.WithTimeout(ctx, cfg.AuthTimeout)
 		authPages, err = oidclogin.Discover(dctx, oidclogin.Config{
-			Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, Scopes: o.Scopes,
+			Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, Scopes: o.Scopes, Audience: o.Audience,
 			PublicURL: o.PublicURL, Transport: transport, Timeout: cfg.AuthTimeout,
 			Cookies: cookies, Log: log.With("component", "oidc"),
 			Observe: func(d time.Duration) { observer.Upstream("auth", d) },

@@ -88,7 +88,7 @@ func handler() http.Handler {
 		// Discovery waits for the first request that needs the provider:
 		// proxied calls never pay for it.
 		pages, err := oidclogin.New(oidclogin.Config{
-			Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, Scopes: o.Scopes,
+			Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, Scopes: o.Scopes, Audience: o.Audience,
 			PublicURL: o.PublicURL, Transport: transport, Timeout: cfg.AuthTimeout, Cookies: cookies,
 		})
 		if err != nil {

@@ -67,10 +67,15 @@ func TestParseConfig(t *testing.T) {
 				assert.Equal(t, "s3cret", c.OIDC.ClientSecret)
 				assert.Equal(t, []string{"openid", "offline_access"}, c.OIDC.Scopes)
 				assert.Equal(t, "app.example.test", c.OIDC.PublicURL.Host)
+				assert.Empty(t, c.OIDC.Audience)
 			}, ""},
 		{"OIDC scopes", []string{"-oidc-issuer", "https://id.example.test", "-oidc-client-id", "app", "-public-url", "https://app.example.test", "-upstream", "https://api.example.test", "-oidc-scopes", "openid  profile offline_access"},
 			nil, func(t *testing.T, c *Config) {
 				assert.Equal(t, []string{"openid", "profile", "offline_access"}, c.OIDC.Scopes)
+			}, ""},
+		{"OIDC audience", []string{"-oidc-issuer", "https://id.example.test", "-oidc-client-id", "app", "-public-url", "https://app.example.test", "-upstream", "https://api.example.test"},
+			map[string]string{"FWR_OIDC_AUDIENCE": "https://api.example.test/"}, func(t *testing.T, c *Config) {
+				assert.Equal(t, "https://api.example.test/", c.OIDC.Audience)
 			}, ""},
 		{"OIDC off by default", nil, nil, func(t *testing.T, c *Config) { assert.Empty(t, c.OIDC.Issuer) }, ""},
 		{"OIDC without client", []string{"-oidc-issuer", "https://id.example.test", "-public-url", "https://app.example.test"}, nil, nil, "-oidc-client-id"},

@@ -15,6 +15,9 @@ type OIDC struct {
 	ClientID     string
 	ClientSecret string
 	Scopes       []string
+	// Audience, if not empty, is the authorization request's audience
+	// parameter (Auth0: the API its access tokens are for).
+	Audience string
 	// PublicURL is the server's external base URL (for the redirect URI).
 	PublicURL *url.URL
 }
@@ -27,6 +30,7 @@ func oidcFlags(fs *flag.FlagSet, c *OIDC) (finish func() error) {
 	fs.StringVar(&c.ClientID, "oidc-client-id", "", "OpenID Connect mode: the client ID")
 	fs.StringVar(&c.ClientSecret, "oidc-client-secret", "", "OpenID Connect mode: the client secret (prefer FWR_OIDC_CLIENT_SECRET: a flag shows in the process list)")
 	fs.StringVar(&scopes, "oidc-scopes", "openid offline_access", "OpenID Connect mode: the scopes, separated by spaces")
+	fs.StringVar(&c.Audience, "oidc-audience", "", "OpenID Connect mode: the authorization request's audience parameter, sent only when set (Auth0: the API `identifier` to issue JWT access tokens for)")
 	fs.StringVar(&public, "public-url", "", "OpenID Connect mode: the server's external base `URL`; the redirect URI is {public-url}/auth/callback")
 	return func() error {
 		c.Scopes = strings.Fields(scopes)

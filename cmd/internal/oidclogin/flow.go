@@ -1,6 +1,7 @@
 package oidclogin
 
 import (
+	"cmp"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -10,6 +11,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -26,6 +29,67 @@ type flow struct {
 
 // flowTTL bounds how long a login may take at the provider.
 const flowTTL = 10 * time.Minute
+
+// maxFlows bounds the logins in progress in one browser: each has its own
+// flow cookie, and a login that would make one more drops the oldest.
+// (Logins started at the same instant each see the same cookies, so a
+// browser may briefly hold a few more; the next login trims them.)
+const maxFlows = 5
+
+// flowPrefix starts the name of every flow cookie, after the __Host-
+// prefix in secure mode.
+const flowPrefix = "fwr-oidc-flow-"
+
+// flowName returns the name of the flow cookie of the login whose state is
+// state: prefix, then 16 characters of the state's SHA-256, so that
+// concurrent logins (two tabs, a double click) each keep their own cookie
+// and the callback finds its own by the state it receives.
+func flowName(prefix, state string) string {
+	sum := sha256.Sum256([]byte(state))
+	return prefix + base64.RawURLEncoding.EncodeToString(sum[:12])
+}
+
+// sealedFlow is a flow cookie the request carried, opened.
+type sealedFlow struct {
+	name string
+	flow flow
+	ok   bool // false: forged, altered or expired
+}
+
+// flowCookies returns the flow cookies of r whose names start with prefix,
+// opened with s at now.
+func (s *sealer) flowCookies(r *http.Request, prefix string, now time.Time) []sealedFlow {
+	var out []sealedFlow
+	for _, c := range r.Cookies() {
+		if !strings.HasPrefix(c.Name, prefix) || slices.ContainsFunc(out, func(f sealedFlow) bool { return f.name == c.Name }) {
+			continue
+		}
+		f, err := s.open(c.Name, c.Value, now)
+		out = append(out, sealedFlow{name: c.Name, flow: f, ok: err == nil})
+	}
+	return out
+}
+
+// stale returns the names of the flow cookies to delete before one more
+// login starts: those that do not open, and the oldest of the others
+// beyond maxFlows-1.
+func stale(flows []sealedFlow) []string {
+	var names []string
+	valid := flows[:0:0]
+	for _, f := range flows {
+		if f.ok {
+			valid = append(valid, f)
+		} else {
+			names = append(names, f.name)
+		}
+	}
+	slices.SortStableFunc(valid, func(a, b sealedFlow) int { return cmp.Compare(a.flow.Expires, b.flow.Expires) })
+	for len(valid) > maxFlows-1 {
+		names = append(names, valid[0].name)
+		valid = valid[1:]
+	}
+	return names
+}
 
 // errBadFlow is any flow cookie that is missing, forged, altered or expired.
 var errBadFlow = errors.New("oidclogin: no valid login in progress (missing, altered or expired flow cookie)")

@@ -24,15 +24,20 @@ import (
 
 // fakeProvider is go-oidc's test server (discovery and keys) with a token
 // endpoint that checks PKCE and the client's credentials, and signs an ID
-// token with the claims the test chooses.
+// token with the claims the test chooses, for each authorization code.
 type fakeProvider struct {
 	*httptest.Server
 	key *rsa.PrivateKey
 
-	mu        sync.Mutex // protects the fields below
-	challenge string     // the code_challenge of the last authorization request
+	mu     sync.Mutex        // protects the fields below
+	grants map[string]*grant // by authorization code
+	form   url.Values        // the last token request
+}
+
+// grant is what the fake provider knows of an authorization code.
+type grant struct {
+	challenge string // the authorization request's code_challenge
 	claims    map[string]any
-	form      url.Values // the last token request
 }
 
 // signingKey is the fake providers' key: one per test binary, since
@@ -47,7 +52,7 @@ var signingKey = sync.OnceValue(func() *rsa.PrivateKey {
 
 func newFakeProvider(t *testing.T) *fakeProvider {
 	key := signingKey()
-	f := &fakeProvider{key: key}
+	f := &fakeProvider{key: key, grants: map[string]*grant{}}
 	disco := &oidctest.Server{PublicKeys: []oidctest.PublicKey{{PublicKey: key.Public(), KeyID: "k1", Algorithm: "RS256"}}}
 	mux := http.NewServeMux()
 	mux.Handle("/", disco)
@@ -65,14 +70,17 @@ func (f *fakeProvider) token(w http.ResponseWriter, r *http.Request) {
 	f.form = r.PostForm
 	user, pass, _ := r.BasicAuth()
 	sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
-	if user != "app" || pass != "secret" || base64.RawURLEncoding.EncodeToString(sum[:]) != f.challenge {
+	code := r.PostForm.Get("code")
+	g := f.grants[code]
+	if user != "app" || pass != "secret" || g == nil || base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge {
 		w.WriteHeader(http.StatusBadRequest)
 		_, _ = io.WriteString(w, `{"error":"invalid_grant"}`)
 		return
 	}
-	claims, _ := json.Marshal(f.claims)
+	delete(f.grants, code) // a code is good once
+	claims, _ := json.Marshal(g.claims)
 	_ = json.NewEncoder(w).Encode(map[string]any{
-		"access_token": "access-1", "refresh_token": "refresh-1", "expires_in": 60, "token_type": "Bearer",
+		"access_token": "access-" + code, "refresh_token": "refresh-" + code, "expires_in": 60, "token_type": "Bearer",
 		"id_token": oidctest.SignIDToken(f.key, "k1", "RS256", string(claims)),
 	})
 }
@@ -102,22 +110,34 @@ func serve(h http.Handler, target string, cookies ...*http.Cookie) *http.Respons
 }
 
 // login starts a login and returns the flow cookie and the authorization
-// request's parameters, and tells f the PKCE challenge.
+// request's parameters, and has f issue the code c1 for it.
 func login(t *testing.T, f *fakeProvider, h *Handler, next string) (*http.Cookie, url.Values) {
 	t.Helper()
 	res := serve(h, "/auth/login?next="+url.QueryEscape(next))
 	require.Equal(t, http.StatusFound, res.StatusCode)
+	require.Len(t, res.Cookies(), 1)
+	return res.Cookies()[0], f.authorize(t, "c1", res)
+}
+
+// authorize plays the provider's part for the authorization request that
+// res redirects to: it will issue code for it, with the ID token claims
+// that idClaims sets (by default valid ones with the request's nonce). It
+// returns the request's parameters.
+func (f *fakeProvider) authorize(t *testing.T, code string, res *http.Response) url.Values {
+	t.Helper()
 	loc, err := url.Parse(res.Header.Get("Location"))
 	require.NoError(t, err)
 	require.Equal(t, f.URL+"/auth", loc.Scheme+"://"+loc.Host+loc.Path)
-	require.Len(t, res.Cookies(), 1)
 	f.mu.Lock()
-	f.challenge = loc.Query().Get("code_challenge")
+	f.grants[code] = &grant{challenge: loc.Query().Get("code_challenge")}
 	f.mu.Unlock()
-	return res.Cookies()[0], loc.Query()
+	f.idClaims(code, loc.Query().Get("nonce"), nil)
+	return loc.Query()
 }
 
-func (f *fakeProvider) idClaims(nonce string, change func(map[string]any)) {
+// idClaims sets the claims of the ID token for code: valid ones with
+// nonce, then change.
+func (f *fakeProvider) idClaims(code, nonce string, change func(map[string]any)) {
 	c := map[string]any{
 		"iss": f.URL, "aud": "app", "sub": "alice", "nonce": nonce,
 		"iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(),
@@ -126,8 +146,10 @@ func (f *fakeProvider) idClaims(nonce string, change func(map[string]any)) {
 		change(c)
 	}
 	f.mu.Lock()
-	f.claims = c
-	f.mu.Unlock()
+	defer f.mu.Unlock()
+	if g := f.grants[code]; g != nil {
+		g.claims = c
+	}
 }
 
 func TestLoginRedirect(t *testing.T) {
@@ -145,7 +167,9 @@ func TestLoginRedirect(t *testing.T) {
 	assert.Len(t, q.Get("state"), 43)
 	assert.Len(t, q.Get("nonce"), 43)
 
-	assert.Equal(t, "__Host-fwr-oidc-flow", flow.Name)
+	assert.Equal(t, flowName("__Host-fwr-oidc-flow-", q.Get("state")), flow.Name)
+	assert.Regexp(t, `^__Host-fwr-oidc-flow-[A-Za-z0-9_-]{16}$`, flow.Name)
+	assert.NotContains(t, q, "audience", "only when configured")
 	assert.True(t, flow.HttpOnly)
 	assert.True(t, flow.Secure)
 	assert.Equal(t, http.SameSiteLaxMode, flow.SameSite, "sent on the provider's redirect back")
@@ -175,7 +199,7 @@ func TestCallback(t *testing.T) {
 			f := newFakeProvider(t)
 			h := newHandler(t, f)
 			flow, q := login(t, f, h, tt.next)
-			f.idClaims(q.Get("nonce"), tt.claims)
+			f.idClaims("c1", q.Get("nonce"), tt.claims)
 			res := serve(h, "/auth/callback?code=c1&state="+url.QueryEscape(q.Get("state")), flow)
 
 			f.mu.Lock()
@@ -199,8 +223,8 @@ func TestCallback(t *testing.T) {
 			assert.Equal(t, tt.wantNext, res.Header.Get("Location"))
 			require.Contains(t, cookies, wire(session.AccessCookie))
 			require.Contains(t, cookies, wire(session.RefreshCookie))
-			assert.Equal(t, "access-1", cookies[wire(session.AccessCookie)].Value)
-			assert.Equal(t, "refresh-1", cookies[wire(session.RefreshCookie)].Value)
+			assert.Equal(t, "access-c1", cookies[wire(session.AccessCookie)].Value)
+			assert.Equal(t, "refresh-c1", cookies[wire(session.RefreshCookie)].Value)
 		})
 	}
 }

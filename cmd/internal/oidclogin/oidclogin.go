@@ -6,10 +6,11 @@
 // /api/auth endpoints as the JSON contract.
 //
 //	GET /auth/login?next=/path  302 to the provider's authorization endpoint, with PKCE (S256),
-//	                            state and nonce in a short-lived sealed cookie
-//	GET /auth/callback          checks state, redeems the code, verifies the ID token and its
-//	                            nonce, sets the session cookies, 303 to next (same origin only);
-//	                            anything wrong: a 400 page and no session cookies
+//	                            state and nonce in a short-lived sealed cookie of its own (one
+//	                            per login in progress, named after its state, 5 at most)
+//	GET /auth/callback          finds the login by its state, redeems the code, verifies the ID
+//	                            token and its nonce, sets the session cookies, 303 to next (same
+//	                            origin only); anything wrong: a 400 page and no session cookies
 //	GET /auth/logout            revokes the refresh token, clears the cookies, and sends the
 //	                            browser to the provider's end_session_endpoint when it has one
 //
@@ -55,6 +56,10 @@ type Config struct {
 	ClientID, ClientSecret string
 	// Scopes are asked for at login. If empty, DefaultScopes.
 	Scopes []string
+	// Audience, if not empty, is sent as the authorization request's
+	// audience parameter: Auth0 issues a JWT access token for the API it
+	// names (without it, an opaque token for its userinfo endpoint).
+	Audience string
 	// PublicURL is the server's external base URL: the redirect URI is
 	// {PublicURL}/auth/callback, and next must be on its origin.
 	PublicURL *url.URL
@@ -78,7 +83,7 @@ type Handler struct {
 	cfg         Config
 	redirectURI string
 	seal        *sealer
-	flowName    string // the flow cookie's name
+	flowPrefix  string // the start of every flow cookie's name
 	mux         *http.ServeMux
 
 	mu sync.Mutex // protects p; held during discovery
@@ -113,11 +118,11 @@ func New(cfg Config) (*Handler, error) {
 		cfg:         cfg,
 		redirectURI: cfg.PublicURL.JoinPath("auth/callback").String(),
 		seal:        seal,
-		flowName:    "fwr-oidc-flow",
+		flowPrefix:  flowPrefix,
 		mux:         http.NewServeMux(),
 	}
 	if !cfg.Cookies.Insecure {
-		h.flowName = "__Host-" + h.flowName
+		h.flowPrefix = "__Host-" + h.flowPrefix
 	}
 	h.mux.HandleFunc("GET /auth/login", h.login)
 	h.mux.HandleFunc("GET /auth/callback", h.callback)
@@ -215,23 +220,38 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.page(w, http.StatusBadGateway, "the identity provider could not be reached; try again", err)
 		return
 	}
+	now := h.cfg.Now()
+	for _, name := range stale(h.seal.flowCookies(r, h.flowPrefix, now)) {
+		http.SetCookie(w, flowCookie(name, "", -1, h.cfg.Cookies.Insecure))
+	}
 	f := flow{
 		State:    random(32),
 		Nonce:    random(32),
 		Verifier: oauth2.GenerateVerifier(),
 		Next:     safeNext(h.cfg.PublicURL, r.URL.Query().Get("next")),
-		Expires:  h.cfg.Now().Add(flowTTL).Unix(),
+		Expires:  now.Add(flowTTL).Unix(),
 	}
-	http.SetCookie(w, flowCookie(h.flowName, h.seal.seal(h.flowName, f), int(flowTTL/time.Second), h.cfg.Cookies.Insecure))
+	name := flowName(h.flowPrefix, f.State)
+	http.SetCookie(w, flowCookie(name, h.seal.seal(name, f), int(flowTTL/time.Second), h.cfg.Cookies.Insecure))
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, p.oauth.AuthCodeURL(f.State, oauth2.S256ChallengeOption(f.Verifier), oidc.Nonce(f.Nonce)), http.StatusFound)
+	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(f.Verifier), oidc.Nonce(f.Nonce)}
+	if h.cfg.Audience != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("audience", h.cfg.Audience))
+	}
+	http.Redirect(w, r, p.oauth.AuthCodeURL(f.State, opts...), http.StatusFound)
 }
 
-// callback finishes a login. Whatever happens, the flow cookie is spent:
-// a state or a code is good for one try.
+// callback finishes the login whose state the provider sent back; other
+// logins in progress in the browser keep their flow cookies. Whatever
+// happens, this login's flow cookie is spent: a state or a code is good
+// for one try.
 func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, flowCookie(h.flowName, "", -1, h.cfg.Cookies.Insecure))
 	q := r.URL.Query()
+	name := flowName(h.flowPrefix, q.Get("state"))
+	ck, noFlow := r.Cookie(name)
+	if noFlow == nil {
+		http.SetCookie(w, flowCookie(name, "", -1, h.cfg.Cookies.Insecure))
+	}
 	if e := q.Get("error"); e != "" {
 		// Only a well-formed code reaches the page: anyone can send a
 		// browser here with any text in error_description.
@@ -241,12 +261,15 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, "the provider refused the login: "+e, fmt.Errorf("oidclogin: %.200q", q.Get("error_description")))
 		return
 	}
-	ck, err := r.Cookie(h.flowName)
-	if err != nil {
+	if noFlow != nil {
+		if len(h.seal.flowCookies(r, h.flowPrefix, h.cfg.Now())) > 0 {
+			h.fail(w, "the state does not match any login in progress", errors.New("oidclogin: state mismatch"))
+			return
+		}
 		h.fail(w, "no login in progress in this browser (start again)", errBadFlow)
 		return
 	}
-	f, err := h.seal.open(h.flowName, ck.Value, h.cfg.Now())
+	f, err := h.seal.open(name, ck.Value, h.cfg.Now())
 	if err != nil {
 		h.fail(w, "the login in progress is invalid or has expired (start again)", err)
 		return

@@ -182,6 +182,54 @@ func TestLoginStormLogout(t *testing.T) {
 	})
 }
 
+// Two tabs start logins before either finishes (each is at the provider's
+// login page): each login has its own flow cookie, so both end logged in,
+// the first started (whose cookie a shared one would have lost) first;
+// each callback spends its own flow cookie.
+func TestTwoTabsLogIn(t *testing.T) {
+	forEachServer(t, func(t *testing.T, server string) {
+		tabs := []context.Context{browsertest.NewTab(t, browser), browsertest.NewTab(t, browser)}
+		_, err := chromedp.Call(tabs[0], network.ClearBrowserCookies, cdp.Empty{})
+		require.NoError(t, err)
+		for i, tab := range tabs {
+			require.NoError(t, chromedp.Do(tab, chromedp.Navigate(server+"/")))
+			browsertest.WaitFor(t, tab, "the login button", `document.body.dataset.ready === "true" &&
+				!document.getElementById("login").hidden && !!document.querySelector("#login-form button")`)
+			require.NoError(t, chromedp.Do(tab, chromedp.Click(chromedp.CSS("#login-form button"))))
+			browsertest.WaitFor(t, tab, fmt.Sprintf("tab %d at the provider's login page", i),
+				`location.origin === `+jsString(provider.Issuer)+` && !!document.querySelector("input[name=login]")`)
+		}
+		require.Equal(t, 2, len(flowCookies(t, tabs[0], server)), "a flow cookie per login")
+
+		for i, tab := range tabs {
+			passProvider(t, tab, `location.origin === `+jsString(server))
+			browsertest.WaitFor(t, tab, fmt.Sprintf("tab %d's departments", i), `!document.getElementById("app").hidden &&
+				document.querySelectorAll("#departments li").length === 5`)
+			assert.Len(t, flowCookies(t, tab, server), 1-i, "the callback spent its own flow cookie only")
+		}
+		for i, tab := range tabs {
+			status, err := chromedp.Run(tab, chromedp.Evaluate[int](`fetchWithRefresh("/api/departments").then((r) => r.status)`, chromedp.EvalAwaitPromise))
+			require.NoError(t, err)
+			assert.Equal(t, 200, status, "tab %d is logged in", i)
+		}
+	})
+}
+
+// flowCookies returns the names of the browser's OIDC flow cookies for
+// server.
+func flowCookies(t *testing.T, ctx context.Context, server string) []string {
+	t.Helper()
+	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{server + "/"}})
+	require.NoError(t, err)
+	var names []string
+	for _, c := range res.Cookies {
+		if strings.HasPrefix(c.Name, "__Host-fwr-oidc-flow-") {
+			names = append(names, c.Name)
+		}
+	}
+	return names
+}
+
 // Callbacks that must not log anyone in: each answers 400 and sets no
 // session cookie.
 func TestCallbackRefusals(t *testing.T) {
