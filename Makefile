@@ -22,10 +22,10 @@ help: ## list the targets
 wasm: $(WASM) $(WASM).gz $(WASM).br js/wasm_exec.js ## build the browser module (+ .gz, .br) and copy wasm_exec.js
 
 # Every package but the runtime is built without inlining: 11 KB less
-# brotli, which keeps the module under 600 KB. No call with a valid token
-# runs Go code (the loader sends it under the lease the module granted), so
-# only the rare path (a refresh) and the module's start-up run this code,
-# and calls do not wait for the start-up. The runtime keeps its inlining:
+# brotli, which keeps the module under 600 KB. A call with a valid token
+# under the module's lease runs no Go code, so only the rare path (no
+# lease, a refresh) and the module's start-up run this code, and calls do
+# not wait for the start-up. The runtime keeps its inlining:
 # without it the Go program starts ~20 ms later (make bench).
 COLD := -gcflags=all=-l -gcflags=runtime=
 

@@ -146,9 +146,10 @@ export interface Client extends EventTarget {
   /**
    * Resolves when the module runs; rejects if it cannot be compiled or
    * started (a Content-Security-Policy without 'wasm-unsafe-eval', a
-   * corrupt file), with the error every call rejects with from then on.
-   * Calls need not wait for it: until then they are sent at once, and only
-   * an answer with a refresh status waits for the module.
+   * corrupt file), with the error that the calls needing the module (an
+   * answer with a refresh status) reject with from then on. Calls need not
+   * wait for it: until then they are sent at once, and only an answer with
+   * a refresh status waits for the module.
    */
   ready: Promise<void>;
   addEventListener(type: SessionEventType, listener: (event: CustomEvent<SessionEventDetail>) => void, options?: boolean | AddEventListenerOptions): void;

@@ -39,8 +39,10 @@
  * @property {ModuleAPI | undefined} api the module's functions, once it runs
  * @property {Lease} lease
  * @property {number} fast calls sent under a lease, without begin (stats().leased)
- * @property {Map<number, Set<AbortController>>} pending withdrawable attempts, by lease
+ * @property {Map<number, Map<AbortController, number>>} pending withdrawable attempts (and when they were sent), by lease
  * @property {number} out first attempts waiting for their answers
+ * @property {number} sent first attempts sent so far: each one's number
+ * @property {number} refused the number of the attempt being reported refused (withdraw spares those sent before it)
  * @property {number[]} statuses the statuses that mean "token refused"
  * @property {() => string} raw reads the cookies as the lease compares them
  * @property {(raw: string) => Token} parse reads the session cookie from them
@@ -102,8 +104,11 @@ const CHANNEL = "fetch-with-refresh";
 /** What another tab said, as the module's session(kind, a, b) takes it. */
 const TAB_NEWS = { login: 1, refresh: 2, end: 3, logout: 4 };
 
-/** How the loader sorts a call (kindOf); LOGIN and LOGOUT are the module's session(kind, a, b) for their 2xx answers. */
-const OURS = 0, LOGIN = 5, LOGOUT = 6, PLAIN = 3;
+/** How the loader sorts a call (kindOf). */
+const OURS = 0, LOGIN = 1, LOGOUT = 2, PLAIN = 3;
+
+/** What the module's session(kind, a, b) takes for a 2xx answer of the login or logout endpoint here. */
+const LOGGED_IN = 5, LOGGED_OUT = 6;
 
 /** The reason an attempt is withdrawn with (hooks.withdraw). */
 const WITHDRAWN = new Error("fetch-with-refresh: attempt withdrawn, its token was refused");
@@ -127,8 +132,6 @@ export function load(options = {}) {
   const urls = endpoints(opts);
   const tabs = crossTab(opts);
   const events = new EventTarget();
-  /** @type {Error | undefined} */
-  let exitError; // set when the Go program has ended
   /** @type {(err: Error) => void} */
   let exit = () => {};
   /** @type {Promise<never>} */
@@ -143,7 +146,7 @@ export function load(options = {}) {
   const started = new Promise((resolve) => { ready = resolve; });
   /** @type {Core} */
   const core = {
-    api: undefined, lease: NO_LEASE, fast: 0, pending: new Map(), out: 0, statuses: urls.statuses,
+    api: undefined, lease: NO_LEASE, fast: 0, pending: new Map(), out: 0, sent: 0, refused: 0, statuses: urls.statuses,
     raw: tabs.raw, parse: tabs.parse, module: Promise.race([started, exited]), exited,
   };
   hooks.ready = (begin, end, stats, session) => {
@@ -154,23 +157,25 @@ export function load(options = {}) {
   hooks.lease = (id, untilMs) => {
     core.lease = id ? { id, until: untilMs || Infinity, cookie: tabs.raw() } : NO_LEASE;
   };
-  hooks.withdraw = (id) => {
-    const attempts = core.pending.get(id);
-    core.pending.delete(id);
-    attempts?.forEach((ctl) => ctl.abort(WITHDRAWN));
+  hooks.withdraw = (id) => { // the attempts sent after the refused one: an earlier one may have made it
+    core.pending.get(id)?.forEach((n, ctl) => n > core.refused && ctl.abort(WITHDRAWN));
   };
   tabs.listen(core);
   /** @type {any} */ (globalThis)[key] = { options: moduleOptions(opts, urls), hooks };
   const { fetched, running } = start(opts, key);
+  // A module that fails to start or ends: calls go on as before it ran, and
+  // those that need it (a refresh status) reject with the error.
   running.then(() => { throw new Error("fetch-with-refresh: the Go program exited"); })
     .catch((/** @type {Error} */ err) => {
-      exitError = err;
+      core.api = undefined;
+      core.lease = NO_LEASE;
+      core.module = Promise.reject(err);
+      core.module.catch(() => {});
       exit(err);
     });
 
   /** @type {(input: RequestInfo | URL, init?: RequestInitWithRefresh) => Promise<Response>} */
   function fetchWithRefresh(input, init) {
-    if (exitError) return Promise.reject(exitError);
     if (init?.body instanceof ReadableStream) { // read first: sent twice, perhaps
       return new Response(init.body).arrayBuffer()
         .then((body) => fetchWithRefresh(input, /** @type {RequestInitWithRefresh} */ ({ ...init, body, duplex: undefined })));
@@ -228,16 +233,16 @@ async function send(core, request, signal) {
   const { api, lease } = core;
   let id = 0; // before the module runs, every call is sent under lease 0
   /** @type {Token} */
-  let sent = NO_TOKEN; // and the module learns the session cookie it was sent with
+  let token = NO_TOKEN; // and the module learns the session cookie it was sent with
   if (!api) {
     core.fast++;
-    sent = core.parse(core.raw());
+    token = core.parse(core.raw());
   } else if (lease.id && core.raw() === lease.cookie && Date.now() < lease.until) {
     id = lease.id;
     core.fast++;
   } else {
-    const token = core.parse(core.raw());
-    const v = api.begin(signal, token.expiresMs, token.lifetimeMs);
+    const now = core.parse(core.raw());
+    const v = api.begin(signal, now.expiresMs, now.lifetimeMs);
     id = typeof v === "number" ? v : await Promise.race([v, core.exited]);
   }
   for (;;) {
@@ -246,7 +251,8 @@ async function send(core, request, signal) {
     // withdrawn by another's 401 (so a call at a time costs no
     // AbortController, and no second Request inside fetch); the next ones
     // can be.
-    const ctl = replay || !core.out ? undefined : watch(core.pending, id, request, signal);
+    const n = replay ? 0 : ++core.sent;
+    const ctl = replay || !core.out ? undefined : watch(core.pending, id, n, request, signal);
     if (!replay) core.out++;
     /** @type {Response | undefined} */
     let res;
@@ -263,38 +269,61 @@ async function send(core, request, signal) {
       if (ctl) unwatch(core.pending, id, ctl);
     }
     if (ctl?.signal.aborted) res = undefined; // withdrawn, perhaps after its answer came
+    // (The module decides what a refresh status means; the loader only
+    // spares it the answers that cannot be one.)
     if (res && !replay && !core.statuses.includes(res.status)) return res;
-    const next = (core.api ?? await core.module).end(id, res?.status ?? 0, signal, sent.expiresMs, sent.lifetimeMs);
+    const module = core.api ?? await untilAborted(core.module, signal);
+    core.refused = n;
+    const next = module.end(id, res?.status ?? 0, signal, token.expiresMs, token.lifetimeMs);
+    core.refused = 0;
     if (next === 0) {
       if (res) return res;
-      throw WITHDRAWN; // the module always answers a withdrawal with a Promise
+      throw new Error("fetch-with-refresh: the module could not wait for the refresh");
     }
     id = await Promise.race([next, core.exited]);
   }
 }
 
 /**
- * Registers an attempt under lease id that may be withdrawn (an idempotent
+ * Registers attempt n under lease id if it may be withdrawn (an idempotent
  * one), and returns the AbortController that withdraws it; undefined for
  * the others.
- * @param {Map<number, Set<AbortController>>} pending
+ * @param {Map<number, Map<AbortController, number>>} pending
  * @param {number} id
+ * @param {number} n
  * @param {Request} request
  * @param {AbortSignal | undefined} signal the caller's, if any
  */
-function watch(pending, id, request, signal) {
+function watch(pending, id, n, request, signal) {
   if (signal && typeof AbortSignal.any !== "function") return undefined;
   if (!IDEMPOTENT.has(request.method) && !request.headers.has("Idempotency-Key")) return undefined;
   const ctl = new AbortController();
   let attempts = pending.get(id);
-  if (!attempts) pending.set(id, attempts = new Set());
-  attempts.add(ctl);
+  if (!attempts) pending.set(id, attempts = new Map());
+  attempts.set(ctl, n);
   return ctl;
 }
 
 /**
+ * Waits for promise, or rejects with the reason of signal's abort first.
+ * @template T
+ * @param {Promise<T>} promise
+ * @param {AbortSignal | undefined} signal
+ * @returns {Promise<T>}
+ */
+function untilAborted(promise, signal) {
+  if (!signal) return promise;
+  signal.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    signal.addEventListener("abort", abort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
+  });
+}
+
+/**
  * Forgets an attempt that watch registered.
- * @param {Map<number, Set<AbortController>>} pending
+ * @param {Map<number, Map<AbortController, number>>} pending
  * @param {number} id
  * @param {AbortController} ctl
  */
@@ -313,8 +342,10 @@ function unwatch(pending, id, ctl) {
 async function authCall(core, kind, request) {
   const res = await fetch(request);
   const token = tokenOf(res);
-  if (res.ok && core.api) core.api.session(kind, token.expiresMs, token.lifetimeMs);
-  else if (res.ok) core.module.then((api) => api.session(kind, token.expiresMs, token.lifetimeMs), () => {});
+  /** @param {ModuleAPI} api */
+  const tell = (api) => api.session(kind === LOGIN ? LOGGED_IN : LOGGED_OUT, token.expiresMs, token.lifetimeMs);
+  if (res.ok && core.api) tell(core.api);
+  else if (res.ok) core.module.then(tell, () => {});
   return res;
 }
 
@@ -454,7 +485,6 @@ function crossTab(opts) {
       () => new Promise((release) => held(() => release(undefined)))).catch(failed))),
     /** @param {{type: string, expiresAt: number, lifetime: number, status: number}} news */
     post: (news) => channel?.postMessage(news),
-    /** @param {ModuleAPI} api */
     /**
      * Hands the other tabs' news to the module, in order: at once while it
      * runs, once it runs before that.

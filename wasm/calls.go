@@ -117,28 +117,34 @@ func (c *client) leaseOf(cl *refresh.Call) int {
 	return id
 }
 
-// leaseCall returns a copy of lease id's call. An attempt under lease 0,
-// sent before the module ran, is started now, with the session cookie it
-// was sent with (sent): what happened before the module ran (a login) has
-// been reported by then. A lease too old to be kept (the latest
-// len(c.leases) are) gets a call started now. With refused set (a refresh
-// status, not a withdrawal), it also tells the loader, once per lease, to
-// withdraw the lease's other pending attempts: they carry the same token.
+// leaseCall returns a copy of lease id's call. Lease 0, the calls the
+// loader sent before the module ran, takes the policy's state at its first
+// report (with the session cookie that call was sent with): what happened
+// before the module ran (a login) has been reported by then, and a later
+// report sees the refresh the first one started. A lease too old to be
+// kept (the latest len(c.leases) are) gets a call older than any refresh
+// since: its attempt is sent again without a refresh. With refused set (a
+// refresh status, not a withdrawal), it also tells the loader, once per
+// lease, to withdraw the lease's other pending attempts sent after the
+// refused one: they carry the same token.
 func (c *client) leaseCall(id int, refused bool, sent refresh.Shared) refresh.Call {
 	c.mu.Lock()
 	l := &c.leases[id%len(c.leases)]
-	known := l.id == id
-	cl, tell := l.c, known && refused && !l.withdrawn
-	if tell {
-		l.withdrawn = true
+	if l.id != id {
+		c.mu.Unlock()
+		return refresh.Call{}
 	}
+	if id == 0 && !c.adopted {
+		c.adopted = true
+		c.mu.Unlock()
+		var first refresh.Call
+		c.policy.Adopt(&first, sent) // the loader counted the call
+		c.mu.Lock()
+		l.c = first
+	}
+	cl, tell := l.c, refused && !l.withdrawn
+	l.withdrawn = l.withdrawn || refused
 	c.mu.Unlock()
-	if id != 0 && !known {
-		sent = c.sharedNow()
-	}
-	if id == 0 || !known {
-		c.policy.Adopt(&cl, sent) // the loader counted the call
-	}
 	if tell {
 		_, _ = get(c.hooks, "withdraw").Invoke(id)
 	}
@@ -180,9 +186,9 @@ func (c *client) remove(id int) {
 // any) is over.
 func (c *client) suspend(cl *call, id int, wait func(refresh.Context) (any, error)) any {
 	d, err := get(c.hooks, "deferred").Invoke()
-	if err != nil {
+	if err != nil { // (the loader's own function: not expected) the call ends with its answer
 		c.remove(id)
-		return nil
+		return 0
 	}
 	go func() {
 		ctx, stop := signalContext(cl.signal)

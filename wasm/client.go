@@ -26,6 +26,7 @@ type client struct {
 	lastCall  int           // the last call id given out (they are negative)
 	leases    [64]lease     // the latest leases, by id modulo 64
 	lastLease int           // the last lease id given out (they are positive)
+	adopted   bool          // lease 0's call was started (by its first report)
 	ahead     *waiter       // the refresh ahead that calls without a signal wait for, or nil
 
 	others       atomic.Uint64 // refreshes other tabs announced

@@ -28,9 +28,10 @@
 //	    under the lease it resolves to; it rejects if signal aborts first.
 //	    While the policy is steady, begin also grants the lease:
 //	    hooks.lease(id, untilMs). Until hooks.lease(0, 0) revokes it, untilMs
-//	    (0: no limit) passes, or the session cookie changes, the loader
-//	    sends every call under it without calling begin: a call with a
-//	    valid token crosses into Go zero times.
+//	    (0: no limit) passes, or document.cookie reads differently (any
+//	    cookie of the page: the session cookie changes with every new
+//	    token), the loader sends every call under it without calling
+//	    begin: a call with a valid token crosses into Go zero times.
 //	end(id, status, signal, expiresMs, lifetimeMs) -> 0 | Promise<id>
 //	    An attempt under lease id was answered with a refresh status, or
 //	    withdrawn (status 0); or the replay of call id (< 0) was answered
@@ -40,9 +41,9 @@
 //	    then send the call again and report that answer with the id it
 //	    resolves to; it rejects with the error the call ends with
 //	    (AuthError, an AbortSignal's reason...). The first refresh status
-//	    under a lease makes the module call hooks.withdraw(id): the loader
-//	    aborts that lease's other pending idempotent attempts and reports
-//	    each as withdrawn.
+//	    under a lease makes the module call hooks.withdraw(id), during that
+//	    end: the loader aborts the lease's pending idempotent attempts sent
+//	    after the refused one and reports each as withdrawn.
 //	stats() -> "calls unauthorized refreshes replays failures elsewhere epoch refreshedByOthers authFailures"
 //	    (calls: those that went through begin; the loader adds its own.)
 //	session(kind, a, b)

@@ -79,8 +79,9 @@ func TestRejectedRefreshFailsEveryCallOnce(t *testing.T)    { scenario.Rejected(
 func TestUnavailableRefreshKeepsTheSession(t *testing.T)    { scenario.Unavailable(t, run) }
 func TestRefreshURLAndOptOutAreNotIntercepted(t *testing.T) { scenario.Exempt(t, run) }
 func TestAbortedCallRejectsAlone(t *testing.T)              { scenario.Abort(t, run) }
-func TestRefusedTokenWithdrawsIdempotentCalls(t *testing.T) { scenario.Withdraw(t, run, 8, 3) }
+func TestRefusedTokenWithdrawsIdempotentCalls(t *testing.T) { scenario.Withdraw(t, run, 8) }
 func TestCallsBeforeTheModuleRuns(t *testing.T)             { scenario.BeforeModule(t, run) }
+func TestCallsWhileTheModuleDownloads(t *testing.T)         { scenario.ModuleHeld(t, run) }
 func TestValidTokenCallsDoNotAskTheModule(t *testing.T)     { scenario.Leased(t, run) }
 func TestWrongPasswordIsAResponse(t *testing.T)             { scenario.WrongPassword(t, run) }
 
@@ -96,11 +97,12 @@ func TestServerErrorIsAResponse(t *testing.T) {
 
 func TestExitOfTheModuleRejectsReadyAndCalls(t *testing.T) {
 	var got struct {
-		Message, Missing string
-		After            scenario.Outcome
+		Message, Missing   string
+		NeedsModule, Plain scenario.Outcome
 	}
 	run(t, &got, "exit")
 	assert.Contains(t, got.Message, "exited")
-	assert.Equal(t, "Error", got.After.Error, "a call after the module ended")
+	assert.Equal(t, "Error", got.NeedsModule.Error, "a 401 after the module ended")
+	assert.Equal(t, scenario.Outcome{Status: 200}, got.Plain, "a call that needs no module")
 	assert.Contains(t, got.Missing, "HTTP 404", "load() rejects when the module cannot be fetched")
 }

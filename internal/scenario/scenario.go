@@ -69,32 +69,48 @@ func Late401(t *testing.T, run Run) {
 }
 
 // Withdraw: when one attempt's token is refused, the other pending
-// idempotent attempts sent with it are withdrawn and sent again after the
-// one refresh, without their own 401s; POSTs are never withdrawn (each
-// waits for its 401), nor is a call sent while no other was out (the
-// first GET). A withdrawn call aborted while it waits for the refresh
-// rejects alone. n GETs and m POSTs are held by the server at once (a
-// browser has six connections per host, and the scenario needs two more).
-func Withdraw(t *testing.T, run Run, n, m int) {
+// idempotent attempts sent with it after it are withdrawn and sent again
+// after the one refresh, without their own 401s. Those sent before it are
+// spared (each waits for its own answer), as are POSTs and a call sent
+// while no other was out. A withdrawn call aborted while it waits for the
+// refresh rejects alone. n+2 GETs and a POST are held by the server at
+// once (a browser has six connections per host, and the scenario needs
+// more).
+func Withdraw(t *testing.T, run Run, n int) {
 	var got struct {
 		Aborted, Trigger                    Outcome
-		Gets, Posts                         []Outcome
+		Spared, Withdrawn                   []Outcome
 		RefreshCalls, Unauthorized, Replays int
 	}
-	run(t, &got, "withdraw", n, m)
+	run(t, &got, "withdraw", n)
 	assert.Equal(t, "AbortError", got.Aborted.Error, "aborted while waiting for the refresh")
 	assert.Equal(t, Outcome{Status: 200}, got.Trigger)
-	require.Len(t, got.Gets, n-1)
-	for i, o := range got.Gets {
-		assert.Equal(t, Outcome{Status: 200}, o, "GET %d", i)
-	}
-	require.Len(t, got.Posts, m)
-	for i, o := range got.Posts {
-		assert.Equal(t, Outcome{Status: 200}, o, "POST %d", i)
+	assert.Equal(t, []Outcome{{Status: 200}, {Status: 200}}, got.Spared)
+	require.Len(t, got.Withdrawn, n-1)
+	for i, o := range got.Withdrawn {
+		assert.Equal(t, Outcome{Status: 200}, o, "GET %d after the POST", i)
 	}
 	assert.Equal(t, 1, got.RefreshCalls)
-	assert.Equal(t, 1+1+m, got.Unauthorized, "only the trigger, the first GET and the POSTs were answered 401")
-	assert.Equal(t, n-1+1+m, got.Replays, "every call but the aborted one")
+	assert.Equal(t, 3, got.Unauthorized, "only the POST and the two GETs sent before it were answered 401")
+	assert.Equal(t, 3+n-1, got.Replays, "every call but the aborted one")
+}
+
+// ModuleHeld: calls made while the module's file is still downloading go
+// out at once; an abort rejects a call that waits for the module at once;
+// the module refreshes once for all of them, and a late 401 of a call sent
+// before it ran is replayed without a second refresh.
+func ModuleHeld(t *testing.T, run Run) {
+	var got struct {
+		Aborted, Waiting, Late Outcome
+		RefreshCalls           int
+		Stats                  map[string]float64
+	}
+	run(t, &got, "moduleHeld")
+	assert.Equal(t, "AbortError", got.Aborted.Error, "aborted while waiting for the module")
+	assert.Equal(t, Outcome{Status: 200}, got.Waiting)
+	assert.Equal(t, Outcome{Status: 200}, got.Late)
+	assert.Equal(t, 1, got.RefreshCalls, "the late 401 is replayed without a second refresh")
+	assert.EqualValues(t, 3, got.Stats["leased"], "all three were sent before the module ran")
 }
 
 // Leased: with a valid token, calls are sent under the module's lease,

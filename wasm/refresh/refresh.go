@@ -229,7 +229,8 @@ func (p *Policy) Do(ctx Context, send SendFunc) error {
 }
 
 // Call is one call going through the policy step by step. Its zero value
-// is ready for Begin; it must not be copied after.
+// is ready for Begin. A copy is another call sent in the same state (see
+// Steady), with its own count of answers once Resume resets it.
 type Call struct {
 	sent     mark      // the policy's state when the current attempt was sent
 	until    time.Time // when a refresh ahead becomes due; zero: never
@@ -242,9 +243,8 @@ func (c *Call) Same(d *Call) bool { return c.sent == d.sent }
 
 // Begin starts a call, given the shared state as it is now (Shared{} when
 // there is none). It reports whether a refresh ahead is due: then the
-// caller calls Ahead
-// before it sends the first attempt; else it sends at once. Begin never
-// blocks.
+// caller calls Ahead before it sends the first attempt; else it sends at
+// once. Begin never blocks.
 func (p *Policy) Begin(c *Call, now Shared) (due bool) {
 	p.count(&p.stats.Calls)
 	return p.Adopt(c, now)

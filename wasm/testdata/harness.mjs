@@ -182,7 +182,7 @@ async function until(cond) {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
-const release = () => fetch(`${base}/test/release`, { method: "POST" });
+const release = (path) => fetch(`${base}/test/release`, { method: "POST", body: path ? JSON.stringify({ path }) : undefined });
 
 // late401: a call sent with the old token whose 401 arrives after another
 // call's refresh finished is replayed without a second refresh (on the
@@ -202,37 +202,43 @@ export async function late401() {
   return { fast: fast.status, late: late.status, refreshCalls: stats.requests["/api/auth/refresh"] ?? 0, lateCalls: stats.requests["/api/echo"] };
 }
 
-// withdraw: the access token expires server-side while n GETs (the last
-// one with a signal) and m POSTs are held by the server; one more GET is
-// answered 401. The module refreshes once and withdraws the held GETs sent
-// while another call was out (all but the first), which are sent again
-// without their own 401s; the first GET and the POSTs wait for theirs. The
-// GET with a signal is aborted while it waits for the (held) refresh.
-export async function withdraw(n, m) {
+// withdraw: the access token expires server-side while calls are held by
+// the server, in this order: a GET sent alone, a GET, a POST, n GETs (the
+// last one with a signal). The POST's 401 comes first (its path is
+// released first): the module refreshes once (held) and withdraws the GETs
+// sent after the POST, which are sent again without their own 401s; the
+// GETs sent before it are spared (they may have made it before the token
+// was refused), and wait for their own 401s. The GET with a signal is
+// aborted while it waits for the refresh.
+export async function withdraw(n) {
   await login();
   await reset();
   await expire();
   const stats0 = await client.stats();
-  await fault({ path: "/api/departments", status: 0, hold: true, times: n });
-  await fault({ path: "/api/echo", status: 0, hold: true, times: m });
-  const ctl = new AbortController();
+  await fault({ path: "/api/departments", status: 0, hold: true, times: n + 2 });
+  await fault({ path: "/api/echo", status: 0, hold: true, times: 1 });
   // Distinct URLs: Chromium's HTTP cache lets one GET per URL wait for its
   // answer at a time (the others wait for it, up to 20 s).
-  const gets = Array.from({ length: n }, (_, i) =>
-    client.fetchWithRefresh(`${base}/api/departments?get=${i}`, i === n - 1 ? { signal: ctl.signal } : undefined));
-  const posts = Array.from({ length: m }, (_, i) => client.fetchWithRefresh(`${base}/api/echo`, { method: "POST", body: `post ${i}` }));
-  await until((s) => s.requests["/api/departments"] === n && s.requests["/api/echo"] === m);
+  const get = (name, init) => client.fetchWithRefresh(`${base}/api/departments?${name}`, init);
+  const alone = get("alone"); // nothing else out: never withdrawable
+  const before = get("before");
+  await until((s) => s.requests["/api/departments"] === 2);
+  const trigger = client.fetchWithRefresh(`${base}/api/echo`, { method: "POST", body: "x" });
+  await until((s) => s.requests["/api/echo"] === 1);
+  const ctl = new AbortController();
+  const after = Array.from({ length: n }, (_, i) => get(`after=${i}`, i === n - 1 ? { signal: ctl.signal } : undefined));
+  await until((s) => s.requests["/api/departments"] === n + 2);
   await fault({ path: "/api/auth/refresh", status: 0, hold: true, times: 1 });
-  const trigger = client.fetchWithRefresh(`${base}/api/departments?trigger`); // not held: answered 401
-  await until((s) => s.requests["/api/auth/refresh"] === 1); // the GETs are withdrawn by now
+  await release("/api/echo"); // the POST's 401 comes first
+  await until((s) => s.requests["/api/auth/refresh"] === 1); // the later GETs are withdrawn by now
   ctl.abort();
-  const [aborted] = await settle([gets[n - 1]]);
+  const [aborted] = await settle([after[n - 1]]);
   await release();
-  const results = await settle([trigger, ...gets.slice(0, n - 1), ...posts]);
+  const [triggered, spared, first, ...others] = await settle([trigger, before, alone, ...after.slice(0, n - 1)]);
   const stats = await serverStats();
   const stats1 = await client.stats();
   return {
-    aborted, trigger: results[0], gets: results.slice(1, n), posts: results.slice(n),
+    aborted, trigger: triggered, spared: [first, spared], withdrawn: others,
     refreshCalls: stats.requests["/api/auth/refresh"] ?? 0,
     unauthorized: stats1.unauthorized - stats0.unauthorized, replays: stats1.replays - stats0.replays,
   };
@@ -424,19 +430,58 @@ export async function steady(ms, pauseMs) {
   };
 }
 
-// exit: a module that exits (here: refused options): load() resolves, its
-// calls can go out, then client.ready rejects and every call with it; a
-// module that cannot be fetched rejects load().
+// exit: a module that exits (here: refused options): load() resolves,
+// client.ready rejects, a call that needs the module (a 401) rejects with
+// its error and one that does not is answered; a module that cannot be
+// fetched rejects load().
 export async function exit() {
   const options = { wasmURL: `${base}/js/fetch-with-refresh.wasm`, refreshURL: `${base}/api/auth/refresh` };
   const doomed = await mod.load({ ...options, refreshTimeoutMs: -1 });
   let message = "";
   await doomed.ready.catch((err) => { message = err.message; });
-  const [after] = await settle([doomed.fetchWithRefresh(`${base}/api/departments`)]);
+  await post("/api/auth/logout");
+  const [needsModule, plain] = await settle([
+    doomed.fetchWithRefresh(`${base}/api/departments`), doomed.fetchWithRefresh(`${base}/healthz`),
+  ]);
   let missing = "";
   await mod.load({ ...options, wasmURL: `${base}/js/missing.wasm` }).catch((err) => { missing = err.message; });
   globalThis.fetchWithRefresh = client.fetchWithRefresh; // load() set it to the last client's
-  return { message, after, missing };
+  return { message, needsModule, plain, missing };
+}
+
+// moduleHeld: the module's file is held by the server, so a new client's
+// calls go out before its module runs. After a server-side expiry: a POST
+// answered 401 waits for the module; a GET answered 401 whose caller
+// aborts rejects at once, module or not; once the module runs it
+// refreshes once, and a GET sent before it all (held until then) whose 401
+// comes after that refresh is replayed without a second one.
+export async function moduleHeld() {
+  await login();
+  await reset();
+  await expire();
+  await fault({ path: "/js/fetch-with-refresh.wasm", status: 0, hold: true, times: 1 });
+  await fault({ path: "/api/departments", status: 0, hold: true, times: 1 });
+  const loading = mod.load({ wasmURL: `${base}/js/fetch-with-refresh.wasm`, refreshURL: `${base}/api/auth/refresh` });
+  const call = globalThis.fetchWithRefresh; // set by load() at once
+  globalThis.fetchWithRefresh = client.fetchWithRefresh;
+  const late = call(`${base}/api/departments?late`); // held
+  await until((s) => s.requests["/api/departments"] === 1);
+  const waiting = call(`${base}/api/echo`, { method: "POST", body: "x" }); // 401: waits for the module
+  const ctl = new AbortController();
+  const aborted = call(`${base}/api/departments?aborted`, { signal: ctl.signal }); // 401: waits too
+  await until((s) => s.requests["/api/departments"] === 2 && s.requests["/api/echo"] === 1);
+  ctl.abort();
+  const [abortedOutcome] = await settle([aborted]); // with the module still held
+  await release("/js/fetch-with-refresh.wasm");
+  const early = await loading;
+  const [waitingOutcome] = await settle([waiting]);
+  await release("/api/departments");
+  const [lateOutcome] = await settle([late]);
+  const stats = await serverStats();
+  return {
+    aborted: abortedOutcome, waiting: waitingOutcome, late: lateOutcome,
+    refreshCalls: stats.requests["/api/auth/refresh"] ?? 0, stats: await early.stats(),
+  };
 }
 
 // beforeModule: a client's first calls go out before its module runs; one

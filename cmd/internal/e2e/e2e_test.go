@@ -33,8 +33,9 @@ func TestRefreshUnavailableKeepsCookies(t *testing.T)       { scenario.Unavailab
 func TestRevokedSession(t *testing.T)                       { scenario.Rejected(t, run) }
 func TestAbortedCallRejectsAlone(t *testing.T)              { scenario.Abort(t, run) }
 func TestExemptCalls(t *testing.T)                          { scenario.Exempt(t, run) }
-func TestRefusedTokenWithdrawsIdempotentCalls(t *testing.T) { scenario.Withdraw(t, run, 3, 1) }
+func TestRefusedTokenWithdrawsIdempotentCalls(t *testing.T) { scenario.Withdraw(t, run, 2) }
 func TestCallsBeforeTheModuleRuns(t *testing.T)             { scenario.BeforeModule(t, run) }
+func TestCallsWhileTheModuleDownloads(t *testing.T)         { scenario.ModuleHeld(t, run) }
 func TestValidTokenCallsDoNotAskTheModule(t *testing.T)     { scenario.Leased(t, run) }
 
 // The demo page as a new user meets it: log in, press every button, read

@@ -14,7 +14,7 @@
 // "upstream/" is a path of the demo upstream ("upstream/auth/refresh"): a
 // hanging auth server, as the BFF sees it.
 //
-//	POST /test/release -> every held request goes on
+//	POST /test/release [{"path": p}] -> every held request (of path p) goes on
 //	POST /test/reset  -> counters to zero, faults cleared, held requests released
 package testserver
 
@@ -57,10 +57,10 @@ type Server struct {
 
 	front, back *httptest.Server
 
-	mu       sync.Mutex // protects requests, faults and release
+	mu       sync.Mutex // protects requests, faults and held
 	requests map[string]int
 	faults   map[string]*fault
-	release  chan struct{} // closed to let held requests go on
+	held     map[string]chan struct{} // by path: closed to let its held requests go on
 }
 
 // Stats is the body of GET /test/stats.
@@ -88,7 +88,7 @@ func Start(cfg Config) *Server {
 		Upstream: upstream.New(upstream.Config{AccessTTL: cfg.AccessTTL, Grace: cfg.Grace}),
 		requests: map[string]int{},
 		faults:   map[string]*fault{},
-		release:  make(chan struct{}),
+		held:     map[string]chan struct{}{},
 	}
 	s.back = httptest.NewServer(s.withFaults("upstream", s.Upstream))
 	u, _ := url.Parse(s.back.URL)
@@ -117,7 +117,13 @@ func Start(cfg Config) *Server {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("POST /test/release", func(w http.ResponseWriter, r *http.Request) {
-		s.Release()
+		var only struct {
+			Path string `json:"path"`
+		}
+		if r.ContentLength != 0 && !apierr.Decode(w, r, &only) {
+			return
+		}
+		s.ReleasePath(only.Path)
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("POST /test/reset", func(w http.ResponseWriter, r *http.Request) {
@@ -161,11 +167,19 @@ func (s *Server) withFaults(prefix string, next http.Handler) http.Handler {
 }
 
 // Release lets every held request go on.
-func (s *Server) Release() {
+func (s *Server) Release() { s.ReleasePath("") }
+
+// ReleasePath lets the held requests to path go on; every held request
+// when path is "".
+func (s *Server) ReleasePath(path string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	close(s.release)
-	s.release = make(chan struct{})
+	for p, ch := range s.held {
+		if path == "" || p == path {
+			close(ch)
+			delete(s.held, p)
+		}
+	}
 }
 
 // count counts a request and returns the fault to inject, or nil, and the
@@ -179,7 +193,12 @@ func (s *Server) count(path string) (*fault, <-chan struct{}) {
 		return nil, nil
 	}
 	f.Times--
-	return f, s.release
+	ch := s.held[path]
+	if ch == nil {
+		ch = make(chan struct{})
+		s.held[path] = ch
+	}
+	return f, ch
 }
 
 // Stats returns the request counters and the upstream's counters.
@@ -200,8 +219,10 @@ func (s *Server) Reset() {
 	defer s.mu.Unlock()
 	s.requests = map[string]int{}
 	s.faults = map[string]*fault{}
-	close(s.release)
-	s.release = make(chan struct{})
+	for p, ch := range s.held {
+		close(ch)
+		delete(s.held, p)
+	}
 }
 
 // Close stops the server and its upstream.
