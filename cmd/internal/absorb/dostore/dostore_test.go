@@ -59,6 +59,7 @@ func TestAcquireAnswers(t *testing.T) {
 		{name: "value", status: 200, answer: `{"value":"c2VhbGVk"}`, wantValue: "sealed"},
 		{name: "lease", status: 200, answer: `{"lease":"l1"}`, wantLease: true},
 		{name: "timeout", status: 200, answer: `{"timeout":true}`, wantErr: context.DeadlineExceeded},
+		{name: "timeout says the lease is held", status: 200, answer: `{"timeout":true}`, wantErr: absorb.ErrLeaseHeld},
 		{name: "busy", status: 503, answer: `{"error":"busy"}`, wantErr: ErrBusy},
 		{name: "server error", status: 500, answer: `oops`, wantErr: &StatusError{Op: "acquire", Status: 500}},
 		{name: "not base64", status: 200, answer: `{"value":"***"}`, wantErr: errAny},
