@@ -446,8 +446,11 @@ func (a *Absorber) writeBack(run context.Context, lease Lease, value []byte, err
 	}
 }
 
-// settle waits for the write-backs still under way.
-func (a *Absorber) settle() { a.writes.Wait() }
+// Wait waits for the write-backs still under way after their answers
+// (each gives up within StorePatience): a server that shuts down calls it
+// before it closes the Store, so that the duplicates waiting on other
+// instances still get the results.
+func (a *Absorber) Wait() { a.writes.Wait() }
 
 // fellOn reports a result the store did not take because of err.
 func (a *Absorber) fellOn(err error) {

@@ -528,7 +528,7 @@ func TestAbsorberCompleteRetries(t *testing.T) {
 		assert.True(t, shared)
 		assert.Equal(t, first.AccessToken, dup.AccessToken)
 		assert.EqualValues(t, 1, u.calls.Load())
-		a.settle()
+		a.Wait()
 	})
 }
 
@@ -563,7 +563,7 @@ func TestAbsorberKeepsWhatTheStoreRefused(t *testing.T) {
 		assert.Empty(t, reasons, "the write-back is still trying")
 		mu.Unlock()
 
-		a.settle()
+		a.Wait()
 		assert.Equal(t, []string{"error"}, reasons, "counted once it gave up")
 		again, shared, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
 		require.NoError(t, err)

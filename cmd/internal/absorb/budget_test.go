@@ -97,8 +97,8 @@ func TestAbsorberBudget(t *testing.T) {
 					assert.NoError(t, dupErr)
 					assert.EqualValues(t, 2, calls.Load())
 				}
-				a.Settle()
-				b.Settle()
+				a.Wait()
+				b.Wait()
 			})
 		})
 	}

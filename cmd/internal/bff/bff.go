@@ -258,6 +258,15 @@ func (h *Handler) Exchange(ctx context.Context, token, access string) (session.T
 	return t, err
 }
 
+// Wait waits for the absorber's write-backs still under way after their
+// answers (absorb.Absorber.Wait): call it at shutdown, before closing the
+// Store.
+func (h *Handler) Wait() {
+	if h.absorb != nil {
+		h.absorb.Wait()
+	}
+}
+
 // Cookies returns how the handler sets the session cookies.
 func (h *Handler) Cookies() session.Cookies { return h.cookies }
 

@@ -87,8 +87,7 @@ func TestRefreshAnswersWithinTheAuthTimeout(t *testing.T) {
 					assert.Nil(t, access, "cookies untouched")
 					assert.Nil(t, refresh)
 				}
-				time.Sleep(absorb.DefaultStorePatience) // the write-backs after the answer end
-				synctest.Wait()
+				h.Wait() // the write-backs after the answer end
 			})
 		})
 	}
