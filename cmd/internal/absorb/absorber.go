@@ -274,7 +274,7 @@ func (a *Absorber) acquire(run context.Context, b budget, key string) ([]byte, L
 	ctx, cancel := context.WithDeadline(run, b.store)
 	defer cancel()
 	for {
-		value, lease, err := a.store.Acquire(ctx, key, a.lockTTL)
+		value, lease, err := a.probe(ctx, key)
 		switch {
 		case err == nil:
 			a.failingSince.Store(nil)
@@ -323,6 +323,19 @@ func (a *Absorber) acquire(run context.Context, b budget, key string) ([]byte, L
 		}
 		return value, lease, nil
 	}
+}
+
+// probe is Store.Acquire within ctx or, while the store has been failing
+// for longer than the patience, within storeRetry: a hung store then
+// costs a refresh no more than a failing one. A lease held elsewhere
+// still says so (ErrLeaseHeld), and is waited for by awaitHolder.
+func (a *Absorber) probe(ctx context.Context, key string) ([]byte, Lease, error) {
+	if since := a.failingSince.Load(); since != nil && time.Since(*since) >= a.patience {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, storeRetry)
+		defer cancel()
+	}
+	return a.store.Acquire(ctx, key, a.lockTTL)
 }
 
 // awaitHolder waits, until the answer is due, for the result of the

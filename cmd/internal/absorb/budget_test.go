@@ -2,6 +2,7 @@ package absorb_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -102,4 +103,34 @@ func TestAbsorberBudget(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A store that hangs costs the first refreshes the store's half of their
+// budget; once it has failed for longer than the patience, each refresh
+// only probes it briefly before it falls back, as with a store that
+// fails at once.
+func TestAbsorberHungStoreIsProbed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const budget, patience = 8 * time.Second, time.Second
+		store := &storetest.Broken{Store: absorb.NewMemory(0, nil), OnAcquire: storetest.Hangs}
+		var fell atomic.Int64
+		a := absorb.New(absorb.Config{Store: store, LockTTL: budget, StorePatience: patience,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), OnFallback: func(string) { fell.Add(1) }})
+		var calls atomic.Int64
+		fn := func(context.Context) (session.Tokens, error) {
+			n := calls.Add(1)
+			return session.Tokens{AccessToken: fmt.Sprint("a", n), RefreshToken: fmt.Sprint("r", n)}, nil
+		}
+		took := func(refresh string) time.Duration {
+			start := time.Now()
+			_, _, err := a.Rotate(context.Background(), refresh, "a0", fn)
+			require.NoError(t, err)
+			return time.Since(start)
+		}
+		assert.Equal(t, budget/2, took("r0"), "the first refresh waits the store's half out")
+		time.Sleep(patience)
+		assert.Less(t, took("r1"), budget/20, "past the patience, a brief probe")
+		assert.EqualValues(t, 2, calls.Load())
+		assert.EqualValues(t, 2, fell.Load())
+	})
 }
