@@ -182,9 +182,15 @@ func (l *lease) done() {
 }
 
 // Complete implements absorb.Lease. A value over the object's size limit
-// is absorb.ErrStoreFull.
-func (l *lease) Complete(ctx context.Context, value []byte, ttl time.Duration) error {
-	defer l.done()
+// is absorb.ErrStoreFull. A Complete that failed otherwise does not end
+// KeepAlive's wait (the lockTTL still does): the Absorber tries again
+// after its answer, and the Worker must stay alive for it.
+func (l *lease) Complete(ctx context.Context, value []byte, ttl time.Duration) (err error) {
+	defer func() {
+		if err == nil || errors.Is(err, absorb.ErrStoreFull) {
+			l.done()
+		}
+	}()
 	if len(value) == 0 {
 		return errors.New("dostore: complete: empty value")
 	}
