@@ -159,6 +159,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	<-ctx.Done()
 	log.Info("shutting down")
 	stopMain()
+	auth.Wait() // results still being written to the store, before it closes
 	return nil
 }
 

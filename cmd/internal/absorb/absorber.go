@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,7 +51,9 @@ type Config struct {
 	// waits for the store, so that duplicates on other instances still
 	// share it. Once the store has failed for longer, refreshes fall back
 	// at once, until it answers again. If zero, DefaultStorePatience;
-	// negative: fall back at once. Never more than LockTTL.
+	// negative: fall back at once. Never more than LockTTL, and a
+	// refresh waits no longer than half its budget (see Rotate). A result
+	// the store failed to take is given to it again for as long.
 	StorePatience time.Duration
 	// Logger logs store failures (never a token). If nil, slog.Default().
 	Logger *slog.Logger
@@ -84,6 +87,15 @@ type Config struct {
 //   - A Store that fails never fails a refresh: after StorePatience (a
 //     restart is waited out), the Absorber coordinates in process instead
 //     (a Memory), logs it and calls OnFallback.
+//   - One budget bounds a refresh: the time until the caller's deadline
+//     (the auth timeout), never more than LockTTL. The store waits (a
+//     failing or hung store, another holder's lease) take at most half of
+//     it, so the upstream call gets at least a third; the write-back gets
+//     a twentieth before the answer and goes on after it in the
+//     background, the result kept in process meanwhile. A refresh that
+//     could not start upstream in time (another holder's lease outlasted
+//     the store's half and left no result) answers ErrBudget, a clean
+//     retry, rather than calling the upstream with too little time.
 type Absorber struct {
 	store    Store
 	fallback *Memory
@@ -100,6 +112,8 @@ type Absorber struct {
 	// down is set once a failure has been logged, until the store answers:
 	// one log line per outage, not one per refresh.
 	down atomic.Bool
+	// writes counts the write-backs under way after their answer.
+	writes sync.WaitGroup
 }
 
 // How often a failing store is tried again within the patience: a lease
@@ -148,9 +162,18 @@ func New(cfg Config) *Absorber {
 // Rotate returns the result of refreshing refreshToken, presented with
 // accessToken (empty when the request had none): a duplicate's, or fn's.
 // shared reports that the result was not this call's own upstream refresh.
-// fn runs on a context that the caller's cancellation does not end, since
-// other callers, here or on other instances, may be waiting for it; the
-// caller itself stops waiting when ctx ends.
+//
+// The whole refresh fits in one budget: the time until ctx's deadline,
+// never more than LockTTL. The store waits take at most half of it; fn
+// then gets the rest, less a twentieth kept for the write-back and one
+// for the answer, on a context whose cancellation by the caller does not
+// end it (others, here or on other instances, may be waiting for it) but
+// whose deadline is the budget's. A store that does not take the result
+// at once (a restart) is given it again in the background, after the
+// answer; meanwhile the result is kept in process. A refresh that could
+// not start upstream within the store's half (another holder's lease)
+// returns ErrBudget without calling fn. The caller itself stops waiting
+// when ctx ends.
 func (a *Absorber) Rotate(ctx context.Context, refreshToken, accessToken string, fn func(context.Context) (session.Tokens, error)) (t session.Tokens, shared bool, err error) {
 	key := lookupKey(refreshToken, accessToken)
 	type result struct {
@@ -160,14 +183,7 @@ func (a *Absorber) Rotate(ctx context.Context, refreshToken, accessToken string,
 	var leader bool // set when this call's function is the flight's: read after ch
 	ch := a.group.DoChan(key, func() (any, error) {
 		leader = true
-		// Waiting is bounded: long enough to wait out another holder's
-		// lock and one more. The refresh itself is not: a refresh cut short
-		// after the upstream rotated would lose the new pair, so fn gets
-		// its full time (its own timeout bounds it).
-		run := context.WithoutCancel(ctx)
-		wait, cancel := context.WithTimeout(run, 2*a.lockTTL)
-		defer cancel()
-		t, cached, err := a.coordinate(wait, run, key, refreshToken, fn)
+		t, cached, err := a.coordinate(context.WithoutCancel(ctx), newBudget(ctx, a.lockTTL), key, refreshToken, fn)
 		return result{t, cached}, err
 	})
 	select {
@@ -180,20 +196,35 @@ func (a *Absorber) Rotate(ctx context.Context, refreshToken, accessToken string,
 }
 
 // coordinate is one process's flight for key: a stored result, or the
-// lease and fn's result, stored for the window. wait bounds the waiting
-// for a lease; run is fn's (and the lease's) context. A stored pair too
-// old to hand out (non-rotating upstream) leads to a second round under a
-// key derived from it, so that the duplicates that found it still share
-// one refresh; a second stale pair is not looked past.
-func (a *Absorber) coordinate(wait, run context.Context, key, refresh string, fn func(context.Context) (session.Tokens, error)) (session.Tokens, bool, error) {
+// lease and fn's result, stored for the window. run is the flight's
+// context, b its budget. A stored pair too old to hand out (non-rotating
+// upstream) leads to a second round under a key derived from it, so that
+// the duplicates that found it still share one refresh; a second stale
+// pair is not looked past.
+func (a *Absorber) coordinate(run context.Context, b budget, key, refresh string, fn func(context.Context) (session.Tokens, error)) (session.Tokens, bool, error) {
 	for round := 0; round < 2; round++ {
-		value, lease, err := a.acquire(wait, key)
-		if err != nil {
-			return session.Tokens{}, false, err
-		}
-		if lease != nil {
-			if value = a.fromFallback(run, key, lease); value == nil {
-				return a.refresh(run, key, refresh, lease, fn)
+		// A result kept in process (its write-back to the store is still
+		// under way or was refused, or the store was down) is handed out
+		// without waiting on the store: a retry of a refresh whose answer
+		// was lost gets the pair. The store is offered it too.
+		value, ttl := a.kept(key)
+		if value != nil {
+			a.handOver(run, b, key, value, ttl)
+		} else {
+			var lease Lease
+			var err error
+			value, lease, err = a.acquire(run, b, key)
+			if err != nil {
+				return session.Tokens{}, false, err
+			}
+			if lease != nil {
+				if value = a.fromFallback(run, b, key, lease); value == nil {
+					if b.late(time.Now()) {
+						a.release(run, b, lease)
+						return session.Tokens{}, false, ErrBudget
+					}
+					return a.refresh(run, b, key, refresh, lease, fn)
+				}
 			}
 		}
 		if value == nil { // the store is full: refresh without keeping the result
@@ -209,17 +240,41 @@ func (a *Absorber) coordinate(wait, run context.Context, key, refresh string, fn
 		}
 		key = lookupKey(key, strconv.FormatInt(t.Expires.UnixMilli(), 10)) // stale: a new round
 	}
-	t, err := fn(run)
+	if b.late(time.Now()) {
+		return session.Tokens{}, false, ErrBudget
+	}
+	t, err := a.call(run, b, fn)
 	return t, false, err
 }
 
-// acquire calls Store.Acquire and, when the store has failed for longer
-// than the patience, the in-process fallback's. Neither value nor lease
-// with no error means: refresh without keeping the result (a full store).
-// The only error is ctx's.
-func (a *Absorber) acquire(ctx context.Context, key string) ([]byte, Lease, error) {
+// call runs fn within the budget's upstream time.
+func (a *Absorber) call(run context.Context, b budget, fn func(context.Context) (session.Tokens, error)) (session.Tokens, error) {
+	ctx, cancel := context.WithDeadline(run, b.upstream)
+	defer cancel()
+	return fn(ctx)
+}
+
+// kept returns the result kept in process for key, if the store is not
+// the in-process one.
+func (a *Absorber) kept(key string) ([]byte, time.Duration) {
+	if a.store == Store(a.fallback) {
+		return nil, 0
+	}
+	return a.fallback.peek(key)
+}
+
+// acquire calls Store.Acquire within the store's share of the budget and,
+// when the store has failed for longer than the patience or did not
+// answer within the share, the in-process fallback's. Neither value nor
+// lease with no error means: refresh without keeping the result (a full
+// store). When another holder's lease outlasts the share, it waits for
+// that holder's result until the answer is due, and returns ErrBudget if
+// there is none.
+func (a *Absorber) acquire(run context.Context, b budget, key string) ([]byte, Lease, error) {
+	ctx, cancel := context.WithDeadline(run, b.store)
+	defer cancel()
 	for {
-		value, lease, err := a.store.Acquire(ctx, key, a.lockTTL)
+		value, lease, err := a.probe(ctx, key)
 		switch {
 		case err == nil:
 			a.failingSince.Store(nil)
@@ -227,108 +282,82 @@ func (a *Absorber) acquire(ctx context.Context, key string) ([]byte, Lease, erro
 				a.log.Info("absorb: the store works again")
 			}
 			return value, lease, nil
-		case ctx.Err() != nil:
-			return nil, nil, ctx.Err()
+		case errors.Is(err, ErrLeaseHeld): // the store works; the refresh is elsewhere
+			return a.awaitHolder(run, b, key)
 		case errors.Is(err, ErrStoreFull):
 			a.fell("full", err)
 			return nil, nil, nil
 		}
-		// The store failed. If it has been failing for less than the
-		// patience (a restart), try again shortly: a refresh that goes on
-		// in process while the others wait for the store would reach the
-		// upstream as a duplicate. Past the patience, fall back at once.
+		// The store failed, or did not answer within the share. If it has
+		// been failing for less than the patience (a restart), try again
+		// shortly, within the share: a refresh that goes on in process
+		// while the others wait for the store would reach the upstream as
+		// a duplicate. Past either, fall back at once.
 		now := time.Now()
 		since := a.failingSince.Load()
 		if since == nil {
 			a.failingSince.CompareAndSwap(nil, &now)
 			since = a.failingSince.Load()
 		}
-		if since != nil && now.Sub(*since) < a.patience {
+		if ctx.Err() == nil && since != nil && now.Sub(*since) < a.patience {
 			select {
 			case <-time.After(min(storeRetry, a.patience-now.Sub(*since))):
 				continue
 			case <-ctx.Done():
-				return nil, nil, ctx.Err()
 			}
 		}
 		a.fell("error", err)
 		if a.store == Store(a.fallback) {
 			return nil, nil, nil
 		}
-		value, lease, err = a.fallback.Acquire(ctx, key, a.lockTTL)
+		// In process, only another round of this process's own flights
+		// can hold the key: wait for it no longer than the write-back.
+		fctx, fcancel := context.WithTimeout(run, b.write)
+		value, lease, err = a.fallback.Acquire(fctx, key, a.lockTTL)
+		fcancel()
 		switch {
 		case errors.Is(err, ErrStoreFull):
 			return nil, nil, nil
 		case err != nil:
-			return nil, nil, err
+			return nil, nil, ErrBudget
 		}
 		return value, lease, nil
 	}
 }
 
-// fromFallback returns the result that a refresh of key kept in process
-// while the store was down, if it is still within its window, and
-// completes the store's lease with it, so that duplicates on other
-// instances get it too. Without it, the first duplicate after the store
-// came back would get a lease and send the rotated-out refresh token
-// upstream: a reuse, which revokes the session. nil when there is none.
-func (a *Absorber) fromFallback(ctx context.Context, key string, lease Lease) []byte {
-	if a.store == Store(a.fallback) {
-		return nil
+// probe is Store.Acquire within ctx or, while the store has been failing
+// for longer than the patience, within storeRetry: a hung store then
+// costs a refresh no more than a failing one. A lease held elsewhere
+// still says so (ErrLeaseHeld), and is waited for by awaitHolder.
+func (a *Absorber) probe(ctx context.Context, key string) ([]byte, Lease, error) {
+	if since := a.failingSince.Load(); since != nil && time.Since(*since) >= a.patience {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, storeRetry)
+		defer cancel()
 	}
-	value, ttl := a.fallback.peek(key)
-	if value == nil {
-		return nil
-	}
-	if err := lease.Complete(ctx, value, ttl); err != nil {
-		a.fell("error", err)
-	}
-	return value
+	return a.store.Acquire(ctx, key, a.lockTTL)
 }
 
-// refresh runs fn under lease and stores its result, sealed, for the
-// window; a failure releases the lease. A store that cannot keep the
-// result is logged: the caller still gets it.
-func (a *Absorber) refresh(ctx context.Context, key, refresh string, lease Lease, fn func(context.Context) (session.Tokens, error)) (session.Tokens, bool, error) {
-	issued := a.now()
-	t, err := fn(ctx)
+// awaitHolder waits, until the answer is due, for the result of the
+// refresh that holds key's lease in the store, or for the lease (the
+// holder gave up or died). ErrBudget when neither came.
+func (a *Absorber) awaitHolder(run context.Context, b budget, key string) ([]byte, Lease, error) {
+	ctx, cancel := context.WithDeadline(run, b.answerBy())
+	defer cancel()
+	value, lease, err := a.store.Acquire(ctx, key, a.lockTTL)
 	if err != nil {
-		if rerr := lease.Release(ctx); rerr != nil {
-			a.fell("error", rerr)
-		}
-		return t, false, err
+		return nil, nil, ErrBudget
 	}
-	value, err := seal(refresh, key, t, issued)
-	if err != nil {
-		return t, false, nil // not kept: duplicates refresh again
+	return value, lease, nil
+}
+
+// release gives lease up within the budget's write-back time.
+func (a *Absorber) release(run context.Context, b budget, lease Lease) {
+	ctx, cancel := context.WithTimeout(run, b.write)
+	defer cancel()
+	if err := lease.Release(ctx); err != nil {
+		a.fell("error", err)
 	}
-	// The store failing now (a restart) would leave the waiters on other
-	// instances to refresh with the rotated-out token: try again within
-	// the patience, sooner than they do (completeRetry < storeRetry).
-	// Not once the store is known to be down.
-	deadline := time.Now().Add(a.patience)
-	for {
-		err = lease.Complete(ctx, value, a.window)
-		if err == nil || errors.Is(err, ErrStoreFull) || a.down.Load() || !time.Now().Add(completeRetry).Before(deadline) {
-			break
-		}
-		time.Sleep(completeRetry)
-	}
-	if err != nil {
-		reason := "error"
-		if errors.Is(err, ErrStoreFull) { // no room for it: trying again is no use
-			reason = "full"
-		}
-		a.fell(reason, err)
-		// Keep it in process at least: a retry of this refresh (its caller
-		// gave up waiting, its answer was lost) then gets the pair instead
-		// of sending the rotated-out token upstream, and fromFallback hands
-		// it to the store once the store is back.
-		if a.store != Store(a.fallback) {
-			a.fallback.keep(key, value, a.window)
-		}
-	}
-	return t, false, nil
 }
 
 // fell reports a refresh that could not use the store, and logs the

@@ -308,30 +308,65 @@ func TestAbsorberCallerGivesUp(t *testing.T) {
 	})
 }
 
-// A refresh that starts late, after waiting out the lock of an instance
-// that died holding it, still gets its full time: cut short after the
-// upstream rotated, it would lose the new pair.
-func TestAbsorberLateRefreshGetsItsTime(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		store := NewMemory(0, nil)
-		_, dead, err := store.Acquire(context.Background(), lookupKey("r0", "a0"), DefaultLockTTL)
-		require.NoError(t, err)
-		require.NotNil(t, dead) // never completed nor released
-		a := New(Config{Store: store})
-		start := time.Now()
-		tok, shared, err := a.Rotate(context.Background(), "r0", "a0", func(ctx context.Context) (session.Tokens, error) {
-			select {
-			case <-time.After(DefaultLockTTL + DefaultLockTTL/2): // a slow upstream, within its own timeout
-				return session.Tokens{AccessToken: "a1", RefreshToken: "r1"}, nil
-			case <-ctx.Done():
-				return session.Tokens{}, ctx.Err()
-			}
+// A refresh that finds the lease of an instance that died holding it
+// waits the lock out if it lapses within the store's half of the budget,
+// and the upstream call then gets at least a third of the budget. One
+// that lapses later is not waited past the budget: the refresh answers
+// ErrBudget in time, without calling the upstream (with too little time
+// left, a call cut short after the upstream rotated would lose the new
+// pair), and the next refresh, once the lock has lapsed, gets its time.
+func TestAbsorberDeadHolder(t *testing.T) {
+	const budget = 8 * time.Second
+	tests := []struct {
+		name    string
+		deadTTL time.Duration // how long the dead holder's lock has left
+		wantErr error
+	}{
+		{"the lock lapses within the store's share", budget / 2, nil},
+		{"the lock outlasts the budget", budget, ErrBudget},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				store := NewMemory(0, nil)
+				_, dead, err := store.Acquire(context.Background(), lookupKey("r0", "a0"), tt.deadTTL)
+				require.NoError(t, err)
+				require.NotNil(t, dead) // never completed nor released
+				a := New(Config{Store: store, LockTTL: budget})
+				var calls atomic.Int64
+				var left time.Duration // until the upstream call's deadline, when it starts
+				slow := func(ctx context.Context) (session.Tokens, error) {
+					calls.Add(1)
+					if d, ok := ctx.Deadline(); ok {
+						left = time.Until(d)
+					}
+					select {
+					case <-time.After(budget / 4): // a slow upstream, within its share
+						return session.Tokens{AccessToken: "a1", RefreshToken: "r1"}, nil
+					case <-ctx.Done():
+						return session.Tokens{}, ctx.Err()
+					}
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), budget)
+				defer cancel()
+				start := time.Now()
+				tok, _, err := a.Rotate(ctx, "r0", "a0", slow)
+				assert.Less(t, time.Since(start), budget, "answered within the budget")
+				if tt.wantErr != nil {
+					require.ErrorIs(t, err, tt.wantErr)
+					assert.Zero(t, calls.Load(), "no upstream call with too little time left")
+					time.Sleep(budget) // the browser's next refresh, after the lock lapsed
+					ctx, cancel := context.WithTimeout(context.Background(), budget)
+					defer cancel()
+					tok, _, err = a.Rotate(ctx, "r0", "a0", slow)
+				}
+				require.NoError(t, err)
+				assert.Equal(t, "a1", tok.AccessToken)
+				assert.EqualValues(t, 1, calls.Load())
+				assert.GreaterOrEqual(t, left, budget/3, "the upstream call got its share")
+			})
 		})
-		require.NoError(t, err)
-		assert.False(t, shared)
-		assert.Equal(t, "a1", tok.AccessToken)
-		assert.GreaterOrEqual(t, time.Since(start), DefaultLockTTL, "it waited out the dead lock first")
-	})
+	}
 }
 
 // flakyStore fails until a moment, then works.
@@ -474,39 +509,66 @@ func (l failingLease) Complete(ctx context.Context, v []byte, ttl time.Duration)
 }
 
 // A result that the store fails to take at first is stored once it comes
-// back within the patience: the duplicates that wait for it get it.
+// back within the patience, after the answer: the duplicates that wait
+// for it on another instance get it.
 func TestAbsorberCompleteRetries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := &failingCompletes{Memory: NewMemory(0, nil)}
 		store.n.Store(3)
 		a := New(Config{Store: store, Logger: quiet()})
 		u := &upstream{}
+		start := time.Now()
 		first, _, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
 		require.NoError(t, err)
+		assert.Zero(t, time.Since(start), "answered before the store took the result")
+		assert.Positive(t, store.n.Load(), "the store has not taken it yet")
 		b := New(Config{Store: store, Logger: quiet()}) // another instance
 		dup, shared, err := b.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
 		require.NoError(t, err)
 		assert.True(t, shared)
 		assert.Equal(t, first.AccessToken, dup.AccessToken)
 		assert.EqualValues(t, 1, u.calls.Load())
+		a.Wait()
 	})
 }
 
-// A result that the store never takes is kept in process: a retry of the
-// same refresh (its first answer was lost) gets the pair instead of
-// sending the rotated-out token upstream.
+// A result that the store does not take is kept in process before the
+// answer, which does not wait for the store: a retry of the same refresh
+// (its first answer was lost) gets the pair instead of sending the
+// rotated-out token upstream, both while the store is still being asked
+// again in the background and after that has given up (then counted as a
+// fallback, once).
 func TestAbsorberKeepsWhatTheStoreRefused(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := &failingCompletes{Memory: NewMemory(0, nil)}
 		store.n.Store(1 << 20)
-		a := New(Config{Store: store, Logger: quiet()})
+		var mu sync.Mutex
+		var reasons []string
+		a := New(Config{Store: store, Logger: quiet(), OnFallback: func(r string) {
+			mu.Lock()
+			reasons = append(reasons, r)
+			mu.Unlock()
+		}})
 		u := &upstream{}
+		start := time.Now()
 		first, _, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
 		require.NoError(t, err)
+		assert.Zero(t, time.Since(start), "answered without waiting for the store")
+
 		retry, shared, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
 		require.NoError(t, err)
 		assert.True(t, shared)
 		assert.Equal(t, first, retry)
+		mu.Lock()
+		assert.Empty(t, reasons, "the write-back is still trying")
+		mu.Unlock()
+
+		a.Wait()
+		assert.Equal(t, []string{"error"}, reasons, "counted once it gave up")
+		again, shared, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		require.NoError(t, err)
+		assert.True(t, shared)
+		assert.Equal(t, first, again)
 		assert.EqualValues(t, 1, u.calls.Load(), "no reuse")
 	})
 }

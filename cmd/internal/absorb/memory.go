@@ -69,7 +69,7 @@ func (m *Memory) Acquire(ctx context.Context, key string, lockTTL time.Duration)
 			done, wait := e.done, e.expires.Sub(now)
 			m.mu.Unlock()
 			if err := waitFor(ctx, done, wait); err != nil {
-				return nil, nil, err
+				return nil, nil, LeaseHeld(err)
 			}
 			m.mu.Lock()
 			if cur := m.entries[key]; cur == e && e.locked && !m.now().Before(e.expires) {

@@ -15,6 +15,7 @@ package absorb
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -29,9 +30,11 @@ type Store interface {
 	// lease on key is held, other Acquire calls for key wait until it is
 	// completed or released, its lockTTL passes, or their ctx ends (then
 	// ctx's error). Waiters are woken when the result is there, not by
-	// polling. An error other than ctx's means the store failed; the
-	// Absorber then waits for it (Config.StorePatience) or coordinates in
-	// process.
+	// polling. When ctx ends while the store knows that another caller
+	// holds the lease, the error wraps ErrLeaseHeld too (LeaseHeld): the
+	// store works, the refresh is elsewhere. Any other error means the
+	// store failed or did not answer; the Absorber then waits for it
+	// (Config.StorePatience) or coordinates in process.
 	Acquire(ctx context.Context, key string, lockTTL time.Duration) (value []byte, lease Lease, err error)
 }
 
@@ -44,6 +47,15 @@ type Lease interface {
 	// waiter, if any, acquires it next.
 	Release(ctx context.Context) error
 }
+
+// ErrLeaseHeld is wrapped, with ctx's error, by the error of a
+// Store.Acquire whose ctx ended while another caller held the lease.
+var ErrLeaseHeld = errors.New("absorb: another refresh holds the lease")
+
+// LeaseHeld returns the error of an Acquire whose ctx ended, with cause
+// (ctx's error), while another caller held the lease: errors.Is finds
+// both ErrLeaseHeld and cause in it.
+func LeaseHeld(cause error) error { return fmt.Errorf("%w: %w", ErrLeaseHeld, cause) }
 
 // ErrStoreFull is returned by a Store that keeps no more entries; the
 // Absorber then refreshes without storing the result. Entries are never

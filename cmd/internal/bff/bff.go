@@ -47,8 +47,10 @@ type Config struct {
 	// Transport makes the upstream calls. Required: a default would link
 	// net/http's whole client into the Workers build, which brings its own.
 	Transport http.RoundTripper
-	// Timeout bounds each upstream call, the logout's revocation included.
-	// If zero, 10 seconds.
+	// Timeout bounds each upstream call, the logout's revocation included,
+	// and the whole of a refresh: its absorption's store waits and
+	// write-back share it with the upstream call (absorb.Absorber.Rotate).
+	// If zero, DefaultTimeout.
 	Timeout time.Duration
 	// Cookies sets the session cookies.
 	Cookies session.Cookies
@@ -84,6 +86,7 @@ type Handler struct {
 	client  authclient.Client
 	log     *slog.Logger
 	absorb  *absorb.Absorber // nil when absorption is off
+	timeout time.Duration    // the budget of a whole refresh: Config.Timeout
 	mux     *http.ServeMux
 }
 
@@ -115,6 +118,7 @@ func New(cfg Config) *Handler {
 		obs:     cfg.Observer,
 		client:  cfg.Client,
 		log:     cfg.Logger,
+		timeout: cfg.Timeout,
 		mux:     http.NewServeMux(),
 	}
 	if cfg.AbsorbWindow > 0 {
@@ -211,7 +215,11 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, http.StatusUnauthorized, "no_session", "no refresh token cookie: log in")
 		return
 	}
-	t, shared, err := h.rotate(r.Context(), token, session.Read(r, session.AccessCookie))
+	// The whole refresh, store waits and write-back included, answers
+	// within the auth timeout: the browser module gives up soon after it.
+	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
+	defer cancel()
+	t, shared, err := h.rotate(ctx, token, session.Read(r, session.AccessCookie))
 	if errors.Is(err, ErrRejected) {
 		h.obs.Auth("refresh", "rejected")
 		h.cookies.Clear(w)
@@ -248,6 +256,15 @@ func (h *Handler) rotate(ctx context.Context, token, access string) (t session.T
 func (h *Handler) Exchange(ctx context.Context, token, access string) (session.Tokens, error) {
 	t, _, err := h.rotate(ctx, token, access)
 	return t, err
+}
+
+// Wait waits for the absorber's write-backs still under way after their
+// answers (absorb.Absorber.Wait): call it at shutdown, before closing the
+// Store.
+func (h *Handler) Wait() {
+	if h.absorb != nil {
+		h.absorb.Wait()
+	}
 }
 
 // Cookies returns how the handler sets the session cookies.

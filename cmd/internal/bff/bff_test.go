@@ -45,10 +45,13 @@ type handlerTransport struct{ h http.Handler }
 func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	w := httptest.NewRecorder()
 	t.h.ServeHTTP(w, r)
+	if err := r.Context().Err(); err != nil { // as a real transport: no answer after the call's end
+		return nil, err
+	}
 	return w.Result(), nil
 }
 
-func newBFF(t *testing.T, up *countingUpstream, window time.Duration, now func() time.Time, store ...absorb.Store) *Handler {
+func newBFF(t *testing.T, up http.Handler, window time.Duration, now func() time.Time, store ...absorb.Store) *Handler {
 	t.Helper()
 	u, _ := url.Parse("http://upstream.test")
 	// Insecure: the handler reads plain cookie names, as it does behind

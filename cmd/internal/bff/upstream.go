@@ -1,9 +1,11 @@
 package bff
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/absorb"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/authclient"
 )
 
@@ -12,6 +14,12 @@ import (
 // Transient failures never end a session.
 func failure(err error) (status int, code, message string) {
 	var e *authclient.Error
+	switch {
+	case errors.Is(err, absorb.ErrBudget):
+		return http.StatusServiceUnavailable, "refresh_pending", "another refresh of this session has not finished; try again"
+	case !errors.As(err, &e) && errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout, "upstream_timeout", "the refresh did not finish in time; try again"
+	}
 	if !errors.As(err, &e) {
 		return http.StatusBadGateway, "upstream_invalid", "the auth call failed"
 	}

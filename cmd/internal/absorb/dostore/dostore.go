@@ -42,6 +42,11 @@ type Namespace func(key string) (Stub, error)
 // context has no deadline.
 const DefaultWait = 30 * time.Second
 
+// answerMargin is at most how much sooner than ctx's deadline the object
+// is asked to answer a wait that runs out (a fifth of the time left, if
+// that is less).
+const answerMargin = 500 * time.Millisecond
+
 // maxAnswer bounds an answer read from the object.
 const maxAnswer = 128 << 10
 
@@ -78,13 +83,18 @@ var _ absorb.Store = (*Store)(nil)
 
 // Acquire implements absorb.Store. It waits inside the object while another
 // caller holds key's lease. Since a Stub cannot be cancelled, the object is
-// told how long the caller waits (until ctx's deadline, or DefaultWait),
-// and a ctx that ends earlier returns at once; a lease granted after that
-// is released in the background.
+// told how long the caller waits (until a little before ctx's deadline, or
+// DefaultWait; a wait that runs out is absorb.LeaseHeld), and a ctx that
+// ends earlier returns at once; a lease granted after that is released in
+// the background.
 func (s *Store) Acquire(ctx context.Context, key string, lockTTL time.Duration) ([]byte, absorb.Lease, error) {
 	wait := DefaultWait
 	if d, ok := ctx.Deadline(); ok {
-		wait = time.Until(d)
+		// The object answers a little before ctx ends, so that a wait that
+		// ran out says "lease held" (the object works) rather than
+		// nothing (a hung object).
+		left := time.Until(d)
+		wait = left - min(left/5, answerMargin)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
@@ -138,8 +148,8 @@ func (s *Store) Acquire(ctx context.Context, key string, lockTTL time.Duration) 
 			s.KeepAlive(l.end)
 		}
 		return nil, l, nil
-	case ans.Timeout:
-		return nil, nil, context.DeadlineExceeded
+	case ans.Timeout: // the holder did not finish within the wait
+		return nil, nil, absorb.LeaseHeld(context.DeadlineExceeded)
 	default:
 		return nil, nil, errors.New("dostore: acquire: an answer with neither value nor lease")
 	}
@@ -172,9 +182,15 @@ func (l *lease) done() {
 }
 
 // Complete implements absorb.Lease. A value over the object's size limit
-// is absorb.ErrStoreFull.
-func (l *lease) Complete(ctx context.Context, value []byte, ttl time.Duration) error {
-	defer l.done()
+// is absorb.ErrStoreFull. A Complete that failed otherwise does not end
+// KeepAlive's wait (the lockTTL still does): the Absorber tries again
+// after its answer, and the Worker must stay alive for it.
+func (l *lease) Complete(ctx context.Context, value []byte, ttl time.Duration) (err error) {
+	defer func() {
+		if err == nil || errors.Is(err, absorb.ErrStoreFull) {
+			l.done()
+		}
+	}()
 	if len(value) == 0 {
 		return errors.New("dostore: complete: empty value")
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -59,6 +60,7 @@ func TestAcquireAnswers(t *testing.T) {
 		{name: "value", status: 200, answer: `{"value":"c2VhbGVk"}`, wantValue: "sealed"},
 		{name: "lease", status: 200, answer: `{"lease":"l1"}`, wantLease: true},
 		{name: "timeout", status: 200, answer: `{"timeout":true}`, wantErr: context.DeadlineExceeded},
+		{name: "timeout says the lease is held", status: 200, answer: `{"timeout":true}`, wantErr: absorb.ErrLeaseHeld},
 		{name: "busy", status: 503, answer: `{"error":"busy"}`, wantErr: ErrBusy},
 		{name: "server error", status: 500, answer: `oops`, wantErr: &StatusError{Op: "acquire", Status: 500}},
 		{name: "not base64", status: 200, answer: `{"value":"***"}`, wantErr: errAny},
@@ -185,9 +187,12 @@ func TestAcquireCancelledWhileWaiting(t *testing.T) {
 }
 
 // KeepAlive hears of every granted lease, and of its end: completed,
-// released, or its lockTTL passed.
+// released, or its lockTTL passed. A Complete that failed is no end: the
+// Absorber tries again after its answer.
 func TestKeepAlive(t *testing.T) {
 	ctx := context.Background()
+	var failComplete atomic.Bool // the stub answers complete with a 500
+	var lastEnd <-chan struct{}  // the last channel given to KeepAlive
 	for _, tt := range []struct {
 		name string
 		end  func(absorb.Lease)
@@ -195,19 +200,30 @@ func TestKeepAlive(t *testing.T) {
 		{"complete", func(l absorb.Lease) { _ = l.Complete(ctx, []byte("v"), time.Second) }},
 		{"release", func(l absorb.Lease) { _ = l.Release(ctx) }},
 		{"lockTTL passes", func(absorb.Lease) { time.Sleep(time.Minute + time.Second) }},
+		{"complete fails, then works", func(l absorb.Lease) {
+			failComplete.Store(true)
+			assert.Error(t, l.Complete(ctx, []byte("v"), time.Second))
+			synctest.Wait()
+			assert.False(t, closed(lastEnd), "still alive for the next try")
+			failComplete.Store(false)
+			_ = l.Complete(ctx, []byte("v"), time.Second)
+		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				answer := `{"lease":"l1"}`
 				stub := stubFunc(func(op string, _ map[string]any) (int, string) {
-					if op == "acquire" {
+					switch {
+					case op == "acquire":
 						return 200, answer
+					case op == "complete" && failComplete.Load():
+						return 500, `oops`
 					}
 					return 200, `{"ok":true}`
 				})
 				var ends []<-chan struct{}
 				s := New(func(string) (Stub, error) { return stub, nil })
-				s.KeepAlive = func(end <-chan struct{}) { ends = append(ends, end) }
+				s.KeepAlive = func(end <-chan struct{}) { ends = append(ends, end); lastEnd = end }
 
 				_, l, err := s.Acquire(ctx, "k", time.Minute)
 				require.NoError(t, err)

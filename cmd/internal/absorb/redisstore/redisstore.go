@@ -258,8 +258,11 @@ func (s *Store) Acquire(ctx context.Context, key string, lockTTL time.Duration) 
 		wait, _ := res[1].(int64)
 		value, err := wait4(ctx, ch, time.Duration(max(wait, 1))*time.Millisecond)
 		s.unregister(key, ch)
-		if err != nil || value != nil {
-			return value, nil, err
+		if err != nil {
+			return nil, nil, absorb.LeaseHeld(err)
+		}
+		if value != nil {
+			return value, nil, nil
 		}
 	}
 }

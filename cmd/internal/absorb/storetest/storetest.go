@@ -129,4 +129,15 @@ func Run(t *testing.T, a, b absorb.Store, h Hooks) {
 		cancel()
 		assert.ErrorIs(t, (<-waiter).Err, context.Canceled)
 	})
+	t.Run("a waiter whose deadline passes learns that the lease is held", func(t *testing.T) {
+		k := key()
+		_, l, err := a.Acquire(ctx, k, time.Hour)
+		require.NoError(t, err)
+		defer l.Release(ctx)
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		got := <-AcquireAsync(b, wctx, k, time.Hour)
+		assert.ErrorIs(t, got.Err, context.DeadlineExceeded)
+		assert.ErrorIs(t, got.Err, absorb.ErrLeaseHeld, "the store works: the refresh is elsewhere")
+	})
 }

@@ -1,0 +1,136 @@
+package absorb_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/absorb"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/absorb/storetest"
+	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A store that fails or hangs, at any step, never takes a refresh past
+// its budget (the caller's deadline, the auth timeout): the upstream is
+// still called, with at least a third of the budget left, and its result
+// is the answer. A duplicate on another instance of the same store, sent
+// while the refresh is upstream, answers within its own budget too: while
+// the store answers Acquire, with the same pair or a clean retry
+// (ErrBudget), never a second upstream call.
+func TestAbsorberBudget(t *testing.T) {
+	const budget = 8 * time.Second // the server's default auth timeout
+	tests := []struct {
+		acquire, complete storetest.Fault
+	}{
+		{storetest.Works, storetest.Works},
+		{storetest.Fails, storetest.Works},
+		{storetest.Hangs, storetest.Works},
+		{storetest.Works, storetest.Fails},
+		{storetest.Works, storetest.Hangs},
+		{storetest.Fails, storetest.Fails},
+		{storetest.Hangs, storetest.Hangs},
+	}
+	for _, tt := range tests {
+		t.Run("acquire "+tt.acquire.String()+", complete "+tt.complete.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				store := &storetest.Broken{Store: absorb.NewMemory(0, nil), OnAcquire: tt.acquire, OnComplete: tt.complete}
+				quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+				a := absorb.New(absorb.Config{Store: store, LockTTL: budget, Logger: quiet})
+				b := absorb.New(absorb.Config{Store: store, LockTTL: budget, Logger: quiet}) // another instance
+				var calls atomic.Int64
+				var left time.Duration // until the upstream call's deadline, when it starts
+				upstreamAt := make(chan struct{})
+				fn := func(ctx context.Context) (session.Tokens, error) {
+					if calls.Add(1) == 1 {
+						if d, ok := ctx.Deadline(); ok {
+							left = time.Until(d)
+						}
+						close(upstreamAt)
+					}
+					time.Sleep(budget / 4) // a slow upstream, within its share
+					return session.Tokens{AccessToken: "a1", RefreshToken: "r1", Expires: time.Now().Add(time.Minute)}, nil
+				}
+				rotate := func(a *absorb.Absorber) (session.Tokens, time.Duration, error) {
+					ctx, cancel := context.WithTimeout(context.Background(), budget)
+					defer cancel()
+					start := time.Now()
+					tok, _, err := a.Rotate(ctx, "r0", "a0", fn)
+					return tok, time.Since(start), err
+				}
+
+				var wg sync.WaitGroup
+				var dup session.Tokens
+				var dupTook time.Duration
+				var dupErr error
+				wg.Go(func() {
+					<-upstreamAt // the duplicate comes while the refresh is upstream
+					dup, dupTook, dupErr = rotate(b)
+				})
+				tok, took, err := rotate(a)
+				wg.Wait()
+
+				require.NoError(t, err)
+				assert.Equal(t, "a1", tok.AccessToken, "the upstream's result is the answer")
+				assert.Less(t, took, budget, "answered within the budget")
+				assert.GreaterOrEqual(t, left, budget/3, "the upstream call got its share")
+				if tt.acquire == storetest.Works && tt.complete == storetest.Works {
+					assert.Zero(t, took-budget/4, "a working store costs no time")
+				}
+				assert.Less(t, dupTook, budget, "the duplicate answered within its budget")
+				if tt.acquire == storetest.Works {
+					if dupErr != nil {
+						assert.ErrorIs(t, dupErr, absorb.ErrBudget, "a clean retry")
+					} else {
+						assert.Equal(t, tok, dup, "the duplicate shares the pair")
+					}
+					assert.EqualValues(t, 1, calls.Load(), "one upstream refresh while the store answers")
+				} else {
+					// The documented limit of an outage: each instance
+					// absorbs its own duplicates, and refreshes on its own.
+					assert.NoError(t, dupErr)
+					assert.EqualValues(t, 2, calls.Load())
+				}
+				a.Wait()
+				b.Wait()
+			})
+		})
+	}
+}
+
+// A store that hangs costs the first refreshes the store's half of their
+// budget; once it has failed for longer than the patience, each refresh
+// only probes it briefly before it falls back, as with a store that
+// fails at once.
+func TestAbsorberHungStoreIsProbed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const budget, patience = 8 * time.Second, time.Second
+		store := &storetest.Broken{Store: absorb.NewMemory(0, nil), OnAcquire: storetest.Hangs}
+		var fell atomic.Int64
+		a := absorb.New(absorb.Config{Store: store, LockTTL: budget, StorePatience: patience,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), OnFallback: func(string) { fell.Add(1) }})
+		var calls atomic.Int64
+		fn := func(context.Context) (session.Tokens, error) {
+			n := calls.Add(1)
+			return session.Tokens{AccessToken: fmt.Sprint("a", n), RefreshToken: fmt.Sprint("r", n)}, nil
+		}
+		took := func(refresh string) time.Duration {
+			start := time.Now()
+			_, _, err := a.Rotate(context.Background(), refresh, "a0", fn)
+			require.NoError(t, err)
+			return time.Since(start)
+		}
+		assert.Equal(t, budget/2, took("r0"), "the first refresh waits the store's half out")
+		time.Sleep(patience)
+		assert.Less(t, took("r1"), budget/20, "past the patience, a brief probe")
+		assert.EqualValues(t, 2, calls.Load())
+		assert.EqualValues(t, 2, fell.Load())
+	})
+}
