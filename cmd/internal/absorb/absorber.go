@@ -50,7 +50,9 @@ type Config struct {
 	// refreshes fall back to coordinating in process: within it, a refresh
 	// waits for the store, so that duplicates on other instances still
 	// share it. Once the store has failed for longer, refreshes fall back
-	// at once, until it answers again. If zero, DefaultStorePatience;
+	// as soon as it fails, until it answers again (a store that does not
+	// answer is still waited for within the store's share: it may be slow
+	// with a lease held elsewhere). If zero, DefaultStorePatience;
 	// negative: fall back at once. Never more than LockTTL, and a
 	// refresh waits no longer than half its budget (see Rotate). A result
 	// the store failed to take is given to it again for as long.
@@ -123,6 +125,12 @@ const (
 	storeRetry    = 100 * time.Millisecond
 	completeRetry = 20 * time.Millisecond
 )
+
+// probeTimeout bounds one Acquire while the store has been failing for
+// longer than the patience: long enough for a store that works to answer
+// "lease held" (a Durable Object answers minAnswerMargin early, a round
+// trip away), so that a lease held elsewhere is never taken for an outage.
+const probeTimeout = 500 * time.Millisecond
 
 // New returns an Absorber for cfg, filling in the documented defaults.
 func New(cfg Config) *Absorber {
@@ -277,13 +285,16 @@ func (a *Absorber) acquire(run context.Context, b budget, key string) ([]byte, L
 		value, lease, err := a.probe(ctx, key)
 		switch {
 		case err == nil:
-			a.failingSince.Store(nil)
-			if a.down.CompareAndSwap(true, false) {
-				a.log.Info("absorb: the store works again")
-			}
+			a.answered()
 			return value, lease, nil
 		case errors.Is(err, ErrLeaseHeld): // the store works; the refresh is elsewhere
+			a.answered()
 			return a.awaitHolder(run, b, key)
+		case errors.Is(err, errProbe) && ctx.Err() == nil:
+			// A store that is slow to answer may be a lease held
+			// elsewhere: falling back would send a duplicate upstream.
+			// Try again, within the share.
+			continue
 		case errors.Is(err, ErrStoreFull):
 			a.fell("full", err)
 			return nil, nil, nil
@@ -326,16 +337,33 @@ func (a *Absorber) acquire(run context.Context, b budget, key string) ([]byte, L
 }
 
 // probe is Store.Acquire within ctx or, while the store has been failing
-// for longer than the patience, within storeRetry: a hung store then
-// costs a refresh no more than a failing one. A lease held elsewhere
-// still says so (ErrLeaseHeld), and is waited for by awaitHolder.
+// for longer than the patience, within probeTimeout: a store that fails
+// at once then costs a refresh nothing. One that answers nothing within
+// probeTimeout is errProbe (acquire tries again within the share: a slow
+// store cannot be told from a lease held elsewhere). A lease held
+// elsewhere still says so (ErrLeaseHeld), and is waited for by awaitHolder.
 func (a *Absorber) probe(ctx context.Context, key string) ([]byte, Lease, error) {
 	if since := a.failingSince.Load(); since != nil && time.Since(*since) >= a.patience {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, storeRetry)
+		pctx, cancel := context.WithTimeoutCause(ctx, probeTimeout, errProbe)
 		defer cancel()
+		value, lease, err := a.store.Acquire(pctx, key, a.lockTTL)
+		if err != nil && !errors.Is(err, ErrLeaseHeld) && ctx.Err() == nil && errors.Is(context.Cause(pctx), errProbe) {
+			err = errProbe
+		}
+		return value, lease, err
 	}
 	return a.store.Acquire(ctx, key, a.lockTTL)
+}
+
+// errProbe is the error of a probe that ran out of its own time.
+var errProbe = errors.New("absorb: the store did not answer the probe in time")
+
+// answered records that the store answered: it works (again).
+func (a *Absorber) answered() {
+	a.failingSince.Store(nil)
+	if a.down.CompareAndSwap(true, false) {
+		a.log.Info("absorb: the store works again")
+	}
 }
 
 // awaitHolder waits, until the answer is due, for the result of the

@@ -47,6 +47,10 @@ const DefaultWait = 30 * time.Second
 // that is less).
 const answerMargin = 500 * time.Millisecond
 
+// minAnswerMargin is at least how much sooner than ctx's deadline the
+// object is asked to answer: more than a Worker↔object round trip.
+const minAnswerMargin = 100 * time.Millisecond
+
 // maxAnswer bounds an answer read from the object.
 const maxAnswer = 128 << 10
 
@@ -93,8 +97,10 @@ func (s *Store) Acquire(ctx context.Context, key string, lockTTL time.Duration) 
 		// The object answers a little before ctx ends, so that a wait that
 		// ran out says "lease held" (the object works) rather than
 		// nothing (a hung object).
+		// The margin has a floor (a round trip to the object), or a
+		// short wait would run out as nothing rather than as "lease held".
 		left := time.Until(d)
-		wait = left - min(left/5, answerMargin)
+		wait = max(left-max(min(left/5, answerMargin), minAnswerMargin), 0)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
