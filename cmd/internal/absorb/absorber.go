@@ -114,8 +114,23 @@ type Absorber struct {
 	// down is set once a failure has been logged, until the store answers:
 	// one log line per outage, not one per refresh.
 	down atomic.Bool
-	// writes counts the write-backs under way after their answer.
-	writes sync.WaitGroup
+	// work counts the flights and the write-backs under way (after their
+	// answer or their caller's leaving); mu guards closing (set by Wait:
+	// no flight starts after it) and the flights' Add.
+	work    sync.WaitGroup
+	mu      sync.Mutex
+	closing bool
+}
+
+// track counts a new flight in work, unless Wait was called.
+func (a *Absorber) track() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closing {
+		return false
+	}
+	a.work.Add(1)
+	return true
 }
 
 // How often a failing store is tried again within the patience: a lease
@@ -181,7 +196,8 @@ func New(cfg Config) *Absorber {
 // answer; meanwhile the result is kept in process. A refresh that could
 // not start upstream within the store's half (another holder's lease)
 // returns ErrBudget without calling fn. The caller itself stops waiting
-// when ctx ends.
+// when ctx ends; the refresh goes on (Wait covers it). After Wait, Rotate
+// returns ErrClosed.
 func (a *Absorber) Rotate(ctx context.Context, refreshToken, accessToken string, fn func(context.Context) (session.Tokens, error)) (t session.Tokens, shared bool, err error) {
 	key := lookupKey(refreshToken, accessToken)
 	type result struct {
@@ -191,6 +207,10 @@ func (a *Absorber) Rotate(ctx context.Context, refreshToken, accessToken string,
 	var leader bool // set when this call's function is the flight's: read after ch
 	ch := a.group.DoChan(key, func() (any, error) {
 		leader = true
+		if !a.track() {
+			return result{}, ErrClosed
+		}
+		defer a.work.Done()
 		t, cached, err := a.coordinate(context.WithoutCancel(ctx), newBudget(ctx, a.lockTTL), key, refreshToken, fn)
 		return result{t, cached}, err
 	})

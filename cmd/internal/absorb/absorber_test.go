@@ -563,13 +563,17 @@ func TestAbsorberKeepsWhatTheStoreRefused(t *testing.T) {
 		assert.Empty(t, reasons, "the write-back is still trying")
 		mu.Unlock()
 
-		a.Wait()
+		time.Sleep(DefaultStorePatience + time.Second)
+		synctest.Wait() // the write-back has given up
+		mu.Lock()
 		assert.Equal(t, []string{"error"}, reasons, "counted once it gave up")
+		mu.Unlock()
 		again, shared, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
 		require.NoError(t, err)
 		assert.True(t, shared)
 		assert.Equal(t, first, again)
 		assert.EqualValues(t, 1, u.calls.Load(), "no reuse")
+		a.Wait()
 	})
 }
 

@@ -65,3 +65,8 @@ func (b budget) late(now time.Time) bool { return now.After(b.store.Add(b.write)
 // answerBy is when a flight must hand its result over: a write-back
 // before the caller's deadline.
 func (b budget) answerBy() time.Time { return b.deadline.Add(-b.write) }
+
+// ErrClosed is the error of a refresh that comes after Absorber.Wait (the
+// server shuts down): nothing was sent to the store or upstream; the
+// caller may try again (on another instance).
+var ErrClosed = errors.New("absorb: the server is shutting down; try again")

@@ -137,3 +137,54 @@ func TestAbsorberFailingStoreIsProbed(t *testing.T) {
 		assert.EqualValues(t, 3, fell.Load())
 	})
 }
+
+// Wait covers a refresh whose caller left: it returns once its upstream
+// call and its write-back have ended, so that a server that then closes
+// the store closes it under no one. A refresh that comes after Wait
+// touches neither the store nor the upstream: a clean retry (ErrClosed).
+func TestAbsorberWaitCoversAbandonedRefreshes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const budget = 8 * time.Second
+		store := &storetest.Broken{Store: absorb.NewMemory(0, nil), OnComplete: storetest.Fails}
+		a := absorb.New(absorb.Config{Store: store, LockTTL: budget, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		upstream, answer := make(chan struct{}), make(chan struct{})
+		var calls atomic.Int64
+		fn := func(context.Context) (session.Tokens, error) {
+			calls.Add(1)
+			close(upstream)
+			<-answer
+			return session.Tokens{AccessToken: "a1", RefreshToken: "r1"}, nil
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		rotated := make(chan error, 1)
+		go func() {
+			_, _, err := a.Rotate(ctx, "r0", "a0", fn)
+			rotated <- err
+		}()
+		<-upstream
+		cancel() // the caller leaves while the refresh is upstream
+		require.ErrorIs(t, <-rotated, context.Canceled)
+
+		waited := make(chan struct{})
+		go func() {
+			a.Wait()
+			close(waited)
+		}()
+		synctest.Wait()
+		select {
+		case <-waited:
+			require.Fail(t, "Wait returned while the refresh was upstream")
+		default:
+		}
+		close(answer)
+		<-waited
+		tried := store.Completes()
+		assert.Greater(t, tried, int64(1), "the write-back ran before Wait returned")
+		time.Sleep(budget)
+		assert.Equal(t, tried, store.Completes(), "no write-back after Wait")
+
+		_, _, err := a.Rotate(context.Background(), "r5", "a5", fn)
+		assert.ErrorIs(t, err, absorb.ErrClosed)
+		assert.EqualValues(t, 1, calls.Load())
+	})
+}

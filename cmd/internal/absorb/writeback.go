@@ -79,7 +79,7 @@ func (a *Absorber) refresh(run context.Context, b budget, key, refresh string, l
 		a.fellOn(err)
 		return t, false, nil
 	}
-	a.writes.Go(func() { a.writeBack(run, lease, value, err) })
+	a.work.Go(func() { a.writeBack(run, lease, value, err) }) // within the flight's count: never after Wait
 	return t, false, nil
 }
 
@@ -111,11 +111,18 @@ func (a *Absorber) writeBack(run context.Context, lease Lease, value []byte, err
 	}
 }
 
-// Wait waits for the write-backs still under way after their answers
-// (each gives up within StorePatience): a server that shuts down calls it
-// before it closes the Store, so that the duplicates waiting on other
-// instances still get the results.
-func (a *Absorber) Wait() { a.writes.Wait() }
+// Wait waits for the refreshes under way, those whose caller left
+// included, and for the write-backs after their answers (each gives up
+// within StorePatience); refreshes that come later return ErrClosed. A
+// server that shuts down calls it before it closes the Store, so that the
+// duplicates waiting on other instances still get the results and
+// nothing runs against the closed Store.
+func (a *Absorber) Wait() {
+	a.mu.Lock()
+	a.closing = true
+	a.mu.Unlock()
+	a.work.Wait()
+}
 
 // fellOn reports a result the store did not take because of err.
 func (a *Absorber) fellOn(err error) {

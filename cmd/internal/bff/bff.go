@@ -258,9 +258,9 @@ func (h *Handler) Exchange(ctx context.Context, token, access string) (session.T
 	return t, err
 }
 
-// Wait waits for the absorber's write-backs still under way after their
-// answers (absorb.Absorber.Wait): call it at shutdown, before closing the
-// Store.
+// Wait waits for the absorber's refreshes and write-backs still under
+// way, those whose caller left included (absorb.Absorber.Wait): call it
+// at shutdown, before closing the Store.
 func (h *Handler) Wait() {
 	if h.absorb != nil {
 		h.absorb.Wait()

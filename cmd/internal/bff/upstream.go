@@ -17,6 +17,8 @@ func failure(err error) (status int, code, message string) {
 	switch {
 	case errors.Is(err, absorb.ErrBudget):
 		return http.StatusServiceUnavailable, "refresh_pending", "another refresh of this session has not finished; try again"
+	case errors.Is(err, absorb.ErrClosed):
+		return http.StatusServiceUnavailable, "refresh_pending", "the server is shutting down; try again"
 	case !errors.As(err, &e) && errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout, "upstream_timeout", "the refresh did not finish in time; try again"
 	}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/absorb"
@@ -56,7 +57,12 @@ func (f Fault) do(ctx context.Context) error {
 type Broken struct {
 	absorb.Store
 	OnAcquire, OnComplete Fault // what Acquire and Complete do
+
+	completes atomic.Int64
 }
+
+// Completes returns how many times its leases' Complete was called.
+func (s *Broken) Completes() int64 { return s.completes.Load() }
 
 // Acquire implements absorb.Store.
 func (s *Broken) Acquire(ctx context.Context, key string, ttl time.Duration) ([]byte, absorb.Lease, error) {
@@ -65,7 +71,7 @@ func (s *Broken) Acquire(ctx context.Context, key string, ttl time.Duration) ([]
 	}
 	v, l, err := s.Store.Acquire(ctx, key, ttl)
 	if l != nil {
-		l = brokenLease{l, s.OnComplete}
+		l = brokenLease{l, s.OnComplete, &s.completes}
 	}
 	return v, l, err
 }
@@ -73,9 +79,11 @@ func (s *Broken) Acquire(ctx context.Context, key string, ttl time.Duration) ([]
 type brokenLease struct {
 	absorb.Lease
 	complete Fault
+	calls    *atomic.Int64
 }
 
 func (l brokenLease) Complete(ctx context.Context, v []byte, ttl time.Duration) error {
+	l.calls.Add(1)
 	if err := l.complete.do(ctx); err != nil {
 		return err
 	}
