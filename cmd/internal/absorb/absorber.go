@@ -299,6 +299,12 @@ func (a *Absorber) kept(key string) ([]byte, time.Duration) {
 // that holder's result until the answer is due, and returns ErrBudget if
 // there is none.
 func (a *Absorber) acquire(run context.Context, b budget, key string) ([]byte, Lease, error) {
+	if b.storeOver(time.Now()) || b.late(time.Now()) {
+		// No time left for the store or for the upstream after it (the
+		// caller's deadline, or a first round that used the share up):
+		// the budget's, not the store's failure.
+		return nil, nil, ErrBudget
+	}
 	ctx, cancel := context.WithDeadline(run, b.store)
 	defer cancel()
 	for {

@@ -56,11 +56,22 @@ func newBudget(ctx context.Context, lockTTL time.Duration) budget {
 	}
 }
 
+// minUpstream is the least time an upstream call is started with: a
+// budget too short for it (a caller whose deadline has nearly passed)
+// answers ErrBudget instead.
+const minUpstream = 100 * time.Millisecond
+
 // late reports whether an upstream call starting at now would get less
 // than its share: it may start up to a write-back time after the store
 // waits end (a store that did not answer is given up on at store), so it
-// gets at least 0.35 of the budget.
-func (b budget) late(now time.Time) bool { return now.After(b.store.Add(b.write)) }
+// gets at least 0.35 of the budget, and never less than minUpstream.
+func (b budget) late(now time.Time) bool {
+	return !now.Before(b.store.Add(b.write)) || b.upstream.Sub(now) < minUpstream
+}
+
+// storeOver reports whether the store's share has ended by now: a store
+// call then would fail for want of time, not because the store does.
+func (b budget) storeOver(now time.Time) bool { return !now.Before(b.store) }
 
 // answerBy is when a flight must hand its result over: a write-back
 // before the caller's deadline.

@@ -2,9 +2,11 @@ package absorb_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -187,4 +189,46 @@ func TestAbsorberWaitCoversAbandonedRefreshes(t *testing.T) {
 		assert.ErrorIs(t, err, absorb.ErrClosed)
 		assert.EqualValues(t, 1, calls.Load())
 	})
+}
+
+// A budget that is over (the caller's deadline has passed) or too short
+// for an upstream call is no store outage: the refresh answers ErrBudget
+// without calling the upstream, and neither logs the store as unavailable
+// nor counts a fallback.
+func TestAbsorberBudgetOverIsNoOutage(t *testing.T) {
+	tests := []struct {
+		name    string
+		left    time.Duration // until the caller's deadline
+		acquire storetest.Fault
+	}{
+		{"deadline passed, store works", -time.Second, storetest.Works},
+		{"deadline passed, store hangs", -time.Second, storetest.Hangs},
+		{"deadline now, store works", 0, storetest.Works},
+		{"too short for the upstream, store works", 50 * time.Millisecond, storetest.Works},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				store := &storetest.Broken{Store: absorb.NewMemory(0, nil), OnAcquire: tt.acquire}
+				var logged strings.Builder
+				var fell atomic.Int64
+				a := absorb.New(absorb.Config{Store: store, Logger: slog.New(slog.NewTextHandler(&logged, nil)),
+					OnFallback: func(string) { fell.Add(1) }})
+				var calls atomic.Int64
+				fn := func(context.Context) (session.Tokens, error) {
+					calls.Add(1)
+					return session.Tokens{AccessToken: "a1", RefreshToken: "r1"}, nil
+				}
+				ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(tt.left))
+				defer cancel()
+				_, _, err := a.Rotate(ctx, "r0", "a0", fn)
+				time.Sleep(time.Minute) // the flight, if the caller left before it ended
+				synctest.Wait()
+				assert.True(t, errors.Is(err, absorb.ErrBudget) || errors.Is(err, context.DeadlineExceeded), "got %v", err)
+				assert.Zero(t, calls.Load(), "no upstream call without time for it")
+				assert.Zero(t, fell.Load(), "no fallback counted")
+				assert.NotContains(t, logged.String(), "unavailable")
+			})
+		})
+	}
 }
