@@ -343,23 +343,29 @@ func (a *Absorber) acquire(run context.Context, b budget, key string) ([]byte, L
 			case <-ctx.Done():
 			}
 		}
-		a.fell("error", err)
-		if a.store == Store(a.fallback) {
-			return nil, nil, nil
-		}
-		// In process, only another round of this process's own flights
-		// can hold the key: wait for it no longer than the write-back.
-		fctx, fcancel := context.WithTimeout(run, b.write)
-		value, lease, err = a.fallback.Acquire(fctx, key, a.lockTTL)
-		fcancel()
-		switch {
-		case errors.Is(err, ErrStoreFull):
-			return nil, nil, nil
-		case err != nil:
-			return nil, nil, ErrBudget
-		}
-		return value, lease, nil
+		return a.fallBack(run, b, key, err)
 	}
+}
+
+// fallBack reports the store's failure (err) and acquires key in process
+// instead.
+func (a *Absorber) fallBack(run context.Context, b budget, key string, err error) ([]byte, Lease, error) {
+	a.fell("error", err)
+	if a.store == Store(a.fallback) {
+		return nil, nil, nil
+	}
+	// In process, only another round of this process's own flights can
+	// hold the key: wait for it no longer than the write-back.
+	fctx, fcancel := context.WithTimeout(run, b.write)
+	value, lease, err := a.fallback.Acquire(fctx, key, a.lockTTL)
+	fcancel()
+	switch {
+	case errors.Is(err, ErrStoreFull):
+		return nil, nil, nil
+	case err != nil:
+		return nil, nil, ErrBudget
+	}
+	return value, lease, nil
 }
 
 // probe is Store.Acquire within ctx or, while the store has been failing
@@ -394,15 +400,26 @@ func (a *Absorber) answered() {
 
 // awaitHolder waits, until the answer is due, for the result of the
 // refresh that holds key's lease in the store, or for the lease (the
-// holder gave up or died). ErrBudget when neither came.
+// holder gave up or died). ErrBudget when neither came. A store that
+// fails meanwhile (a dropped connection, a busy object) is an outage:
+// the refresh falls back in process, if there is still time for the
+// upstream call.
 func (a *Absorber) awaitHolder(run context.Context, b budget, key string) ([]byte, Lease, error) {
 	ctx, cancel := context.WithDeadline(run, b.answerBy())
 	defer cancel()
 	value, lease, err := a.store.Acquire(ctx, key, a.lockTTL)
-	if err != nil {
+	switch {
+	case err == nil:
+		return value, lease, nil
+	case errors.Is(err, ErrStoreFull):
+		a.fell("full", err)
+		return nil, nil, nil
+	case errors.Is(err, ErrLeaseHeld) || ctx.Err() != nil || b.late(time.Now()):
 		return nil, nil, ErrBudget
 	}
-	return value, lease, nil
+	now := time.Now()
+	a.failingSince.CompareAndSwap(nil, &now)
+	return a.fallBack(run, b, key, err)
 }
 
 // release gives lease up within the budget's write-back time.

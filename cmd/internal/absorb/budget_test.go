@@ -232,3 +232,42 @@ func TestAbsorberBudgetOverIsNoOutage(t *testing.T) {
 		})
 	}
 }
+
+// heldThenDown is a store whose first Acquire finds the lease held
+// elsewhere, and which then fails (a dropped connection, a busy object).
+type heldThenDown struct {
+	absorb.Store
+	acquires atomic.Int64
+}
+
+func (s *heldThenDown) Acquire(ctx context.Context, key string, ttl time.Duration) ([]byte, absorb.Lease, error) {
+	if s.acquires.Add(1) == 1 {
+		return nil, nil, absorb.LeaseHeld(context.DeadlineExceeded)
+	}
+	return nil, nil, storetest.ErrDown
+}
+
+// A store that fails while a refresh waits for another instance's lease
+// is a store outage, not a spent budget: the refresh falls back in
+// process (counted, as any fallback) rather than answer ErrBudget.
+func TestAbsorberStoreFailsWhileAwaitingHolder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const budget = 8 * time.Second
+		var fell atomic.Int64
+		a := absorb.New(absorb.Config{Store: &heldThenDown{Store: absorb.NewMemory(0, nil)}, LockTTL: budget,
+			StorePatience: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), OnFallback: func(string) { fell.Add(1) }})
+		var calls atomic.Int64
+		fn := func(context.Context) (session.Tokens, error) {
+			calls.Add(1)
+			return session.Tokens{AccessToken: "a1", RefreshToken: "r1"}, nil
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), budget)
+		defer cancel()
+		tok, _, err := a.Rotate(ctx, "r0", "a0", fn)
+		require.NoError(t, err, "no request fails when the store does")
+		assert.Equal(t, "a1", tok.AccessToken)
+		assert.EqualValues(t, 1, calls.Load())
+		assert.EqualValues(t, 1, fell.Load())
+		a.Wait()
+	})
+}
