@@ -212,13 +212,18 @@ if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2} end
 return {0, redis.call('PTTL', KEYS[2])}
 `)
 
-// completeScript stores the result for its TTL, ends the lease if it is
-// still the caller's, and publishes the key with the (sealed) result, so
-// that waiters need not read it back: a Redis restart between the two
-// would lose it.
+// completeScript stores the result for its TTL and ends the lease, if
+// the lease is still the caller's or the key has neither a lease nor a
+// result (the lease lapsed and no one took over: the result is still
+// worth keeping), and publishes the key with the (sealed) result, so that
+// waiters need not read it back: a Redis restart between the two would
+// lose it. A late completion never overwrites a newer holder's result
+// nor pre-empts its refresh (as with Memory).
 var completeScript = redis.NewScript(`
+local lock = redis.call('GET', KEYS[2])
+if lock ~= ARGV[1] and (lock or redis.call('EXISTS', KEYS[1]) == 1) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+if lock then redis.call('DEL', KEYS[2]) end
 redis.call('PUBLISH', ARGV[4], ARGV[5] .. '\n' .. ARGV[2])
 return 1
 `)

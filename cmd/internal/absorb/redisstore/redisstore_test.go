@@ -142,3 +142,42 @@ func TestCloseTwice(t *testing.T) {
 	first := s.Close()
 	assert.NotPanics(t, func() { assert.Equal(t, first, s.Close()) })
 }
+
+// A completion that comes after its lease lapsed and another holder's
+// refresh completed does not overwrite the newer result: the waiters and
+// later duplicates get the newer pair.
+func TestLateCompleteKeepsTheNewerResult(t *testing.T) {
+	mr := miniredis.RunT(t)
+	a, b := open(t, mr), open(t, mr)
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name      string
+		newer     bool // the second holder completed
+		wantValue string
+	}{
+		{"after a newer result", true, "newer"},
+		{"while a newer lease is held", false, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			key := fmt.Sprintf("late-%s-%d", strings.ReplaceAll(tt.name, " ", "-"), time.Now().UnixNano())
+			_, old, err := a.Acquire(ctx, key, 50*time.Millisecond)
+			require.NoError(t, err)
+			require.NotNil(t, old)
+			mr.FastForward(50 * time.Millisecond) // the first lease lapses
+			_, newer, err := b.Acquire(ctx, key, time.Hour)
+			require.NoError(t, err)
+			require.NotNil(t, newer)
+			if tt.newer {
+				require.NoError(t, newer.Complete(ctx, []byte("newer"), time.Minute))
+			}
+			require.NoError(t, old.Complete(ctx, []byte("older"), time.Minute), "a late completion is harmless")
+			got, err := mr.Get("fwr:absorb:" + key + ":v")
+			if tt.wantValue == "" {
+				assert.ErrorIs(t, err, miniredis.ErrKeyNotFound, "the newer holder's refresh is not pre-empted")
+			} else {
+				require.NoError(t, err)
+				assert.Equal(t, tt.wantValue, got)
+			}
+		})
+	}
+}
