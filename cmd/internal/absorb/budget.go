@@ -33,6 +33,7 @@ const (
 // that could not start upstream in time starts none (ErrBudget): cut
 // short after the upstream rotated, it would lose the new pair.
 type budget struct {
+	start    time.Time     // the refresh began: any lease it takes lasts past start+LockTTL
 	store    time.Time     // the store waits end
 	upstream time.Time     // the upstream call ends
 	write    time.Duration // bounds the write-back before answering
@@ -49,6 +50,7 @@ func newBudget(ctx context.Context, lockTTL time.Duration) budget {
 	}
 	w := b / writeShare
 	return budget{
+		start:    now,
 		store:    now.Add(b / storeShare),
 		upstream: now.Add(b - 2*w),
 		write:    w,

@@ -87,14 +87,19 @@ func TestAbsorberBudget(t *testing.T) {
 					assert.Zero(t, took-budget/4, "a working store costs no time")
 				}
 				assert.Less(t, dupTook, budget, "the duplicate answered within its budget")
-				if tt.acquire == storetest.Works {
+				switch {
+				case tt.acquire == storetest.Works && tt.complete == storetest.Works:
+					require.NoError(t, dupErr, "a working store: the duplicate waits for the pair")
+					assert.Equal(t, tok, dup, "the duplicate shares the pair")
+					assert.EqualValues(t, 1, calls.Load(), "one upstream refresh")
+				case tt.acquire == storetest.Works:
 					if dupErr != nil {
 						assert.ErrorIs(t, dupErr, absorb.ErrBudget, "a clean retry")
 					} else {
 						assert.Equal(t, tok, dup, "the duplicate shares the pair")
 					}
 					assert.EqualValues(t, 1, calls.Load(), "one upstream refresh while the store answers")
-				} else {
+				default:
 					// The documented limit of an outage: each instance
 					// absorbs its own duplicates, and refreshes on its own.
 					assert.NoError(t, dupErr)
@@ -268,6 +273,32 @@ func TestAbsorberStoreFailsWhileAwaitingHolder(t *testing.T) {
 		assert.Equal(t, "a1", tok.AccessToken)
 		assert.EqualValues(t, 1, calls.Load())
 		assert.EqualValues(t, 1, fell.Load())
+		a.Wait()
+	})
+}
+
+// The write-back after the answer ends with the lease (LockTTL after the
+// refresh began, at the latest), even when the patience would last
+// longer: past it, the key may be another holder's.
+func TestAbsorberWriteBackEndsWithTheLease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const lockTTL = 8 * time.Second
+		store := &storetest.Broken{Store: absorb.NewMemory(0, nil), OnComplete: storetest.Fails}
+		a := absorb.New(absorb.Config{Store: store, LockTTL: lockTTL, StorePatience: lockTTL,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		start := time.Now()
+		fn := func(context.Context) (session.Tokens, error) {
+			time.Sleep(lockTTL / 4) // a slow upstream
+			return session.Tokens{AccessToken: "a1", RefreshToken: "r1"}, nil
+		}
+		_, _, err := a.Rotate(context.Background(), "r0", "a0", fn)
+		require.NoError(t, err)
+		time.Sleep(time.Until(start.Add(lockTTL)))
+		synctest.Wait()
+		tried := store.Completes()
+		assert.Greater(t, tried, int64(1), "the write-back ran")
+		time.Sleep(lockTTL)
+		assert.Equal(t, tried, store.Completes(), "no write-back once the lease may have lapsed")
 		a.Wait()
 	})
 }

@@ -79,7 +79,7 @@ func (a *Absorber) refresh(run context.Context, b budget, key, refresh string, l
 		a.fellOn(err)
 		return t, false, nil
 	}
-	a.work.Go(func() { a.writeBack(run, lease, value, err) }) // within the flight's count: never after Wait
+	a.work.Go(func() { a.writeBack(run, b, lease, value, err) }) // within the flight's count: never after Wait
 	return t, false, nil
 }
 
@@ -89,9 +89,15 @@ func (a *Absorber) refresh(run context.Context, b budget, key, refresh string, l
 // instances to take the lease after its TTL and refresh with the
 // rotated-out token. It tries within the patience, which outlasts their
 // share of the store waits, and sooner than they do (completeRetry <
-// storeRetry); not once the store is known to be down.
-func (a *Absorber) writeBack(run context.Context, lease Lease, value []byte, err error) {
-	ctx, cancel := context.WithTimeout(run, a.patience)
+// storeRetry); not once the store is known to be down, nor once the
+// lease may have lapsed (LockTTL after the refresh began): the key may
+// then be another holder's.
+func (a *Absorber) writeBack(run context.Context, b budget, lease Lease, value []byte, err error) {
+	end := time.Now().Add(a.patience)
+	if lapse := b.start.Add(a.lockTTL); lapse.Before(end) {
+		end = lapse
+	}
+	ctx, cancel := context.WithDeadline(run, end)
 	defer cancel()
 	for {
 		select {
