@@ -105,9 +105,11 @@ func TestSteadyAfterARefreshAhead(t *testing.T) {
 	start := time.Unix(1_700_000_000, 0)
 	next := start.Add(2 * time.Minute)
 	p := New(Config{
-		Refresh: func(Context) (Result, error) { return Result{Status: 200, Expiry: next, Lifetime: 2 * time.Minute}, nil },
-		Ahead:   30 * time.Second,
-		Now:     testclock.New(start).Now,
+		Refresh: func(Context) (Result, error) {
+			return Result{Status: 200, Expiry: next, Lifetime: 2 * time.Minute}, nil
+		},
+		Ahead: 30 * time.Second,
+		Now:   testclock.New(start).Now,
 	})
 	var c Call
 	require.True(t, p.Begin(&c, Shared{Version: 1, Expiry: start.Add(10 * time.Second), Lifetime: time.Minute}), "due")
