@@ -234,14 +234,15 @@ async function send(core, request, signal) {
   let id = 0; // before the module runs, every call is sent under lease 0
   /** @type {Token} */
   let token = NO_TOKEN; // and the module learns the session cookie it was sent with
+  const cookies = core.raw();
   if (!api) {
     core.fast++;
-    token = core.parse(core.raw());
-  } else if (lease.id && core.raw() === lease.cookie && Date.now() < lease.until) {
+    token = core.parse(cookies);
+  } else if (lease.id && cookies === lease.cookie && Date.now() < lease.until) {
     id = lease.id;
     core.fast++;
   } else {
-    const now = core.parse(core.raw());
+    const now = core.parse(cookies);
     const v = api.begin(signal, now.expiresMs, now.lifetimeMs);
     id = typeof v === "number" ? v : await Promise.race([v, core.exited]);
   }

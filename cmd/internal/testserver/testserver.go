@@ -166,14 +166,16 @@ func (s *Server) withFaults(prefix string, next http.Handler) http.Handler {
 	})
 }
 
-// Release lets every held request go on.
-func (s *Server) Release() { s.ReleasePath("") }
-
 // ReleasePath lets the held requests to path go on; every held request
 // when path is "".
 func (s *Server) ReleasePath(path string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.releaseLocked(path)
+}
+
+// releaseLocked is ReleasePath with s.mu held.
+func (s *Server) releaseLocked(path string) {
 	for p, ch := range s.held {
 		if path == "" || p == path {
 			close(ch)
@@ -219,10 +221,7 @@ func (s *Server) Reset() {
 	defer s.mu.Unlock()
 	s.requests = map[string]int{}
 	s.faults = map[string]*fault{}
-	for p, ch := range s.held {
-		close(ch)
-		delete(s.held, p)
-	}
+	s.releaseLocked("")
 }
 
 // Close stops the server and its upstream.
