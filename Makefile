@@ -33,7 +33,7 @@ $(WASM): $(WASM_SRC)
 	GOOS=js GOARCH=wasm $(GO) build $(RELEASE) $(COLD) -o $@ ./wasm
 
 $(WASM).gz $(WASM).br: $(WASM)
-	$(GO) run ./cmd/internal/tools/precompress $<
+	$(GO) run ./cmd/precompress $<
 
 js/wasm_exec.js: $(GOROOT)/lib/wasm/wasm_exec.js
 	cp $< $@
@@ -66,7 +66,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-OIDC_PROVIDER := cmd/internal/oidctest/provider
+OIDC_PROVIDER := internal/testing/oidctest/provider
 
 $(OIDC_PROVIDER)/node_modules/.package-lock.json: $(OIDC_PROVIDER)/package.json $(OIDC_PROVIDER)/package-lock.json
 	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20+ (Debian: apt-get install nodejs npm)"; exit 1; }
@@ -77,7 +77,7 @@ $(OIDC_PROVIDER)/node_modules/.package-lock.json: $(OIDC_PROVIDER)/package.json 
 npm: node_modules/.package-lock.json
 
 WORKER := build/worker
-WORKER_SRC := $(shell find cmd/internal -name '*.go' -not -name '*_test.go') $(wildcard cmd/worker/*.go) go.mod go.sum
+WORKER_SRC := $(shell find bff internal refresh -name '*.go' -not -name '*_test.go') $(wildcard cmd/worker/*.go) go.mod go.sum
 WRANGLER := npx --no-install wrangler --config cmd/worker/wrangler.toml
 WORKER_PORT ?= 8787
 DEMO_UPSTREAM_ADDR ?= 127.0.0.1:8788
@@ -129,22 +129,22 @@ test: test-native test-js test-types test-e2e test-oidc test-worker test-bench t
 test-native: ## native packages with -race (includes a smoke run of the benchmarks)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./wasm/refresh/ ./cmd/...
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
 
 .PHONY: test-multi
 test-multi: ## several cmd/server processes sharing a real redis-server, against a strict-rotation upstream
 	@command -v redis-server >/dev/null || { echo "redis-server is missing: run 'apt-get install -y redis-server' (as root), then make test-multi"; exit 1; }
-	$(GO) test -count=1 -v -tags multi ./cmd/internal/multitest/
+	$(GO) test -count=1 -v -tags multi ./internal/testing/multitest/
 
 .PHONY: test-soak
 test-soak: ## a 12-second smoke run of make soak (fails if a transient upstream failure loses a session)
 	@command -v redis-server >/dev/null || { echo "redis-server is missing: run 'apt-get install -y redis-server' (as root), then make test-soak"; exit 1; }
-	$(GO) run ./cmd/internal/tools/soak -smoke
+	$(GO) run ./internal/tools/soak -smoke
 
 .PHONY: test-js
 test-js: wasm ## GOOS=js GOARCH=wasm tests under Node against a real server
 	GOOS=js GOARCH=wasm $(GO) vet ./wasm/...
-	$(GO) run ./cmd/internal/tools/withserver -- env GOOS=js GOARCH=wasm $(GO) test -count=1 -exec $(WASM_EXEC) ./wasm/ ./wasm/refresh/ ./wasm/internal/...
+	$(GO) run ./internal/tools/withserver -- env GOOS=js GOARCH=wasm $(GO) test -count=1 -exec $(WASM_EXEC) ./wasm/ ./refresh/ ./internal/ctxlite/
 
 .PHONY: test-types
 test-types: npm ## type-check js/fetch-with-refresh.d.ts, and the loader against it (checkJs), with tsc
@@ -153,50 +153,50 @@ test-types: npm ## type-check js/fetch-with-refresh.d.ts, and the loader against
 .PHONY: test-e2e
 test-e2e: wasm ## end-to-end tests in headless Chromium (writes test-artifacts/demo.png)
 	@command -v chromium >/dev/null || { echo "chromium is missing: run 'apt-get install -y chromium' (as root), then make test-e2e"; exit 1; }
-	$(GO) test -count=1 -v -tags e2e ./cmd/internal/e2e/
+	$(GO) test -count=1 -v -tags e2e ./internal/testing/e2e/
 
 .PHONY: test-oidc
 test-oidc: wasm worker npm $(OIDC_PROVIDER)/node_modules/.package-lock.json ## OIDC mode, native and on the local Workers runtime, against a real OpenID provider (oidc-provider from npm) in headless Chromium
 	@command -v chromium >/dev/null || { echo "chromium is missing: run 'apt-get install -y chromium' (as root), then make test-oidc"; exit 1; }
-	$(GO) test -count=1 -v -tags oidc ./cmd/internal/oidctest/
+	$(GO) test -count=1 -v -tags oidc ./internal/testing/oidctest/
 
 .PHONY: test-worker
 test-worker: worker npm ## the Worker under the local Workers runtime (wrangler/workerd), its Durable Object, and a deploy dry run
 	GOOS=js GOARCH=wasm $(GO) vet ./cmd/worker
-	$(GO) test -count=1 -v -tags workers ./cmd/internal/workertest/
+	$(GO) test -count=1 -v -tags workers ./internal/testing/workertest/
 
 .PHONY: test-package
 test-package: package ## list and check the npm tarball's contents
-	FWR_PACKAGE=$(CURDIR)/$(PACKAGE) $(GO) test -count=1 -tags package ./cmd/internal/recipes/
+	FWR_PACKAGE=$(CURDIR)/$(PACKAGE) $(GO) test -count=1 -tags package ./internal/testing/recipes/
 
 .PHONY: test-recipes
 test-recipes: package ## the recipes (Vite, ky, openapi-fetch, webpack, Next.js) installed from the tarball, built and driven in Chromium
 	@command -v chromium >/dev/null || { echo "chromium is missing: run 'apt-get install -y chromium' (as root), then make test-recipes"; exit 1; }
-	FWR_PACKAGE=$(CURDIR)/$(PACKAGE) $(GO) test -count=1 -v -timeout 20m -tags recipes ./cmd/internal/recipes/
+	FWR_PACKAGE=$(CURDIR)/$(PACKAGE) $(GO) test -count=1 -v -timeout 20m -tags recipes ./internal/testing/recipes/
 
 .PHONY: screenshot
-screenshot: test-e2e ## refresh the README's screenshot (cmd/internal/e2e/screenshot.png, not deployed) from the e2e run
-	cp test-artifacts/demo.png cmd/internal/e2e/screenshot.png
+screenshot: test-e2e ## refresh the README's screenshot (internal/testing/e2e/screenshot.png, not deployed) from the e2e run
+	cp test-artifacts/demo.png internal/testing/e2e/screenshot.png
 
 ## Benchmarks
 
 .PHONY: bench
 bench: wasm worker ## sizes, start-up, overhead, storm and server figures against baselines (writes bench/results.md)
 	@command -v chromium >/dev/null || { echo "chromium is missing: run 'apt-get install -y chromium' (as root), then make bench"; exit 1; }
-	$(GO) run ./cmd/internal/tools/bench
+	$(GO) run ./internal/tools/bench
 
 .PHONY: profile
 profile: wasm ## where the time of one call goes, in Chromium (a measurement, not a test; noisy on a busy machine)
-	$(GO) test -count=1 -v -tags 'e2e profile' -run TestProfile ./cmd/internal/e2e/
+	$(GO) test -count=1 -v -tags 'e2e profile' -run TestProfile ./internal/testing/e2e/
 
 .PHONY: test-bench
 test-bench: wasm worker ## a smoke run of make bench: one short iteration of each figure
-	$(GO) run ./cmd/internal/tools/bench -smoke
+	$(GO) run ./internal/tools/bench -smoke
 
 .PHONY: soak
 soak: ## 500 sessions for 60 s against 3 instances + Redis under scheduled faults, without and with a grace window; prints the table
 	@command -v redis-server >/dev/null || { echo "redis-server is missing: run 'apt-get install -y redis-server' (as root), then make soak"; exit 1; }
-	$(GO) run ./cmd/internal/tools/soak
+	$(GO) run ./internal/tools/soak
 
 .PHONY: clean
 clean: ## remove build outputs

@@ -12,7 +12,7 @@
 // between the tabs and turns the module's outcomes into Error objects and
 // events. Every decision (when to refresh, when a lease holds, which
 // attempts to withdraw, what a login or an ended session is, who is told)
-// is made in Go: wasm/ and wasm/refresh. Types: fetch-with-refresh.d.ts,
+// is made in Go: wasm/ and refresh. Types: fetch-with-refresh.d.ts,
 // which `make test-types` checks against this file's JSDoc (tsc with
 // checkJs).
 

@@ -3,8 +3,8 @@
 package main
 
 import (
-	"github.com/fetch-with-refresh/fetch-with-refresh/wasm/internal/ctxlite"
-	"github.com/fetch-with-refresh/fetch-with-refresh/wasm/refresh"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/ctxlite"
+	"github.com/fetch-with-refresh/fetch-with-refresh/refresh"
 	"github.com/hack-pad/safejs"
 )
 

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/fetch-with-refresh/fetch-with-refresh/wasm/refresh"
+	"github.com/fetch-with-refresh/fetch-with-refresh/refresh"
 	"github.com/hack-pad/safejs"
 )
 

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/fetch-with-refresh/fetch-with-refresh/internal/scenario"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/scenario"
 	"github.com/hack-pad/safejs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"

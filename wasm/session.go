@@ -3,7 +3,7 @@
 package main
 
 import (
-	"github.com/fetch-with-refresh/fetch-with-refresh/wasm/refresh"
+	"github.com/fetch-with-refresh/fetch-with-refresh/refresh"
 	"github.com/hack-pad/safejs"
 )
 

@@ -20,19 +20,14 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/absorb"
-	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/absorb/redisstore"
-	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/app"
-	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/config"
-	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/oidclogin"
-	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
-	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/ssr"
-	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/upstream"
-	"github.com/fetch-with-refresh/fetch-with-refresh/internal/authclient"
+	"github.com/fetch-with-refresh/fetch-with-refresh/bff"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/config"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/demo"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/demo/ssr"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/site"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/redis/go-redis/v9"
 )
 
 func main() {
@@ -61,114 +56,114 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	logOut := newAsyncWriter(stderr, 8192)
 	defer logOut.Flush()
-	var handler slog.Handler = slog.NewTextHandler(logOut, nil)
-	if cfg.LogJSON {
-		handler = slog.NewJSONHandler(logOut, nil)
-	}
-	log := slog.New(handler)
+	log := newLogger(logOut, cfg.LogJSON)
 	transport := newTransport()
 	defer transport.CloseIdleConnections()
 
-	cookies := session.Cookies{AccessMaxAge: cfg.AccessMaxAge, RefreshMaxAge: cfg.RefreshMaxAge, Insecure: cfg.Insecure}
-	upstreamURL := cfg.Upstream
-	if upstreamURL == nil {
-		demo := upstream.New(upstream.Config{AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Grace: cfg.RefreshGrace, NoRotate: !cfg.RefreshRotate})
-		addr, stopDemo, err := serve(cfg.DemoAddr, demo, log.With("server", "demo-upstream"))
-		if err != nil {
-			return fmt.Errorf("demo upstream: %w", err)
-		}
-		defer stopDemo()
-		upstreamURL = &url.URL{Scheme: "http", Host: addr}
-		log.Info("demo upstream", "url", upstreamURL.String(), "login", "demo / demo", "access_ttl", cfg.AccessTTL.String())
-	}
-
-	var store absorb.Store // nil: in process
-	if cfg.Redis != "" {
-		rs, err := redisstore.Open(cfg.Redis)
+	b := cfg.BFF()
+	b.Transport, b.Logger = transport, log
+	demoMode := b.Upstream == nil
+	if demoMode {
+		u, stopDemo, err := startDemo(cfg, log)
 		if err != nil {
 			return err
 		}
-		defer rs.Close()
-		store = rs
-		redis.SetLogger(redisLogger{log.With("component", "redis")})
-		log.Info("duplicate refreshes are absorbed through Redis", "addr", redisAddr(cfg.Redis))
+		defer stopDemo()
+		b.Upstream = u
 	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	observer := newMetrics(reg)
-	var at listening
-	if cfg.MetricsAddr != "" {
-		metrics := http.NewServeMux()
-		metrics.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		addr, stopMetrics, err := serve(cfg.MetricsAddr, metrics, log)
+	if cfg.Redis != "" {
+		store, err := openRedis(cfg.Redis, log)
 		if err != nil {
-			return fmt.Errorf("-metrics-addr: %w", err)
+			return err
 		}
-		defer stopMetrics()
-		at.metrics = "http://" + addr
-		log.Info("metrics", "url", at.metrics+"/metrics")
+		defer store.Close()
+		b.Store = store
 	}
+	var at listening
+	observer, metricsURL, stopMetrics, err := startMetrics(cfg.MetricsAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	b.Observer, at.metrics = observer, metricsURL
 
-	var authPages *oidclogin.Handler
-	var authClient authclient.Client
-	if o := cfg.OIDC; o.Issuer != "" {
+	api, err := bff.New(b)
+	if err != nil {
+		return err
+	}
+	if b.OIDC != nil {
 		dctx, cancel := context.WithTimeout(ctx, cfg.AuthTimeout)
-		authPages, err = oidclogin.Discover(dctx, oidclogin.Config{
-			Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, Scopes: o.Scopes, Audience: o.Audience,
-			PublicURL: o.PublicURL, Transport: transport, Timeout: cfg.AuthTimeout,
-			Cookies: cookies, Log: log.With("component", "oidc"),
-			Observe: func(d time.Duration) { observer.Upstream("auth", d) },
-		})
+		err := api.Discover(dctx)
 		cancel()
 		if err != nil {
 			return err
 		}
-		authClient = authPages.Client()
-		log.Info("OpenID Connect mode", "issuer", o.Issuer, "client_id", o.ClientID, "redirect_uri", o.PublicURL.JoinPath("auth/callback").String())
+		log.Info("OpenID Connect mode", "issuer", b.OIDC.Issuer, "client_id", b.OIDC.ClientID, "redirect_uri", b.OIDC.PublicURL.JoinPath("auth/callback").String())
 	}
-
-	api, auth := app.New(app.Config{
-		Upstream:       upstreamURL,
-		Transport:      transport,
-		AuthTimeout:    cfg.AuthTimeout,
-		ProxyTimeout:   cfg.ProxyTimeout,
-		Cookies:        cookies,
-		Observer:       observer,
-		Store:          store,
-		Logger:         log,
-		TrustedProxies: cfg.TrustedProxies,
-		AuthClient:     authClient,
-		AuthPages:      optional(authPages),
-	})
-	pages := ssr.New(ssr.Config{Upstream: upstreamURL, Transport: transport, Auth: auth})
-	site := app.WithStatic(api, pages, os.DirFS(cfg.WWWDir), os.DirFS(cfg.JSDir))
-
+	var pages http.Handler // the demo's server-rendered page: demo mode only
+	if demoMode {
+		pages = ssr.New(ssr.Config{Upstream: b.Upstream, Transport: transport, Auth: api})
+	}
+	handler := site.New(api, pages, os.DirFS(cfg.WWWDir), os.DirFS(cfg.JSDir))
 	if cfg.AccessLog {
-		site = logRequests(log, site)
+		handler = logRequests(log, handler)
 	}
-	addr, stopMain, err := serve(cfg.Addr, site, log)
+	addr, stopMain, err := serve(cfg.Addr, handler, log)
 	if err != nil {
 		return err
 	}
 	at.base = "http://" + addr
-	log.Info("fetch-with-refresh is serving", "url", at.base+"/", "upstream", upstreamURL.Redacted(), "secure_cookies", !cfg.Insecure)
+	log.Info("fetch-with-refresh is serving", "url", at.base+"/", "upstream", b.Upstream.Redacted(), "secure_cookies", !cfg.Insecure)
 	if ready != nil {
 		ready <- at
 	}
 	<-ctx.Done()
 	log.Info("shutting down")
 	stopMain()
-	auth.Wait() // results still being written to the store, before it closes
+	api.Wait() // results still being written to the store, before it closes
 	return nil
 }
 
-// optional returns h as an http.Handler, nil when h is nil.
-func optional(h *oidclogin.Handler) http.Handler {
-	if h == nil {
-		return nil
+// newLogger returns the server's logger: text lines, or JSON lines.
+func newLogger(out io.Writer, jsonLines bool) *slog.Logger {
+	if jsonLines {
+		return slog.New(slog.NewJSONHandler(out, nil))
 	}
-	return h
+	return slog.New(slog.NewTextHandler(out, nil))
+}
+
+// startDemo starts the embedded demo upstream on loopback (-demo-addr)
+// and returns its URL and a function that stops it.
+func startDemo(cfg *config.Config, log *slog.Logger) (*url.URL, func(), error) {
+	up := demo.New(demo.Config{AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, Grace: cfg.RefreshGrace, NoRotate: !cfg.RefreshRotate})
+	addr, stop, err := serve(cfg.DemoAddr, up, log.With("server", "demo-upstream"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("demo upstream: %w", err)
+	}
+	u := &url.URL{Scheme: "http", Host: addr}
+	log.Info("demo upstream", "url", u.String(), "login", "demo / demo", "access_ttl", cfg.AccessTTL.String())
+	return u, stop, nil
+}
+
+// startMetrics serves Prometheus metrics on addr ("" serves none) and
+// returns the Observer that feeds them, the listener's URL and a
+// function that stops it.
+func startMetrics(addr string, log *slog.Logger) (bff.Observer, string, func(), error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	observer := newMetrics(reg)
+	if addr == "" {
+		return observer, "", func() {}, nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	at, stop, err := serve(addr, mux, log)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("-metrics-addr: %w", err)
+	}
+	u := "http://" + at
+	log.Info("metrics", "url", u+"/metrics")
+	return observer, u, stop, nil
 }
 
 // serve starts an http.Server for h on addr and returns the address it

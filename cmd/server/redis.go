@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/bff/absorb/redisstore"
+	"github.com/redis/go-redis/v9"
 )
 
 // redisLogger sends go-redis's own messages (reconnections) to slog.
@@ -22,4 +25,16 @@ func redisAddr(raw string) string {
 		return ""
 	}
 	return u.Host
+}
+
+// openRedis opens the Redis absorption store of -redis, with go-redis's
+// own messages sent to log.
+func openRedis(raw string, log *slog.Logger) (*redisstore.Store, error) {
+	rs, err := redisstore.Open(raw)
+	if err != nil {
+		return nil, err
+	}
+	redis.SetLogger(redisLogger{log.With("component", "redis")})
+	log.Info("duplicate refreshes are absorbed through Redis", "addr", redisAddr(raw))
+	return rs, nil
 }

@@ -1,5 +1,5 @@
 // AbsorbObject is the Durable Object class behind the Worker's absorb.Store
-// (cmd/internal/absorb/dostore is its Go client; README, "Deploy to
+// (bff/absorb/dostore is its Go client; README, "Deploy to
 // Cloudflare Workers"). The Worker addresses one object per absorption key
 // (namespace.idFromName(key)), so the refreshes of one session meet in one
 // single-threaded object, and no other session's traffic can reach it.

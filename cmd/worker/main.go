@@ -27,12 +27,10 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/apierr"
-	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/app"
-	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/config"
-	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/deadline"
-	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/oidclogin"
-	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/session"
+	"github.com/fetch-with-refresh/fetch-with-refresh/bff"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/config"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/deadline"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/reply"
 	"github.com/syumai/workers"
 	"github.com/syumai/workers/cloudflare"
 	"github.com/syumai/workers/cloudflare/fetch"
@@ -70,33 +68,17 @@ func handler() http.Handler {
 	if err != nil {
 		return misconfigured(err)
 	}
-	transport := deadline.Transport(fetch.NewClient().HTTPClient(fetch.RedirectModeManual).Transport)
-	cookies := session.Cookies{AccessMaxAge: cfg.AccessMaxAge, RefreshMaxAge: cfg.RefreshMaxAge, Insecure: cfg.Insecure}
+	b := cfg.BFF()
+	b.Transport = deadline.Transport(fetch.NewClient().HTTPClient(fetch.RedirectModeManual).Transport)
 	store, err := absorbStore()
 	if err != nil {
 		slog.Warn("duplicate refreshes are not absorbed", "err", err)
 	}
-	acfg := app.Config{
-		Upstream:     cfg.Upstream,
-		Transport:    transport,
-		AuthTimeout:  cfg.AuthTimeout,
-		ProxyTimeout: cfg.ProxyTimeout,
-		Cookies:      cookies,
-		Store:        store,
+	b.Store = store // OpenID Connect mode: discovery waits for the first request that needs the provider
+	h, err := bff.New(b)
+	if err != nil {
+		return misconfigured(err)
 	}
-	if o := cfg.OIDC; o.Issuer != "" {
-		// Discovery waits for the first request that needs the provider:
-		// proxied calls never pay for it.
-		pages, err := oidclogin.New(oidclogin.Config{
-			Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, Scopes: o.Scopes, Audience: o.Audience,
-			PublicURL: o.PublicURL, Transport: transport, Timeout: cfg.AuthTimeout, Cookies: cookies,
-		})
-		if err != nil {
-			return misconfigured(err)
-		}
-		acfg.AuthClient, acfg.AuthPages = pages.Client(), pages
-	}
-	h, _ := app.New(acfg)
 	return h
 }
 
@@ -104,6 +86,6 @@ func handler() http.Handler {
 func misconfigured(err error) http.Handler {
 	msg := "worker configuration: " + err.Error()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		apierr.Write(w, http.StatusInternalServerError, "misconfigured", msg)
+		reply.Error(w, http.StatusInternalServerError, "misconfigured", msg)
 	})
 }

@@ -7,8 +7,8 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/absorb"
-	"github.com/fetch-with-refresh/fetch-with-refresh/cmd/internal/absorb/dostore"
+	"github.com/fetch-with-refresh/fetch-with-refresh/bff/absorb"
+	"github.com/fetch-with-refresh/fetch-with-refresh/bff/absorb/dostore"
 	"github.com/syumai/workers/cloudflare"
 )
 

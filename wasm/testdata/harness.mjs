@@ -1,6 +1,6 @@
 // Scenarios for the GOOS=js tests (wasm/node_test.go) under Node. Each one
 // drives the real loader and the real module against the real test server
-// (cmd/internal/testserver) and returns a plain object that the Go test
+// (internal/testing/testserver) and returns a plain object that the Go test
 // asserts on. Node's fetch has no cookie jar, so setup() wraps fetch with a
 // small one: the module calls globalThis.fetch, and gets the jar too.
 

@@ -1,0 +1,510 @@
+package bff
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/demo"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The HTTP contract (README, "HTTP endpoints"), row by row, against the real handler in
+// front of the demo upstream (or a hand-written failing one).
+
+type env struct {
+	handler  http.Handler
+	upstream *demo.Server
+}
+
+func newEnv(t *testing.T, mutate ...func(*Config)) *env {
+	t.Helper()
+	up := demo.New(demo.Config{})
+	srv := httptest.NewServer(up)
+	t.Cleanup(srv.Close)
+	return &env{handler: newHandler(t, srv.URL, mutate...), upstream: up}
+}
+
+func newHandler(t *testing.T, upstreamURL string, mutate ...func(*Config)) http.Handler {
+	t.Helper()
+	u, err := url.Parse(upstreamURL)
+	require.NoError(t, err)
+	cfg := Config{Upstream: u, Transport: http.DefaultTransport, AuthTimeout: 2 * time.Second, ProxyTimeout: 2 * time.Second}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	h, err := New(cfg)
+	require.NoError(t, err)
+	return h
+}
+
+// request builds an /api request with the CSRF header and the given cookies.
+func request(method, path, body string, cookies ...*http.Cookie) *http.Request {
+	r := httptest.NewRequest(method, "http://app.test"+path, strings.NewReader(body))
+	r.Header.Set("X-CSRF", "1")
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	return r
+}
+
+func serve(h http.Handler, r *http.Request) *http.Response {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w.Result()
+}
+
+// jarOf returns the response's cookies by their plain names (without
+// cookies.HostPrefix); each keeps its name on the wire, to be sent back.
+func jarOf(res *http.Response) map[string]*http.Cookie {
+	m := map[string]*http.Cookie{}
+	for _, c := range res.Cookies() {
+		m[strings.TrimPrefix(c.Name, cookies.HostPrefix)] = c
+	}
+	return m
+}
+
+// wire is a session cookie's name on the wire in secure mode (the default).
+func wire(name string) string { return cookies.Codec{}.Name(name) }
+
+func login(t *testing.T, h http.Handler) (access, refresh *http.Cookie) {
+	t.Helper()
+	res := serve(h, request("POST", "/api/auth/login", `{"username":"demo","password":"demo"}`))
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	c := jarOf(res)
+	require.Contains(t, c, cookies.AccessCookie)
+	require.Contains(t, c, cookies.RefreshCookie)
+	return c[cookies.AccessCookie], c[cookies.RefreshCookie]
+}
+
+func jsonError(t *testing.T, res *http.Response) string {
+	t.Helper()
+	assert.Equal(t, "application/json; charset=utf-8", res.Header.Get("Content-Type"))
+	var body struct{ Error, Message string }
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+	assert.NotEmpty(t, body.Message)
+	return body.Error
+}
+
+func TestAuthEndpointsAllowOnlyPOST(t *testing.T) {
+	e := newEnv(t)
+	for _, path := range []string{"/api/auth/login", "/api/auth/refresh", "/api/auth/logout"} {
+		for _, method := range []string{"GET", "PUT", "DELETE"} {
+			res := serve(e.handler, request(method, path, ""))
+			assert.Equal(t, http.StatusMethodNotAllowed, res.StatusCode, method+" "+path)
+			assert.Equal(t, "POST", res.Header.Get("Allow"))
+			assert.Equal(t, "method_not_allowed", jsonError(t, res))
+		}
+	}
+	res := serve(e.handler, request("POST", "/api/auth/nope", ""))
+	assert.Equal(t, http.StatusNotFound, res.StatusCode)
+	assert.Equal(t, "not_found", jsonError(t, res))
+}
+
+func TestCSRF(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name   string
+		header string
+		origin string
+		want   int
+	}{
+		{"no header", "", "", http.StatusForbidden},
+		{"wrong value", "yes", "", http.StatusForbidden},
+		{"foreign origin", "1", "http://evil.test", http.StatusForbidden},
+		{"origin with another port", "1", "http://app.test:8443", http.StatusForbidden},
+		{"malformed origin", "1", "http://[::1", http.StatusForbidden},
+		{"same origin", "1", "http://app.test", http.StatusUnauthorized},
+		{"no origin", "1", "", http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := request("POST", "/api/auth/refresh", "")
+			r.Header.Del("X-CSRF")
+			if tt.header != "" {
+				r.Header.Set("X-CSRF", tt.header)
+			}
+			if tt.origin != "" {
+				r.Header.Set("Origin", tt.origin)
+			}
+			res := serve(e.handler, r)
+			assert.Equal(t, tt.want, res.StatusCode)
+			if tt.want == http.StatusForbidden {
+				assert.Equal(t, "csrf", jsonError(t, res))
+			}
+		})
+	}
+}
+
+func TestLoginSetsCookiesWithEveryAttribute(t *testing.T) {
+	tests := []struct {
+		name          string
+		cookies       cookies.Codec
+		accessMaxAge  int
+		refreshMaxAge int
+	}{
+		{"defaults", cookies.Codec{}, 3600, 604800},
+		{"flags", cookies.Codec{AccessMaxAge: 2 * time.Hour, RefreshMaxAge: 48 * time.Hour, Insecure: true}, 7200, 172800},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, func(c *Config) { c.Cookies = tt.cookies })
+			res := serve(e.handler, request("POST", "/api/auth/login", `{"username":"demo","password":"demo"}`))
+			require.Equal(t, http.StatusOK, res.StatusCode)
+			var body struct {
+				Success   bool
+				ExpiresAt int64
+			}
+			require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+			assert.True(t, body.Success)
+			assert.InDelta(t, time.Now().Add(time.Minute).UnixMilli(), body.ExpiresAt, 5000)
+			assert.NotEmpty(t, res.Header.Get(cookies.ExpiresHeader))
+
+			c := jarOf(res)
+			for name, maxAge := range map[string]int{cookies.AccessCookie: tt.accessMaxAge, cookies.RefreshCookie: tt.refreshMaxAge} {
+				require.Contains(t, c, name)
+				ck := c[name]
+				assert.NotEmpty(t, ck.Value)
+				assert.True(t, ck.HttpOnly, name)
+				assert.Equal(t, !tt.cookies.Insecure, ck.Secure, name)
+				assert.Equal(t, http.SameSiteStrictMode, ck.SameSite, name)
+				assert.Equal(t, "/", ck.Path, name)
+				assert.Equal(t, maxAge, ck.MaxAge, name)
+			}
+			assert.False(t, c[cookies.ExpiresCookie].HttpOnly, "the expiry is readable by the page")
+		})
+	}
+}
+
+func TestLoginBadInput(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       int
+		code       string
+	}{
+		{"wrong password", `{"username":"demo","password":"nope"}`, 401, "invalid_credentials"},
+		{"malformed JSON", `{"username":"demo",`, 400, "invalid_request"},
+		{"not JSON", `username=demo`, 400, "invalid_request"},
+		{"missing password", `{"username":"demo"}`, 400, "invalid_request"},
+		{"empty body", ``, 400, "invalid_request"},
+		{"wrong types", `{"username":1,"password":true}`, 400, "invalid_request"},
+		{"too large", `{"username":"` + strings.Repeat("x", 80<<10) + `"}`, 413, "too_large"},
+		{"junk after the JSON", `{"username":"demo","password":"demo"} junk`, 400, "invalid_request"},
+		{"a second value", `{"username":"demo","password":"demo"}{}`, 400, "invalid_request"},
+		{"valid JSON, then 70 KiB of junk", `{"username":"demo","password":"demo"}` + strings.Repeat("x", 70<<10), 413, "too_large"},
+		{"valid JSON, then 70 KiB of spaces", `{"username":"demo","password":"demo"}` + strings.Repeat(" ", 70<<10), 413, "too_large"},
+	}
+	e := newEnv(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := serve(e.handler, request("POST", "/api/auth/login", tt.body))
+			assert.Equal(t, tt.want, res.StatusCode)
+			assert.Equal(t, tt.code, jsonError(t, res))
+			assert.Empty(t, res.Cookies())
+		})
+	}
+}
+
+func TestLoginWhiteSpaceAfterTheJSONIsFine(t *testing.T) {
+	res := serve(newEnv(t).handler, request("POST", "/api/auth/login", "{\"username\":\"demo\",\"password\":\"demo\"}\r\n"))
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+}
+
+// Finding 6: a session cookie sent twice (a sibling subdomain planted one)
+// is refused on every route, rather than the first one taken.
+func TestDuplicateSessionCookieIs400(t *testing.T) {
+	e := newEnv(t)
+	_, refresh := login(t, e.handler)
+	planted := &http.Cookie{Name: refresh.Name, Value: "planted"}
+	for _, tt := range []struct{ method, path string }{
+		{"POST", "/api/auth/refresh"}, {"GET", "/api/departments"}, {"POST", "/api/auth/logout"},
+	} {
+		for _, order := range [][]*http.Cookie{{planted, refresh}, {refresh, planted}} {
+			res := serve(e.handler, request(tt.method, tt.path, "", order...))
+			assert.Equal(t, http.StatusBadRequest, res.StatusCode, tt.path)
+			assert.Equal(t, "duplicate_cookie", jsonError(t, res))
+			assert.Empty(t, res.Cookies(), "the session is left alone")
+		}
+	}
+	assert.Zero(t, e.upstream.Stats().Refreshes, "no refresh with either")
+
+	// A plain-named look-alike beside the real one is ignored.
+	res := serve(e.handler, request("POST", "/api/auth/refresh", "", &http.Cookie{Name: cookies.RefreshCookie, Value: "planted"}, refresh))
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+}
+
+func TestRefresh(t *testing.T) {
+	e := newEnv(t)
+	access, refresh := login(t, e.handler)
+
+	res := serve(e.handler, request("POST", "/api/auth/refresh", ""))
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "no cookie")
+	assert.Equal(t, "no_session", jsonError(t, res))
+
+	res = serve(e.handler, request("POST", "/api/auth/refresh", "", access, refresh))
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	c := jarOf(res)
+	assert.NotEqual(t, access.Value, c[cookies.AccessCookie].Value, "rotated")
+	assert.NotEqual(t, refresh.Value, c[cookies.RefreshCookie].Value, "rotated")
+	assert.Equal(t, 1, e.upstream.Stats().Refreshes)
+}
+
+// Reuse of an old refresh cookie after the absorption window: 401, cookies
+// cleared, and the upstream revoked the family (the new pair is dead too).
+func TestRefreshReuseEndsTheSession(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.AbsorbWindow = -1 })
+	_, refresh := login(t, e.handler)
+	res := serve(e.handler, request("POST", "/api/auth/refresh", "", refresh))
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	next := jarOf(res)
+
+	res = serve(e.handler, request("POST", "/api/auth/refresh", "", refresh))
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode)
+	assert.Equal(t, "refresh_rejected", jsonError(t, res))
+	cleared := jarOf(res)
+	for _, name := range []string{cookies.AccessCookie, cookies.RefreshCookie, cookies.ExpiresCookie} {
+		require.Contains(t, cleared, name)
+		assert.Equal(t, -1, cleared[name].MaxAge, name+" cleared")
+	}
+	assert.Equal(t, 1, e.upstream.Stats().Reuses)
+	res = serve(e.handler, request("POST", "/api/auth/refresh", "", next[cookies.RefreshCookie]))
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "the family is revoked")
+}
+
+func TestRefreshWithMalformedCookies(t *testing.T) {
+	e := newEnv(t)
+	for _, header := range []string{"refreshToken=", "refreshToken", "refreshToken=\"unterminated", "=x; ;;", "refreshToken=a b"} {
+		r := request("POST", "/api/auth/refresh", "")
+		r.Header.Set("Cookie", header)
+		res := serve(e.handler, r)
+		assert.Equal(t, http.StatusUnauthorized, res.StatusCode, header)
+		jsonError(t, res)
+	}
+}
+
+// failingUpstream answers the auth endpoints with status after delay.
+func failingUpstream(t *testing.T, status int, delay time.Duration) string {
+	done := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(delay):
+		case <-done:
+			return
+		}
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(func() {
+		close(done)
+		srv.Close()
+	})
+	return srv.URL
+}
+
+// A transient upstream failure during refresh is never a logout: the BFF
+// answers 502/503/504 JSON and sets no cookie.
+func TestRefreshTransientFailuresKeepCookies(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	tests := []struct {
+		name     string
+		upstream string
+		want     int
+		code     string
+	}{
+		{"unreachable", closed.URL, 502, "upstream_unreachable"},
+		{"500", failingUpstream(t, 500, 0), 503, "upstream_error"},
+		{"503", failingUpstream(t, 503, 0), 503, "upstream_error"},
+		{"unexpected 302", failingUpstream(t, 302, 0), 502, "upstream_invalid"},
+		{"200 without tokens", failingUpstream(t, 200, 0), 502, "upstream_invalid"},
+		// Answers only when the test ends: the 504 itself shows that the
+		// auth timeout ended the call (without it, the test would hang).
+		{"hanging", failingUpstream(t, 200, 24*time.Hour), 504, "upstream_timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHandler(t, tt.upstream, func(c *Config) { c.AuthTimeout = 200 * time.Millisecond })
+			res := serve(h, request("POST", "/api/auth/refresh", "", &http.Cookie{Name: wire(cookies.RefreshCookie), Value: "tok"}))
+			assert.Equal(t, tt.want, res.StatusCode)
+			assert.Equal(t, tt.code, jsonError(t, res))
+			assert.Empty(t, res.Header.Values("Set-Cookie"), "cookies untouched")
+		})
+	}
+}
+
+func TestLogoutClearsCookies(t *testing.T) {
+	e := newEnv(t)
+	res := serve(e.handler, request("POST", "/api/auth/logout", ""))
+	assert.Equal(t, http.StatusNoContent, res.StatusCode)
+	c := jarOf(res)
+	for _, name := range []string{cookies.AccessCookie, cookies.RefreshCookie} {
+		require.Contains(t, c, name)
+		assert.Equal(t, -1, c[name].MaxAge)
+		assert.True(t, c[name].HttpOnly)
+	}
+}
+
+// recordingUpstream records the last request it got and answers with a
+// cookie of its own.
+type recordingUpstream struct {
+	mu   sync.Mutex
+	last *http.Request
+	body string
+}
+
+func (u *recordingUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	u.mu.Lock()
+	u.last, u.body = r, string(b)
+	u.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: "upstream", Value: "x"})
+	w.WriteHeader(http.StatusCreated)
+}
+
+func TestProxy(t *testing.T) {
+	rec := &recordingUpstream{}
+	srv := httptest.NewServer(rec)
+	t.Cleanup(srv.Close)
+	h := newHandler(t, srv.URL+"/v1")
+
+	r := request("PATCH", "/api/items/42?q=a%20b&x=1", `{"name":"n"}`,
+		&http.Cookie{Name: wire(cookies.AccessCookie), Value: "tok123"},
+		&http.Cookie{Name: wire(cookies.RefreshCookie), Value: "secret"})
+	r.Header.Set("Authorization", "Bearer forged")
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Connection", "X-Hop")
+	r.Header.Set("X-Hop", "dropped")
+	r.Header.Set("Keep-Alive", "timeout=5")
+	r.Header.Set("X-Forwarded-For", "6.6.6.6")
+	res := serve(h, r)
+	assert.Equal(t, http.StatusCreated, res.StatusCode)
+	assert.Empty(t, res.Header.Values("Set-Cookie"), "upstream cookies do not reach the browser")
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.NotNil(t, rec.last)
+	assert.Equal(t, "PATCH", rec.last.Method)
+	assert.Equal(t, "/v1/items/42", rec.last.URL.Path)
+	assert.Equal(t, "q=a%20b&x=1", rec.last.URL.RawQuery)
+	assert.Equal(t, `{"name":"n"}`, rec.body)
+	assert.Equal(t, "application/json", rec.last.Header.Get("Content-Type"))
+	assert.Equal(t, "Bearer tok123", rec.last.Header.Get("Authorization"))
+	assert.Empty(t, rec.last.Header.Get("Cookie"), "browser cookies stay here")
+	assert.Empty(t, rec.last.Header.Get("X-CSRF"))
+	assert.Empty(t, rec.last.Header.Get("X-Hop"), "headers named by Connection are hop-by-hop")
+	assert.Empty(t, rec.last.Header.Get("Keep-Alive"))
+	assert.Equal(t, "192.0.2.1", rec.last.Header.Get("X-Forwarded-For"), "a forged X-Forwarded-For is replaced")
+	assert.Equal(t, "app.test", rec.last.Header.Get("X-Forwarded-Host"))
+	assert.Equal(t, "http", rec.last.Header.Get("X-Forwarded-Proto"))
+}
+
+func TestProxyBodyLimit(t *testing.T) {
+	rec := &recordingUpstream{}
+	srv := httptest.NewServer(rec)
+	t.Cleanup(srv.Close)
+	res := serve(newHandler(t, srv.URL), request("POST", "/api/echo", strings.Repeat("x", 11<<20), &http.Cookie{Name: wire(cookies.AccessCookie), Value: "tok"}))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode)
+	assert.Equal(t, "too_large", jsonError(t, res))
+	assert.Nil(t, rec.last, "nothing was sent upstream")
+}
+
+func TestProxyPassesUpstream401AndMapsFailures(t *testing.T) {
+	e := newEnv(t)
+	res := serve(e.handler, request("GET", "/api/departments", ""))
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "no token: the upstream's 401 passes through")
+	res = serve(e.handler, request("POST", "/api/echo", "{}"))
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "no token and a body: 401 from the proxy")
+	assert.Equal(t, "no_session", jsonError(t, res))
+	res = serve(e.handler, request("GET", "/api/departments", "", &http.Cookie{Name: wire(cookies.AccessCookie), Value: "unknown"}))
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "an unknown token: the upstream's 401 passes through")
+	access, _ := login(t, e.handler)
+	res = serve(e.handler, request("GET", "/api/departments", "", access))
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	res = serve(newHandler(t, closed.URL), request("GET", "/api/departments", "", access))
+	assert.Equal(t, http.StatusBadGateway, res.StatusCode)
+	assert.Equal(t, "upstream_unreachable", jsonError(t, res))
+
+	slow := newHandler(t, failingUpstream(t, 200, 5*time.Second), func(c *Config) { c.ProxyTimeout = 200 * time.Millisecond })
+	res = serve(slow, request("GET", "/api/departments", "", access))
+	assert.Equal(t, http.StatusGatewayTimeout, res.StatusCode)
+	assert.Equal(t, "upstream_timeout", jsonError(t, res))
+}
+
+// The refresh-ahead step on the proxy: a call whose access token is about
+// to expire (per the accessExpires cookie) is refreshed first and its
+// answer carries the new cookies; the browser sees no 401.
+func TestProxyRefreshesAhead(t *testing.T) {
+	e := newEnv(t)
+	access, refresh := login(t, e.handler)
+	res := serve(e.handler, request("POST", "/api/demo/expire", "", access))
+	require.Equal(t, http.StatusNoContent, res.StatusCode)
+	due := &http.Cookie{Name: wire(cookies.ExpiresCookie), Value: "1"} // long past
+
+	res = serve(e.handler, request("GET", "/api/departments", "", access, refresh, due))
+	assert.Equal(t, http.StatusOK, res.StatusCode, "no 401 reached the browser")
+	next := jarOf(res)
+	require.Contains(t, next, cookies.RefreshCookie, "the rotated cookies are on the answer")
+	assert.Equal(t, 1, e.upstream.Stats().Refreshes)
+
+	res = serve(e.handler, request("GET", "/api/departments", "", next[cookies.AccessCookie], next[cookies.RefreshCookie], next[cookies.ExpiresCookie]))
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Empty(t, res.Cookies(), "not due: no refresh")
+	assert.Equal(t, 1, e.upstream.Stats().Refreshes)
+}
+
+func TestHealthz(t *testing.T) {
+	e := newEnv(t)
+	res := serve(e.handler, httptest.NewRequest("GET", "/healthz", nil))
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+}
+
+// benchHandler is the handler in front of a demo upstream on loopback, and
+// a logged-in session's cookies.
+func benchHandler(b *testing.B) (http.Handler, map[string]*http.Cookie) {
+	srv := httptest.NewServer(demo.New(demo.Config{AccessTTL: time.Hour}))
+	b.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	h, err := New(Config{Upstream: u, Transport: http.DefaultTransport})
+	require.NoError(b, err)
+	return h, jarOf(serve(h, request("POST", "/api/auth/login", `{"username":"demo","password":"demo"}`)))
+}
+
+// BenchmarkProxyGET is one proxied GET through the whole handler (CSRF,
+// cookie, bearer, upstream on loopback).
+func BenchmarkProxyGET(b *testing.B) {
+	h, c := benchHandler(b)
+	access := c[cookies.AccessCookie]
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, request("GET", "/api/departments", "", access))
+		if w.Code != 200 {
+			b.Fatal(w.Code)
+		}
+	}
+}
+
+// BenchmarkRefresh is one refresh through the BFF, rotating each time.
+func BenchmarkRefresh(b *testing.B) {
+	h, c := benchHandler(b)
+	refresh := c[cookies.RefreshCookie]
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, request("POST", "/api/auth/refresh", "", refresh))
+		if w.Code != 200 {
+			b.Fatal(w.Code)
+		}
+		refresh = jarOf(w.Result())[cookies.RefreshCookie]
+	}
+}

@@ -1,0 +1,73 @@
+package auth
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
+)
+
+// DefaultTimeout bounds a login or refresh call to the upstream when
+// Config.Timeout is zero: 8 s, below the browser module's refresh timeout
+// (refresh.DefaultTimeout, 10 s), so that a hanging auth server reaches the
+// browser as a clean 504, a RefreshUnavailableError, before the module
+// gives up on its own.
+const DefaultTimeout = 8 * time.Second
+
+// DefaultAheadWindow is how close to its expiry an access token is
+// refreshed before a proxied call when app.Config.RefreshAhead is zero, at
+// most (see AheadWindow).
+const DefaultAheadWindow = 2 * time.Second
+
+// AheadWindow is the server's refresh-ahead window for a token of the
+// given lifetime (zero: unknown): window, but never more than an eighth of
+// the lifetime. The browser module's window is at most a quarter of it
+// (refresh.Window), so where the module runs it refreshes first, with the
+// cross-tab lock, and the server catches only the calls made without it;
+// and a token that was just issued is never refreshed ahead by either.
+func AheadWindow(window, lifetime time.Duration) time.Duration {
+	if lifetime <= 0 {
+		return window
+	}
+	return min(window, lifetime/8)
+}
+
+// Ahead returns next behind a refresh-ahead step: when the request's
+// accessExpires cookie says the access token has expired or expires within
+// AheadWindow(window, its lifetime), it refreshes first (through the absorber, like the refresh
+// endpoint), sets the new cookies on the response, and hands next the
+// request with the new access token, so the browser sees no 401 for that
+// call. A refresh that fails leaves the request as it was: the call then
+// meets the upstream's 401 and the browser's own handling.
+func (h *Handler) Ahead(window time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token := cookies.Read(r, cookies.RefreshCookie)
+		expires, lifetime, ok := cookies.ParseExpires(cookies.Read(r, cookies.ExpiresCookie))
+		if token == "" || !ok || time.Until(expires) > AheadWindow(window, lifetime) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		t, _, err := h.rotate(r.Context(), token, cookies.Read(r, cookies.AccessCookie))
+		if err != nil {
+			h.obs.Auth("ahead", "unavailable")
+			next.ServeHTTP(w, r)
+			return
+		}
+		h.obs.Auth("ahead", "ok")
+		h.cookies.Set(w, t)
+		next.ServeHTTP(w, withAccessToken(r, t.AccessToken))
+	})
+}
+
+// withAccessToken returns a copy of r whose accessToken cookie is token.
+func withAccessToken(r *http.Request, token string) *http.Request {
+	out := r.Clone(r.Context())
+	out.Header.Del("Cookie")
+	for _, c := range r.Cookies() {
+		if c.Name == cookies.AccessCookie {
+			c.Value = token
+		}
+		out.AddCookie(c)
+	}
+	return out
+}

@@ -1,0 +1,326 @@
+// Package bff is the backend-for-frontend auth endpoints: login, refresh
+// and logout, with the tokens kept in HttpOnly cookies (package session)
+// and exchanged with the upstream through an authclient.Client: the JSON
+// contract's /auth/login, /auth/refresh and /auth/logout by default, or an
+// OpenID provider's token and revocation endpoints.
+//
+// Refresh tells a definite rejection (the session is over: 401, cookies
+// cleared) from a transient failure (502/503/504, cookies untouched), so
+// that an upstream hiccup never logs anyone out.
+package auth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/bff/absorb"
+	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/observe"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/reply"
+	"github.com/fetch-with-refresh/fetch-with-refresh/refresh"
+	"github.com/fetch-with-refresh/fetch-with-refresh/refresh/authclient"
+)
+
+// ErrRejected is the policy's refresh.ErrRejected: the upstream refused the
+// credentials or the refresh token for good. Errors of Exchange wrap it.
+var ErrRejected = refresh.ErrRejected
+
+// LoginPagePath is where the browser goes to log in when the upstream has
+// no password login (OpenID Connect mode's GET /auth/login).
+const LoginPagePath = "/auth/login"
+
+// Config configures a Handler. Client, or Upstream and Transport, are
+// required.
+type Config struct {
+	// Client is the upstream's auth dialect. If nil, the JSON contract at
+	// Upstream through Transport, with Timeout. A Client that is not an
+	// authclient.PasswordLogin (an OpenID provider) turns POST
+	// /api/auth/login into an error that points to LoginPagePath.
+	Client authclient.Client
+	// Upstream is the base URL of the API whose /auth/login,
+	// /auth/refresh and /auth/logout are called when Client is nil.
+	Upstream *url.URL
+	// Transport makes the upstream calls. Required: a default would link
+	// net/http's whole client into the Workers build, which brings its own.
+	Transport http.RoundTripper
+	// Timeout bounds each upstream call, the logout's revocation included,
+	// and the whole of a refresh: its absorption's store waits and
+	// write-back share it with the upstream call (absorb.Absorber.Rotate).
+	// If zero, DefaultTimeout.
+	Timeout time.Duration
+	// Cookies sets the session cookies.
+	Cookies cookies.Codec
+	// Observer is told each outcome. If nil, nothing is.
+	Observer observe.Observer
+	// AbsorbWindow is how long a refresh's new pair is handed to duplicate
+	// refreshes that present the same tokens. If zero,
+	// DefaultAbsorbWindow; negative turns absorption off, so that every
+	// duplicate reaches the upstream (which may revoke the session).
+	AbsorbWindow time.Duration
+	// Store is where duplicate refreshes coordinate (package absorb): a
+	// store shared by every instance (Redis, a Durable Object) makes
+	// duplicates share one refresh across instances. If nil, in process.
+	Store absorb.Store
+	// Logger logs what a response cannot say: a Store that fails, a
+	// revocation that failed while the cookies were cleared anyway. If nil,
+	// slog.Default().
+	Logger *slog.Logger
+	// Now returns the current time. If nil, time.Now.
+	Now func() time.Time
+}
+
+// DefaultAbsorbWindow is how long a refresh's result is handed to
+// duplicates of it when Config.AbsorbWindow is zero.
+const DefaultAbsorbWindow = absorb.DefaultWindow
+
+// Handler serves POST /api/auth/login, /api/auth/refresh and
+// /api/auth/logout, GET /api/auth/config (the login mode, for the page),
+// and a JSON 404 for the rest of /api/auth/. Create one with New.
+type Handler struct {
+	cookies cookies.Codec
+	obs     observe.Observer
+	client  authclient.Client
+	log     *slog.Logger
+	absorb  *absorb.Absorber // nil when absorption is off
+	timeout time.Duration    // the budget of a whole refresh: Config.Timeout
+	mux     *http.ServeMux
+}
+
+// New returns a Handler for cfg, filling in the documented defaults.
+func New(cfg Config) *Handler {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = observe.Nop{}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.AbsorbWindow == 0 {
+		cfg.AbsorbWindow = DefaultAbsorbWindow
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Client == nil {
+		cfg.Client = authclient.NewJSON(cfg.Upstream, authclient.HTTP{
+			Transport: cfg.Transport, Timeout: cfg.Timeout, Now: cfg.Now,
+			Observe: func(d time.Duration) { cfg.Observer.Upstream("auth", d) },
+		})
+	}
+	h := &Handler{
+		cookies: cfg.Cookies,
+		obs:     cfg.Observer,
+		client:  cfg.Client,
+		log:     cfg.Logger,
+		timeout: cfg.Timeout,
+		mux:     http.NewServeMux(),
+	}
+	if cfg.AbsorbWindow > 0 {
+		h.absorb = absorb.New(absorb.Config{
+			Store: cfg.Store, Window: cfg.AbsorbWindow, LockTTL: cfg.Timeout, Now: cfg.Now,
+			Logger: cfg.Logger, OnFallback: cfg.Observer.StoreFallback,
+		})
+	}
+	h.mux.HandleFunc("/api/auth/login", post(h.login))
+	h.mux.HandleFunc("/api/auth/refresh", post(h.refresh))
+	h.mux.HandleFunc("/api/auth/logout", post(h.logout))
+	h.mux.HandleFunc("/api/auth/config", h.config)
+	h.mux.HandleFunc("/api/auth/", func(w http.ResponseWriter, r *http.Request) {
+		reply.Error(w, http.StatusNotFound, "not_found", "no such auth endpoint")
+	})
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// success is the body of a successful login or refresh.
+type success struct {
+	Success bool `json:"success"`
+	// ExpiresAt is the access token's expiry in Unix milliseconds.
+	ExpiresAt int64 `json:"expiresAt"`
+}
+
+// authConfig is the answer of GET /api/auth/config: how the page logs in.
+type authConfig struct {
+	// Mode is "password" (POST /api/auth/login with JSON) or "oidc" (send
+	// the browser to LoginURL).
+	Mode     string `json:"mode"`
+	LoginURL string `json:"loginURL,omitempty"`
+}
+
+// config tells the page how to log in.
+func (h *Handler) config(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		reply.MethodNotAllowed(w, "GET, HEAD")
+		return
+	}
+	if _, ok := h.client.(authclient.PasswordLogin); ok {
+		reply.JSON(w, http.StatusOK, authConfig{Mode: "password"})
+		return
+	}
+	reply.JSON(w, http.StatusOK, authConfig{Mode: "oidc", LoginURL: LoginPagePath})
+}
+
+// loginElsewhere is the answer to a password login in OpenID Connect mode.
+type loginElsewhere struct {
+	reply.ErrorBody
+	// LoginURL is where to send the browser instead.
+	LoginURL string `json:"loginURL"`
+}
+
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	password, ok := h.client.(authclient.PasswordLogin)
+	if !ok {
+		h.obs.Auth("login", "bad_request")
+		reply.JSON(w, http.StatusBadRequest, loginElsewhere{
+			ErrorBody: reply.ErrorBody{Error: "password_login_disabled",
+				Message: "this server logs in through OpenID Connect: send the browser to " + LoginPagePath},
+			LoginURL: LoginPagePath,
+		})
+		return
+	}
+	var in struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if !reply.Decode(w, r, &in) {
+		h.obs.Auth("login", "bad_request")
+		return
+	}
+	if in.Username == "" || in.Password == "" {
+		h.obs.Auth("login", "bad_request")
+		reply.Error(w, http.StatusBadRequest, "invalid_request", "username and password are required")
+		return
+	}
+	t, err := password.Login(r.Context(), in.Username, in.Password)
+	if errors.Is(err, ErrRejected) {
+		h.obs.Auth("login", "rejected")
+		reply.Error(w, http.StatusUnauthorized, "invalid_credentials", "unknown user or wrong password")
+		return
+	}
+	h.answer(w, "login", "ok", t, err)
+}
+
+func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
+	token := cookies.Read(r, cookies.RefreshCookie)
+	if token == "" {
+		h.obs.Auth("refresh", "rejected")
+		reply.Error(w, http.StatusUnauthorized, "no_session", "no refresh token cookie: log in")
+		return
+	}
+	// The whole refresh, store waits and write-back included, answers
+	// within the auth timeout: the browser module gives up soon after it.
+	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
+	defer cancel()
+	t, shared, err := h.rotate(ctx, token, cookies.Read(r, cookies.AccessCookie))
+	if errors.Is(err, ErrRejected) {
+		h.obs.Auth("refresh", "rejected")
+		h.cookies.Clear(w)
+		reply.Error(w, http.StatusUnauthorized, "refresh_rejected", "the session has ended: log in again")
+		return
+	}
+	ok := "ok"
+	if shared {
+		ok = "absorbed" // another request's refresh, not a call upstream
+	}
+	h.answer(w, "refresh", ok, t, err)
+}
+
+// rotate exchanges a refresh token, presented with access (the access
+// cookie, or ""), upstream, through the absorber when absorption is on.
+// shared reports that another caller's result was used.
+func (h *Handler) rotate(ctx context.Context, token, access string) (t authclient.Tokens, shared bool, err error) {
+	exchange := func(ctx context.Context) (authclient.Tokens, error) {
+		return h.client.Refresh(ctx, token)
+	}
+	if h.absorb == nil {
+		t, err := exchange(ctx)
+		return t, false, err
+	}
+	return h.absorb.Rotate(ctx, token, access, exchange)
+}
+
+// Exchange refreshes token upstream as the refresh endpoint does, duplicate
+// absorption included, for server-side callers (a page rendered with the
+// user's cookies): their refreshes and the browser's then share one.
+// access is the request's access cookie ("" if none): the browser presents
+// it too, and it is part of the absorption key. The error wraps
+// ErrRejected for a refused token.
+func (h *Handler) Exchange(ctx context.Context, token, access string) (authclient.Tokens, error) {
+	t, _, err := h.rotate(ctx, token, access)
+	return t, err
+}
+
+// Wait waits for the absorber's refreshes and write-backs still under
+// way, those whose caller left included (absorb.Absorber.Wait): call it
+// at shutdown, before closing the Store.
+func (h *Handler) Wait() {
+	if h.absorb != nil {
+		h.absorb.Wait()
+	}
+}
+
+// Cookies returns how the handler sets the session cookies.
+func (h *Handler) Cookies() cookies.Codec { return h.cookies }
+
+// answer finishes a login or refresh: cookies and 200 on success (reported
+// as ok), the matching JSON error otherwise.
+func (h *Handler) answer(w http.ResponseWriter, endpoint, ok string, t authclient.Tokens, err error) {
+	if err == nil {
+		h.obs.Auth(endpoint, ok)
+		h.cookies.Set(w, t)
+		reply.JSON(w, http.StatusOK, success{Success: true, ExpiresAt: t.Expires.UnixMilli()})
+		return
+	}
+	status, code, message := failure(err)
+	if status == http.StatusBadRequest {
+		h.obs.Auth(endpoint, "bad_request")
+	} else {
+		h.obs.Auth(endpoint, "unavailable")
+	}
+	reply.Error(w, status, code, message)
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	h.Revoke(r.Context(), cookies.Read(r, cookies.RefreshCookie))
+	h.obs.Auth("logout", "ok")
+	h.cookies.Clear(w)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// Revoke ends token's session upstream (POST /auth/logout, or the
+// provider's revocation endpoint) within the auth timeout, for the logout
+// endpoints. A failure is logged, not returned: logging out must clear
+// the cookies whatever the upstream says. An empty token does nothing.
+func (h *Handler) Revoke(ctx context.Context, token string) {
+	if token == "" {
+		return
+	}
+	if err := h.client.Revoke(ctx, token); err != nil {
+		var e *authclient.Error
+		status, code := 0, ""
+		if errors.As(err, &e) {
+			status, code = e.Status, e.Code
+		}
+		h.log.Warn("logout: the upstream did not revoke the session; the cookies are cleared anyway",
+			"status", status, "error_code", code, "err", err)
+	}
+}
+
+// post answers 405 with Allow: POST to other methods.
+func post(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			reply.MethodNotAllowed(w, http.MethodPost)
+			return
+		}
+		h(w, r)
+	}
+}

@@ -1,0 +1,262 @@
+package auth
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/bff/absorb"
+	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/demo"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/testclock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// countingUpstream counts the refreshes that reach the demo upstream and
+// can hold them until released, so that duplicates pile up.
+type countingUpstream struct {
+	*demo.Server
+	refreshes atomic.Int64
+	hold      chan struct{} // when not nil, refreshes wait for it to close
+}
+
+func (u *countingUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/auth/refresh" {
+		u.refreshes.Add(1)
+		if u.hold != nil {
+			<-u.hold
+		}
+	}
+	u.Server.ServeHTTP(w, r)
+}
+
+// handlerTransport sends requests to a handler in memory: no sockets, so
+// that tests can run in a synctest bubble.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	w := httptest.NewRecorder()
+	t.h.ServeHTTP(w, r)
+	if err := r.Context().Err(); err != nil { // as a real transport: no answer after the call's end
+		return nil, err
+	}
+	return w.Result(), nil
+}
+
+func newBFF(t *testing.T, up http.Handler, window time.Duration, now func() time.Time, store ...absorb.Store) *Handler {
+	t.Helper()
+	u, _ := url.Parse("http://demo.test")
+	// Insecure: the handler reads plain cookie names, as it does behind
+	// cookies.Codec.Guard in the server.
+	cfg := Config{Upstream: u, Transport: handlerTransport{up}, AbsorbWindow: window, Now: now, Cookies: cookies.Codec{Insecure: true}}
+	if len(store) > 0 {
+		cfg.Store = store[0]
+	}
+	return New(cfg)
+}
+
+func send(h http.Handler, path, body string, cookies ...*http.Cookie) *httptest.ResponseRecorder {
+	r := httptest.NewRequest("POST", path, strings.NewReader(body))
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func sessionCookies(w *httptest.ResponseRecorder) (access, refresh *http.Cookie) {
+	for _, c := range w.Result().Cookies() {
+		switch c.Name {
+		case cookies.AccessCookie:
+			access = c
+		case cookies.RefreshCookie:
+			refresh = c
+		}
+	}
+	return access, refresh
+}
+
+func loginCookie(t *testing.T, h http.Handler) *http.Cookie {
+	t.Helper()
+	w := send(h, "/api/auth/login", `{"username":"demo","password":"demo"}`)
+	require.Equal(t, 200, w.Code)
+	_, refresh := sessionCookies(w)
+	return refresh
+}
+
+// 50 concurrent refreshes presenting the same cookie: one upstream refresh,
+// 50 identical new pairs, no reuse detected. The upstream holds the first
+// refresh until every other call is blocked waiting (synctest.Wait), so the
+// 50 overlap for sure: without absorption each would reach the demo.
+func TestAbsorbConcurrentDuplicates(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := &countingUpstream{Server: demo.New(demo.Config{})}
+		h := newBFF(t, up, 0, nil)
+		cookie := loginCookie(t, h)
+		up.hold = make(chan struct{})
+
+		const n = 50
+		var wg sync.WaitGroup
+		results := make([]*httptest.ResponseRecorder, n)
+		for i := range n {
+			wg.Go(func() { results[i] = send(h, "/api/auth/refresh", "", cookie) })
+		}
+		synctest.Wait() // every call is blocked: one at the upstream, the others on it
+		close(up.hold)
+		wg.Wait()
+		checkOneSharedRefresh(t, up, results)
+	})
+}
+
+// checkOneSharedRefresh asserts that results are one upstream refresh's
+// pair, handed to every call, and that the upstream saw no reuse.
+func checkOneSharedRefresh(t *testing.T, up *countingUpstream, results []*httptest.ResponseRecorder) {
+	t.Helper()
+
+	assert.EqualValues(t, 1, up.refreshes.Load())
+	firstAccess, firstRefresh := sessionCookies(results[0])
+	for i, w := range results {
+		require.Equal(t, 200, w.Code, "call %d", i)
+		a, r := sessionCookies(w)
+		assert.Equal(t, firstAccess.Value, a.Value, "call %d: the same access token", i)
+		assert.Equal(t, firstRefresh.Value, r.Value, "call %d: the same refresh token", i)
+	}
+	assert.Zero(t, up.Stats().Reuses)
+}
+
+// A duplicate within the window gets the same pair; after the window the
+// upstream decides, and a reuse revokes the cookies. The result is dropped
+// with its window.
+func TestAbsorbWindow(t *testing.T) {
+	c := testclock.New(time.Now())
+	up := &countingUpstream{Server: demo.New(demo.Config{Now: c.Now})}
+	store := absorb.NewMemory(0, c.Now)
+	h := newBFF(t, up, 10*time.Second, c.Now, store)
+	cookie := loginCookie(t, h)
+
+	first := send(h, "/api/auth/refresh", "", cookie)
+	require.Equal(t, 200, first.Code)
+	c.Advance(9 * time.Second)
+	dup := send(h, "/api/auth/refresh", "", cookie)
+	require.Equal(t, 200, dup.Code)
+	_, r1 := sessionCookies(first)
+	_, r2 := sessionCookies(dup)
+	assert.Equal(t, r1.Value, r2.Value)
+	assert.EqualValues(t, 1, up.refreshes.Load())
+
+	c.Advance(2 * time.Second)
+	late := send(h, "/api/auth/refresh", "", cookie)
+	assert.Equal(t, 401, late.Code, "after the window the upstream sees a reuse")
+	assert.EqualValues(t, 2, up.refreshes.Load())
+	assert.Equal(t, 1, up.Stats().Reuses)
+	assert.Zero(t, store.Len(), "nothing kept past its window")
+}
+
+// Failures are not absorbed: the next duplicate asks the upstream again.
+func TestAbsorbDoesNotKeepFailures(t *testing.T) {
+	up := &countingUpstream{Server: demo.New(demo.Config{})}
+	h := newBFF(t, up, 0, nil)
+	bogus := &http.Cookie{Name: cookies.RefreshCookie, Value: "bogus"}
+	assert.Equal(t, 401, send(h, "/api/auth/refresh", "", bogus).Code)
+	assert.Equal(t, 401, send(h, "/api/auth/refresh", "", bogus).Code)
+	assert.EqualValues(t, 2, up.refreshes.Load())
+}
+
+// 200 goroutines keep 50 sessions alive, four to a session, refreshing
+// with whatever cookie their session last got: the absorber turns the
+// races into shared refreshes, and no session is lost.
+func TestConcurrentSessionsNothingLost(t *testing.T) {
+	up := &countingUpstream{Server: demo.New(demo.Config{})}
+	h := newBFF(t, up, 0, nil)
+	type jar struct {
+		mu     sync.Mutex
+		cookie *http.Cookie
+	}
+	const sessions, perSession, rounds = 50, 4, 5
+	jars := make([]*jar, sessions)
+	for i := range jars {
+		jars[i] = &jar{cookie: loginCookie(t, h)}
+	}
+	var wg sync.WaitGroup
+	var failures atomic.Int64
+	for g := range sessions * perSession {
+		j := jars[g%sessions]
+		wg.Go(func() {
+			for range rounds {
+				j.mu.Lock()
+				cookie := j.cookie
+				j.mu.Unlock()
+				w := send(h, "/api/auth/refresh", "", cookie)
+				if w.Code != 200 {
+					failures.Add(1)
+					return
+				}
+				_, next := sessionCookies(w)
+				j.mu.Lock()
+				j.cookie = next
+				j.mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	assert.Zero(t, failures.Load())
+	assert.Zero(t, up.Stats().Reuses)
+	for _, j := range jars { // every session is still alive
+		w := send(h, "/api/auth/refresh", "", j.cookie)
+		require.Equal(t, 200, w.Code)
+		var body struct{ Success bool }
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body))
+		assert.True(t, body.Success)
+	}
+}
+
+// fuzzHandler is a Handler in front of a demo upstream on loopback.
+func fuzzHandler(f *testing.F) *Handler {
+	srv := httptest.NewServer(demo.New(demo.Config{}))
+	f.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	return New(Config{Upstream: u, Transport: http.DefaultTransport})
+}
+
+func FuzzLoginBody(f *testing.F) {
+	for _, seed := range []string{
+		`{"username":"demo","password":"demo"}`, `{"username":"demo"}`, `{}`, `[]`, `null`, ``,
+		`{"username":"demo","password":"demo"} trailing`, `{"username":"\u0000","password":"x"}`,
+		`{"username":["a"],"password":{"b":1}}`, strings.Repeat("[", 10000),
+	} {
+		f.Add(seed)
+	}
+	h := fuzzHandler(f)
+	f.Fuzz(func(t *testing.T, body string) {
+		w := send(h, "/api/auth/login", body)
+		assert.Contains(t, []int{200, 400, 401, 413}, w.Code, body)
+		assert.Equal(t, "application/json; charset=utf-8", w.Header().Get("Content-Type"))
+		if w.Code != 200 {
+			assert.Empty(t, w.Header().Values("Set-Cookie"))
+		}
+	})
+}
+
+func FuzzRefreshCookie(f *testing.F) {
+	for _, seed := range []string{"refreshToken=abc", "refreshToken=", "refreshToken", "a=b; refreshToken=\"x\"", ";;=;", "refreshToken=\x00", "refreshToken=" + strings.Repeat("z", 5000)} {
+		f.Add(seed)
+	}
+	h := fuzzHandler(f)
+	f.Fuzz(func(t *testing.T, header string) {
+		r := httptest.NewRequest("POST", "/api/auth/refresh", nil)
+		r.Header.Set("Cookie", header)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		assert.Equal(t, 401, w.Code, header) // no cookie here is a live session
+		assert.Equal(t, "application/json; charset=utf-8", w.Header().Get("Content-Type"))
+	})
+}

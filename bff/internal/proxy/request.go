@@ -1,0 +1,133 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"sync/atomic"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/bff/internal/csrf"
+)
+
+// Errors of CheckPath.
+var (
+	ErrEncodedSeparator = errors.New("proxy: the path has an encoded '.', '/' or '\\'")
+	ErrDotSegment       = errors.New("proxy: the path has a '.' or '..' segment")
+	ErrControl          = errors.New("proxy: the path has a control character or a backslash")
+)
+
+// CheckPath refuses a path that an upstream could resolve outside the base
+// path the proxy puts it under: an encoded dot, slash or backslash (also
+// encoded twice), a "." or ".." segment after decoding (also "..;x", which
+// some servers read as ".."), a backslash or a control character. ServeMux
+// cleans the plain forms before the proxy sees them, except for CONNECT;
+// the encoded forms reach it as they are.
+func CheckPath(u *url.URL) error {
+	for _, p := range []string{u.EscapedPath(), u.Path} {
+		if hasEncoded(p) {
+			return ErrEncodedSeparator
+		}
+	}
+	for _, c := range []byte(u.Path) {
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			return ErrControl
+		}
+	}
+	for seg := range strings.SplitSeq(u.Path, "/") {
+		seg, _, _ = strings.Cut(seg, ";")
+		if seg == "." || seg == ".." {
+			return ErrDotSegment
+		}
+	}
+	return nil
+}
+
+// hasEncoded reports whether s holds %2e, %2f or %5c in any case.
+func hasEncoded(s string) bool {
+	if strings.IndexByte(s, '%') < 0 {
+		return false
+	}
+	s = strings.ToLower(s)
+	return strings.Contains(s, "%2e") || strings.Contains(s, "%2f") || strings.Contains(s, "%5c")
+}
+
+// hopHeaders are the hop-by-hop headers of RFC 9110 §7.6.1, which a proxy
+// must not forward.
+var hopHeaders = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+// clientHeaders state who the client is or which URL it asked for. A client
+// may send any of them; only the server's own values (requestHeader) go on.
+var clientHeaders = []string{
+	"Forwarded", "X-Real-Ip", "X-Original-Url", "X-Rewrite-Url", "X-Client-Ip",
+	"True-Client-Ip", "X-Cluster-Client-Ip", "X-Original-Host", "X-Host", "Client-Ip",
+}
+
+// requestHeader is the header sent upstream: the browser's, without
+// hop-by-hop headers, cookies, the CSRF header, any Authorization or what
+// the client says about itself, with the session's bearer token and
+// X-Forwarded-For, -Proto and -Host (passed on from a trusted proxy, else
+// from the connection).
+func (h *handler) requestHeader(r *http.Request, token string) http.Header {
+	out := r.Header.Clone()
+	removeHop(out)
+	for _, k := range []string{"Cookie", csrf.Header, "Authorization", "Expect"} {
+		out.Del(k)
+	}
+	for _, k := range clientHeaders {
+		out.Del(k)
+	}
+	for k := range out {
+		if strings.HasPrefix(k, "X-Forwarded-") {
+			delete(out, k)
+		}
+	}
+	c := h.cfg.Trusted.Client(r)
+	if token != "" {
+		out["Authorization"] = []string{"Bearer " + token}
+	}
+	out["X-Forwarded-For"] = []string{c.For}
+	out["X-Forwarded-Host"] = []string{c.Host}
+	out["X-Forwarded-Proto"] = []string{c.Proto}
+	return out
+}
+
+// removeHop deletes the hop-by-hop headers and those that Connection names.
+func removeHop(h http.Header) {
+	for _, v := range h["Connection"] {
+		for name := range strings.SplitSeq(v, ",") {
+			if name = textproto.TrimString(name); name != "" {
+				h.Del(name)
+			}
+		}
+	}
+	for _, k := range hopHeaders {
+		delete(h, k)
+	}
+}
+
+// limited is a streamed request body that remembers whether it went over
+// its http.MaxBytesReader's limit. The transport reads it on its own
+// goroutine.
+type limited struct {
+	r    io.ReadCloser
+	over atomic.Bool
+}
+
+func (l *limited) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		l.over.Store(true)
+	}
+	return n, err
+}
+
+func (l *limited) Close() error { return l.r.Close() }
+
+func (l *limited) tooLarge() bool { return l.over.Load() }

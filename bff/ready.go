@@ -1,0 +1,86 @@
+package bff
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/reply"
+)
+
+// readyTimeout bounds each readiness check.
+const readyTimeout = 2 * time.Second
+
+// unreachable is what /readyz says of a dependency that did not answer.
+const unreachable = "unreachable"
+
+// Pinger is a Store that can tell whether it is reachable (the Redis
+// store); /readyz asks it.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// readiness is the body of GET /readyz.
+type readiness struct {
+	Ready bool `json:"ready"`
+	// Upstream is "ok" or "unreachable".
+	Upstream string `json:"upstream"`
+	// Store is "ok", "in-process" (no shared store), "unchecked" (a store
+	// that cannot be pinged) or "unreachable".
+	Store string `json:"store"`
+}
+
+// ready answers GET /readyz: 200 when the upstream answers (any HTTP
+// status: it is reachable) and the shared absorption store, if any, too;
+// else 503. Both are reported. A store that is down does not fail a
+// refresh (it falls back to in-process absorption) but does lose
+// cross-instance absorption, which a balancer should know. The answer
+// says only "unreachable": why goes to the log, since the errors name
+// internal addresses and /readyz is on the public listener.
+func ready(cfg Config) http.HandlerFunc {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		out := readiness{Ready: true, Upstream: "ok", Store: "in-process"}
+		if err := pingUpstream(ctx, cfg); err != nil {
+			out.Ready, out.Upstream = false, unreachable
+			log.Warn("readyz: upstream unreachable", "err", err)
+		}
+		switch s := cfg.Store.(type) {
+		case nil:
+		case Pinger:
+			out.Store = "ok"
+			if err := s.Ping(ctx); err != nil {
+				out.Ready, out.Store = false, unreachable
+				log.Warn("readyz: shared store unreachable", "err", err)
+			}
+		default:
+			out.Store = "unchecked"
+		}
+		status := http.StatusOK
+		if !out.Ready {
+			status = http.StatusServiceUnavailable
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		reply.JSON(w, status, out)
+	}
+}
+
+// pingUpstream sends GET to the upstream's base URL: any answer means it
+// is reachable.
+func pingUpstream(ctx context.Context, cfg Config) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Upstream.String(), nil)
+	if err != nil {
+		return err
+	}
+	res, err := cfg.Transport.RoundTrip(req)
+	if err != nil {
+		return err
+	}
+	return res.Body.Close()
+}

@@ -1,0 +1,157 @@
+// Package config reads the server's settings from flags and FWR_
+// environment variables. The native server (cmd/server) passes its command
+// line and os.Getenv; the Workers entry (cmd/worker) passes no arguments and
+// the Worker's variables, so both read the same names with the same
+// defaults.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/bff"
+	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/forwarded"
+)
+
+// Config is the server's configuration. The fields are named after the
+// flags (see Parse).
+type Config struct {
+	Addr          string
+	Upstream      *url.URL // nil: the embedded demo upstream
+	DemoAddr      string
+	AccessTTL     time.Duration
+	RefreshTTL    time.Duration
+	RefreshGrace  time.Duration
+	RefreshRotate bool
+	Redis         string // empty: absorption in process only
+	AccessMaxAge  time.Duration
+	RefreshMaxAge time.Duration
+	Insecure      bool
+	WWWDir, JSDir string
+	AuthTimeout   time.Duration
+	ProxyTimeout  time.Duration
+	LogJSON       bool
+	AccessLog     bool
+	// MetricsAddr is where Prometheus metrics are served; "" serves none.
+	MetricsAddr string
+	// TrustedProxies lists the front proxies whose X-Forwarded-* headers
+	// are believed.
+	TrustedProxies forwarded.Trusted
+	// OIDC is the OpenID Connect mode's settings.
+	OIDC OIDC
+}
+
+// Parse reads args, with environment variables (FWR_ and the flag's name
+// in upper case, dashes as underscores) as defaults that flags override.
+// getenv is os.Getenv natively. Usage and errors of the flags go to out;
+// -h returns flag.ErrHelp.
+func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, error) {
+	c := &Config{}
+	var upstream, trusted string
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "`address` to listen on")
+	fs.StringVar(&upstream, "upstream", "", "base `URL` of the upstream API and auth server (empty: the embedded demo upstream; login demo / demo)")
+	fs.StringVar(&c.DemoAddr, "demo-addr", "127.0.0.1:0", "`address` of the embedded demo upstream, when -upstream is empty")
+	fs.DurationVar(&c.AccessTTL, "access-ttl", time.Minute, "demo upstream: access token lifetime")
+	fs.DurationVar(&c.RefreshTTL, "refresh-ttl", 24*time.Hour, "demo upstream: refresh token lifetime")
+	fs.DurationVar(&c.RefreshGrace, "refresh-grace", 0, "demo upstream: how long a rotated refresh token may be reused (0: any reuse revokes the session)")
+	fs.BoolVar(&c.RefreshRotate, "refresh-rotate", true, "demo upstream: rotate refresh tokens on every refresh (false: the same refresh token comes back, as Keycloak does by default)")
+	fs.StringVar(&c.Redis, "redis", "", "Redis `URL` (redis://host:port/db) shared by every instance to absorb duplicate refreshes across them (empty: per instance)")
+	fs.DurationVar(&c.AccessMaxAge, "access-cookie-max-age", time.Hour, "Max-Age of the accessToken cookie")
+	fs.DurationVar(&c.RefreshMaxAge, "refresh-cookie-max-age", 7*24*time.Hour, "Max-Age of the refreshToken cookie")
+	fs.BoolVar(&c.Insecure, "insecure-cookies", false, "drop the Secure cookie attribute and the __Host- prefix of the cookie names (plain-http development only)")
+	fs.StringVar(&c.WWWDir, "www", "www", "`directory` served at /")
+	fs.StringVar(&c.JSDir, "js", "js", "`directory` served at /js/")
+	fs.DurationVar(&c.AuthTimeout, "auth-timeout", bff.DefaultAuthTimeout, "timeout of a login or refresh call to the upstream (keep it below the browser module's refreshTimeoutMs, 10s by default)")
+	fs.DurationVar(&c.ProxyTimeout, "proxy-timeout", 30*time.Second, "timeout of a proxied call")
+	fs.BoolVar(&c.LogJSON, "log-json", false, "log JSON lines instead of text")
+	fs.BoolVar(&c.AccessLog, "access-log", false, "log a line per request (method, path, status, size, duration; never the query or headers); off by default, as it costs a busy proxy about a third of its throughput")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "127.0.0.1:9100", "`address` of the Prometheus /metrics listener, kept off the public one (empty: no metrics)")
+	fs.StringVar(&trusted, "trusted-proxies", "", "comma-separated `CIDRs` of front proxies whose X-Forwarded-For, -Proto and -Host are believed (empty: none)")
+	finishOIDC := oidcFlags(fs, &c.OIDC)
+	fs.Usage = func() {
+		fmt.Fprintln(out, "Usage: server [flags]\n\nThe fetch-with-refresh backend-for-frontend: auth endpoints, API proxy, static files.\nEvery flag can also be set with an FWR_ environment variable (-access-ttl: FWR_ACCESS_TTL); flags win.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "FWR_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				envErr = errors.Join(envErr, fmt.Errorf("%s=%q: %w", name, v, err))
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	err := fs.Parse(args)
+	if err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if upstream != "" {
+		u, err := url.Parse(upstream)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("-upstream %q: want an absolute http(s) URL", upstream)
+		}
+		c.Upstream = u
+	}
+	if c.TrustedProxies, err = forwarded.Parse(trusted); err != nil {
+		return nil, fmt.Errorf("-trusted-proxies: %w", err)
+	}
+	for name, d := range map[string]time.Duration{
+		"access-ttl": c.AccessTTL, "refresh-ttl": c.RefreshTTL, "access-cookie-max-age": c.AccessMaxAge,
+		"refresh-cookie-max-age": c.RefreshMaxAge, "auth-timeout": c.AuthTimeout, "proxy-timeout": c.ProxyTimeout,
+	} {
+		if d <= 0 {
+			return nil, fmt.Errorf("-%s must be positive, got %s", name, d)
+		}
+	}
+	if err := finishOIDC(); err != nil {
+		return nil, err
+	}
+	if c.OIDC.Issuer != "" && c.Upstream == nil {
+		return nil, errors.New("-oidc-issuer needs -upstream, the API that accepts the provider's access tokens (the embedded demo upstream accepts only its own)")
+	}
+	if c.Redis != "" {
+		u, err := url.Parse(c.Redis)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			return nil, errors.New("-redis: want a redis:// or rediss:// URL") // not echoed: it may hold a password
+		}
+	}
+	if c.RefreshGrace < 0 {
+		return nil, fmt.Errorf("-refresh-grace must not be negative, got %s", c.RefreshGrace)
+	}
+	return c, nil
+}
+
+// BFF returns the bff.Config these settings describe, without what only a
+// host can provide (Transport, Store, Logger, Observer) and with the
+// demo's upstream left to the host when Upstream is nil.
+func (c *Config) BFF() bff.Config {
+	b := bff.Config{
+		Upstream:       c.Upstream,
+		AuthTimeout:    c.AuthTimeout,
+		ProxyTimeout:   c.ProxyTimeout,
+		Cookies:        cookies.Codec{AccessMaxAge: c.AccessMaxAge, RefreshMaxAge: c.RefreshMaxAge, Insecure: c.Insecure},
+		TrustedProxies: c.TrustedProxies,
+	}
+	if o := c.OIDC; o.Issuer != "" {
+		b.OIDC = &bff.OIDC{
+			Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret,
+			Scopes: o.Scopes, Audience: o.Audience, PublicURL: o.PublicURL,
+		}
+	}
+	return b
+}

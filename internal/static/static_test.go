@@ -1,0 +1,124 @@
+package static
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"testing/fstest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The handler cleans paths itself: it must not rely on a ServeMux in front.
+func TestServeHTTPNeverLeavesTheFS(t *testing.T) {
+	h := New(fstest.MapFS{"index.html": {Data: []byte("home")}, "a/b.txt": {Data: []byte("b")}}, "")
+	tests := []struct {
+		path string
+		want int
+	}{
+		{"/../../etc/passwd", 404},
+		{"/a/../../../etc/passwd", 404},
+		{"/a/../index.html", 200},
+		{"/a/b.txt", 200},
+		{"/a", 404},
+		{"/a/", 404},
+		{"/", 200},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.URL.Path = tt.path
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		assert.Equal(t, tt.want, w.Code, tt.path)
+	}
+	r := httptest.NewRequest("POST", "/", nil)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	assert.Equal(t, http.StatusMethodNotAllowed, w.Code)
+	assert.Equal(t, "GET, HEAD", w.Header().Get("Allow"))
+}
+
+func TestAccepts(t *testing.T) {
+	tests := []struct {
+		header, coding string
+		want           bool
+	}{
+		{"br", "br", true},
+		{"gzip, deflate, br, zstd", "br", true},
+		{"BR;q=0.5", "br", true},
+		{"br;q=0", "br", false},
+		{"br; q=0.000", "br", false},
+		{"gzip", "br", false},
+		{"", "gzip", false},
+		{"*", "gzip", false},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Accept-Encoding", tt.header)
+		assert.Equal(t, tt.want, accepts(r, tt.coding), tt.header)
+	}
+}
+
+// Finding 6: only what pages and the bundle need is served, and pages
+// carry the security headers.
+func TestServesOnlyTheBundle(t *testing.T) {
+	fsys := fstest.MapFS{
+		"index.html":               {Data: []byte("<!doctype html>")},
+		"app.mjs":                  {Data: []byte("export {}")},
+		"style.css":                {Data: []byte("body{}")},
+		"m.wasm":                   {Data: []byte("\x00asm")},
+		"shot.png":                 {Data: []byte("png")},
+		".env":                     {Data: []byte("SECRET=1")},
+		".git/config":              {Data: []byte("[core]")},
+		"a/.hidden.js":             {Data: []byte("x")},
+		"tsconfig.json":            {Data: []byte("{}")},
+		"types-check.ts":           {Data: []byte("x")},
+		"fetch-with-refresh.d.ts":  {Data: []byte("x")},
+		"fetch-with-refresh.d.mts": {Data: []byte("x")},
+		"app.mjs.map":              {Data: []byte("{}")},
+		"notes.md":                 {Data: []byte("x")},
+	}
+	h := New(fsys, "no-cache")
+	for _, tt := range []struct {
+		path string
+		want int
+	}{
+		{"/", 200}, {"/index.html", 200}, {"/app.mjs", 200}, {"/style.css", 200}, {"/m.wasm", 200}, {"/shot.png", 200},
+		{"/.env", 404}, {"/.git/config", 404}, {"/a/.hidden.js", 404}, {"/tsconfig.json", 404}, {"/types-check.ts", 404},
+		{"/fetch-with-refresh.d.ts", 404}, {"/fetch-with-refresh.d.mts", 404}, {"/app.mjs.map", 404}, {"/notes.md", 404},
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", tt.path, nil))
+		assert.Equal(t, tt.want, w.Code, tt.path)
+	}
+
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	csp := w.Header().Get("Content-Security-Policy")
+	assert.Contains(t, csp, "script-src 'self' 'wasm-unsafe-eval'", "the module may compile")
+	assert.NotContains(t, csp, "unsafe-inline", "nothing inline")
+	assert.Contains(t, csp, "frame-ancestors 'none'")
+	assert.Equal(t, "same-origin", w.Header().Get("Referrer-Policy"))
+	assert.Equal(t, "nosniff", w.Header().Get("X-Content-Type-Options"))
+
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/app.mjs", nil))
+	assert.Empty(t, w.Header().Get("Content-Security-Policy"), "a policy is for documents")
+	assert.Equal(t, "nosniff", w.Header().Get("X-Content-Type-Options"))
+
+	w = httptest.NewRecorder()
+	Pages(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})).ServeHTTP(w, httptest.NewRequest("GET", "/departments", nil))
+	assert.Equal(t, CSP, w.Header().Get("Content-Security-Policy"), "rendered pages too")
+}
+
+// Workers serve the same files as static assets, with the headers of
+// cmd/worker/_headers: the same policy.
+func TestWorkerAssetHeadersMatch(t *testing.T) {
+	data, err := os.ReadFile("../../cmd/worker/_headers")
+	require.NoError(t, err)
+	assert.Contains(t, string(data), "Content-Security-Policy: "+CSP+"\n")
+	assert.Contains(t, string(data), "Referrer-Policy: same-origin")
+	assert.Contains(t, string(data), "X-Content-Type-Options: nosniff")
+}

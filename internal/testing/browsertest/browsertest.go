@@ -1,0 +1,111 @@
+// Package browsertest drives Debian's headless Chromium for the browser
+// tests (internal/testing/e2e, internal/testing/workertest): one browser, a tab per
+// test, and the scenarios of wasm/testdata/harness.mjs run in a page.
+package browsertest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+)
+
+// Chromium is the path of Debian's Chromium.
+const Chromium = "/usr/bin/chromium"
+
+// ErrNoChromium says how to get Chromium.
+var ErrNoChromium = errors.New(Chromium + " is missing: install it with `apt-get install -y chromium` (.ci/run does)")
+
+// Start starts a headless Chromium with a fresh profile that makes no
+// outside lookups. stop ends it and removes the profile.
+func Start() (browser context.Context, stop func(), err error) {
+	if _, err := exec.LookPath(Chromium); err != nil {
+		return nil, nil, ErrNoChromium
+	}
+	profile, err := os.MkdirTemp("", "fwr-chromium-")
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(Chromium),
+		chromedp.UserDataDir(profile),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		// 127.0.0.2: a second origin on loopback, for cross-origin tests.
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE 127.0.0.2"),
+		chromedp.WindowSize(1280, 800),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	browser, cancelBrowser := chromedp.NewContext(allocCtx)
+	stop = func() {
+		cancelBrowser()
+		cancelAlloc()
+		os.RemoveAll(profile)
+	}
+	if err := chromedp.Do(browser); err != nil { // start it now: a failure is clearer here
+		stop()
+		return nil, nil, fmt.Errorf("starting Chromium: %w", err)
+	}
+	return browser, stop, nil
+}
+
+// NewTab opens a tab of browser for one test, closed when the test ends.
+func NewTab(t *testing.T, browser context.Context) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser)
+	t.Cleanup(cancel)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancelTimeout)
+	return ctx
+}
+
+// Scenario opens base's test page (internal/testing/e2e/testdata/index.html
+// served at /testdata/e2e/) in a new tab, runs harness[name](args...) there
+// and decodes its result into out.
+func Scenario(t *testing.T, browser context.Context, base string, out any, name string, args ...any) {
+	t.Helper()
+	ctx := NewTab(t, browser)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(base+"/testdata/e2e/index.html")))
+	if args == nil {
+		args = []any{}
+	}
+	argJSON, err := json.Marshal(args)
+	require.NoError(t, err)
+	expr := fmt.Sprintf(`(async () => {
+		while (!window.setupDone) await new Promise((r) => setTimeout(r, 10));
+		await window.setupDone;
+		return JSON.stringify(await window.harness[%q](...%s));
+	})()`, name, argJSON)
+	res, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
+	require.NoError(t, err, "scenario %s", name)
+	require.NoError(t, json.Unmarshal([]byte(res), out), res)
+}
+
+// WaitFor polls a JavaScript expression in the tab until it is truthy. A
+// navigation that replaces the page while it polls (a redirect still
+// under way) does not end the wait: it polls the new page.
+func WaitFor(t *testing.T, ctx context.Context, what, expr string) {
+	t.Helper()
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	for {
+		_, err := chromedp.Run(wctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond)))
+		if err == nil || wctx.Err() != nil {
+			require.NoError(t, err, "waiting for %s (%s)", what, expr)
+			return
+		}
+		select { // the page's context went away with a navigation: poll again
+		case <-wctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

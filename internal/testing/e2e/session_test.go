@@ -1,0 +1,162 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/scenario"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/testserver"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The session's life in the module (issue 12), in Chromium: each of these
+// failed before the module decided it in Go.
+
+func TestWrongPasswordIsAResponse(t *testing.T) { scenario.WrongPassword(t, run) }
+
+// A hanging auth server: the server's auth timeout (8 s by default) ends
+// it before the module's refresh timeout (10 s by default), so the call
+// fails with the server's 504 as RefreshUnavailableError, and the session
+// is kept. (Takes the 8 s.)
+func TestHangingAuthServerSettlesAsUnavailable(t *testing.T) { scenario.HangingAuth(t, run) }
+
+// An AuthError before login, then a login by plain fetch: the new session
+// cookie ends the failure, and the next expiry refreshes.
+func TestPlainFetchLoginAfterAuthError(t *testing.T) {
+	var got struct {
+		Early, After scenario.Outcome
+		RefreshCalls int
+		Events       []scenario.Event
+	}
+	run(t, &got, "plainLogin")
+	assert.Equal(t, scenario.Outcome{Error: "AuthError", Status: 401}, got.Early)
+	assert.Equal(t, scenario.Outcome{Status: 200}, got.After, "refreshed, not failed with the old AuthError")
+	assert.Equal(t, 2, got.RefreshCalls, "the early call's, and the one after the expiry")
+	assert.Equal(t, []scenario.Event{
+		{Type: "end", Error: "AuthError", Status: 401},
+		{Type: "refresh", Error: "AuthError", Status: 401},
+		{Type: "login"},
+		{Type: "refresh"},
+	}, got.Events)
+}
+
+// A 401 from another origin (127.0.0.2) is returned as it is: no refresh,
+// no replay, no event.
+func TestCrossOrigin401IsNotOurs(t *testing.T) {
+	var hits atomic.Int64
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	require.NoError(t, err, "a second loopback address")
+	other := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
+	}))
+	other.Listener = ln
+	other.Start()
+	defer other.Close()
+
+	var got struct {
+		Res          scenario.Outcome
+		RefreshCalls int
+		Events       []scenario.Event
+		AuthFailures int
+	}
+	run(t, &got, "crossOrigin", other.URL+"/resource")
+	assert.Equal(t, scenario.Outcome{Status: 401}, got.Res)
+	assert.Zero(t, got.RefreshCalls)
+	assert.Empty(t, got.Events)
+	assert.Zero(t, got.AuthFailures)
+	assert.EqualValues(t, 1, hits.Load(), "not replayed")
+}
+
+// A logout in tab 1 reaches tab 2 as a "logout" event, once; a login in
+// tab 1 reaches tab 2 as a "login" event, once.
+func TestLoginAndLogoutReachTheOtherTab(t *testing.T) {
+	srv := testserver.Start(testserver.Config{AccessTTL: time.Hour, Root: root})
+	defer srv.Close()
+	ts := tabs(t, srv, 2, "{}")
+
+	inTab(t, ts[0], nil, "loginOnly", nil)
+	var seen []scenario.Event
+	inTab(t, ts[1], &seen, "eventsUntil", []any{"login"})
+	assert.Equal(t, []scenario.Event{{Type: "login", OtherTab: true}}, seen)
+
+	var status int
+	inTab(t, ts[0], &status, "logoutOnly", nil)
+	require.Equal(t, 204, status)
+	inTab(t, ts[1], &seen, "eventsUntil", []any{"logout"})
+	assert.Equal(t, []scenario.Event{{Type: "logout", OtherTab: true}}, seen)
+	inTab(t, ts[0], &seen, "takeEvents", nil)
+	assert.Equal(t, []scenario.Event{{Type: "login"}, {Type: "logout"}}, seen, "tab 1 saw its own, once each")
+
+	var after burstResult
+	inTab(t, ts[1], &after, "burst", []any{2})
+	for _, o := range after.Outcomes {
+		assert.Equal(t, scenario.Outcome{Error: "AuthError", Status: 401}, o, "logged out: no refresh")
+	}
+	assert.Zero(t, srv.Stats().Requests["/api/auth/refresh"])
+}
+
+// The TTL table of issue 12: a page that calls steadily refreshes once per
+// token lifetime, not more, and no call is answered 401, against strict
+// rotation. 60 s and 1 h: a few seconds of calls right after login refresh
+// nothing (the window rule itself is unit-tested over whole lifetimes in
+// refresh and bff/internal/auth).
+func TestRefreshAheadSizedToTheToken(t *testing.T) {
+	tests := []struct {
+		ttl                    time.Duration
+		callFor                time.Duration
+		minRefresh, maxRefresh int
+	}{
+		{2 * time.Second, 5 * time.Second, 2, 4},   // at 1.5 s, 3 s, 4.5 s
+		{10 * time.Second, 12 * time.Second, 1, 2}, // at 7.5 s
+		{time.Minute, 3 * time.Second, 0, 0},
+		{time.Hour, 3 * time.Second, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ttl.String(), func(t *testing.T) {
+			srv := testserver.Start(testserver.Config{AccessTTL: tt.ttl, AbsorbWindow: -1, Root: root})
+			defer srv.Close()
+			tab := tabs(t, srv, 1, "{}")[0]
+			var got struct {
+				Calls             int
+				Outcomes          map[string]int
+				UpstreamRefreshes int
+				Unauthorized      int
+			}
+			inTab(t, tab, &got, "steady", []any{tt.callFor.Milliseconds(), 50})
+			t.Logf("%d calls, %d upstream refreshes", got.Calls, got.UpstreamRefreshes)
+			assert.Equal(t, map[string]int{"200": got.Calls}, got.Outcomes)
+			assert.Zero(t, got.Unauthorized, "no call was answered 401")
+			assert.GreaterOrEqual(t, got.UpstreamRefreshes, tt.minRefresh)
+			assert.LessOrEqual(t, got.UpstreamRefreshes, tt.maxRefresh, "at most one refresh per token lifetime")
+			assert.Zero(t, srv.Stats().Upstream.Reuses)
+		})
+	}
+}
+
+// Abort while a call waits for a refresh ahead (the module's begin
+// answered "wait"): that call rejects alone, before the refresh ends; the
+// other is sent once the refresh is done, and no call was answered 401.
+func TestAbortWhileWaitingForARefreshAhead(t *testing.T) {
+	srv := testserver.Start(testserver.Config{AccessTTL: 2 * time.Second, Root: root})
+	defer srv.Close()
+	tab := tabs(t, srv, 1, "{}")[0]
+	var got struct {
+		Aborted, Other   scenario.Outcome
+		Unauthorized     int
+		DepartmentsCalls int
+	}
+	inTab(t, tab, &got, "abortAhead", []any{400}) // the window of a 2 s token is 500 ms
+	assert.Equal(t, "AbortError", got.Aborted.Error)
+	assert.Equal(t, scenario.Outcome{Status: 200}, got.Other)
+	assert.Zero(t, got.Unauthorized)
+	assert.Equal(t, 1, got.DepartmentsCalls, "the aborted call was never sent")
+}

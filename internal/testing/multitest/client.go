@@ -1,0 +1,154 @@
+package multitest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
+)
+
+// Balancer hands out the instances' base URLs round-robin, as a load
+// balancer without affinity does.
+type Balancer struct {
+	bases []string
+	next  atomic.Uint64
+}
+
+// NewBalancer returns a Balancer over bases.
+func NewBalancer(bases ...string) *Balancer { return &Balancer{bases: bases} }
+
+// Next returns the next base URL.
+func (b *Balancer) Next() string { return b.bases[(b.next.Add(1)-1)%uint64(len(b.bases))] }
+
+// Client sends the calls of one browser: its cookies, the CSRF header.
+var Client = &http.Client{
+	Timeout: 30 * time.Second,
+	Transport: &http.Transport{
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     30 * time.Second,
+	},
+}
+
+// Session is one user's cookie jar (the browser's, shared by its tabs).
+type Session struct {
+	mu      sync.Mutex // protects cookies
+	cookies map[string]string
+}
+
+// Login logs in through base and returns the cookies.
+func Login(ctx context.Context, base string) (*Session, error) {
+	s := &Session{cookies: map[string]string{}}
+	res, err := s.Do(ctx, base, http.MethodPost, "/api/auth/login", `{"username":"demo","password":"demo"}`)
+	if err != nil {
+		return nil, err
+	}
+	if res.Status != http.StatusOK {
+		return nil, errors.New("login: " + http.StatusText(res.Status))
+	}
+	return s, nil
+}
+
+// Result is an answer, read in full.
+type Result struct {
+	Status int
+	Body   string
+	// Set holds the cookies the answer set (empty value: cleared).
+	Set map[string]string
+}
+
+// Do sends a call with the session's cookies to base and keeps the
+// cookies of the answer, as a browser does.
+func (s *Session) Do(ctx context.Context, base, method, path, body string) (Result, error) {
+	return s.DoWith(ctx, base, method, path, body, s.Cookies())
+}
+
+// DoWith is Do with the cookies given, for calls that a browser sent with
+// cookies it has since replaced (a request in flight).
+func (s *Session) DoWith(ctx context.Context, base, method, path, body string, cookies map[string]string) (Result, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
+	if err != nil {
+		return Result{}, err
+	}
+	req.Header.Set("X-CSRF", "1")
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range cookies {
+		req.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	res, err := Client.Do(req)
+	if err != nil {
+		return Result{}, err
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		return Result{}, err
+	}
+	set := map[string]string{}
+	for _, c := range res.Cookies() {
+		set[c.Name] = c.Value
+	}
+	s.keep(res.Cookies())
+	return Result{Status: res.StatusCode, Body: string(data), Set: set}, nil
+}
+
+func (s *Session) keep(cs []*http.Cookie) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range cs {
+		if c.MaxAge < 0 {
+			delete(s.cookies, c.Name)
+		} else {
+			s.cookies[c.Name] = c.Value
+		}
+	}
+}
+
+// Cookies returns a copy of the session's cookies.
+func (s *Session) Cookies() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]string, len(s.cookies))
+	for k, v := range s.cookies {
+		out[k] = v
+	}
+	return out
+}
+
+// LoggedIn reports whether the session still has its refresh cookie: a
+// session that lost it sends its user to the login page.
+func (s *Session) LoggedIn() bool { return s.Cookies()[cookies.RefreshCookie] != "" }
+
+// Expires returns the access token's expiry from the accessExpires cookie.
+func (s *Session) Expires() time.Time {
+	exp, _, _ := cookies.ParseExpires(s.Cookies()[cookies.ExpiresCookie])
+	return exp
+}
+
+// DueNow returns the session's cookies with accessExpires set to now: the
+// server then refreshes ahead of the call, as it does for a call made near
+// expiry.
+func (s *Session) DueNow() map[string]string { return Due(s.Cookies()) }
+
+// Due returns a copy of cookies with accessExpires set to now (the
+// token's lifetime kept).
+func Due(jar map[string]string) map[string]string {
+	c := make(map[string]string, len(jar))
+	for k, v := range jar {
+		c[k] = v
+	}
+	_, lifetime, _ := cookies.ParseExpires(c[cookies.ExpiresCookie])
+	c[cookies.ExpiresCookie] = cookies.FormatExpires(time.Now(), lifetime)
+	return c
+}

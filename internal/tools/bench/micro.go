@@ -1,0 +1,35 @@
+package main
+
+import (
+	"os/exec"
+	"regexp"
+)
+
+// microResult is the Go micro-benchmarks' output and the rows taken from it.
+type microResult struct {
+	raw  string
+	rows []row
+}
+
+// microBenchmarks runs the testing.B benchmarks of the policy and the
+// handlers with -benchmem.
+func microBenchmarks(root string) microResult {
+	benchtime := "1s"
+	if *smoke {
+		benchtime = "1x"
+	}
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-benchtime", benchtime,
+		"./refresh/", "./bff/")
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	check(errorf(err, out))
+	res := microResult{raw: string(out)}
+	for _, m := range regexp.MustCompile(`(?m)^Benchmark(\w+)-\d+\s+\d+\s+([\d.]+) ns/op\s+(\d+) B/op\s+(\d+) allocs/op`).FindAllStringSubmatch(res.raw, -1) {
+		r := row{figure: "Go: " + m[1], ours: m[2] + " ns/op, " + m[4] + " allocs/op"}
+		if m[1] == "DoValidToken" {
+			r.figure, r.bar, r.met = "Go: policy hot path, a call with a valid token", "0 allocs/op", m[4] == "0"
+		}
+		res.rows = append(res.rows, r)
+	}
+	return res
+}

@@ -1,0 +1,400 @@
+// Command soak runs many sessions through expiry and refresh against
+// three cmd/server instances sharing a real redis-server, in front of a
+// demo upstream with strict rotation, while it injects faults on a
+// schedule: upstream 5xx, upstream hangs past the auth timeout, the
+// connection dropped after the upstream rotated, an instance killed and
+// restarted, Redis restarted. It prints what happened to the sessions
+// (`make soak`). -smoke is a short run for make test: it fails if a
+// session is lost to anything but the rotate-then-drop fault.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/demo"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/multitest"
+)
+
+var (
+	sessions    = flag.Int("sessions", 500, "sessions cycling through expiry and refresh")
+	duration    = flag.Duration("duration", 60*time.Second, "length of each run")
+	graces      = flag.String("graces", "0s,10s", "comma-separated -refresh-grace values of the demo upstream: one run each")
+	smoke       = flag.Bool("smoke", false, "a short run (50 sessions, 12 s, grace 0) that fails on a session lost to a transient upstream failure or to no fault")
+	authTimeout = 2 * time.Second
+)
+
+func main() {
+	flag.Parse()
+	if *smoke {
+		*sessions, *duration, *graces = 50, 12*time.Second, "0s"
+	}
+	dir, err := os.MkdirTemp("", "fwr-soak-")
+	check(err)
+	defer os.RemoveAll(dir)
+	bin, err := multitest.BuildServer(dir)
+	check(err)
+	failed := false
+	for _, g := range strings.Split(*graces, ",") {
+		grace, err := time.ParseDuration(strings.TrimSpace(g))
+		check(err)
+		r := run(bin, grace)
+		fmt.Print(r.table())
+		if r.lostToTransients() > 0 {
+			failed = true
+		}
+	}
+	if *smoke && failed {
+		fmt.Println("soak smoke: sessions lost to a transient upstream failure or to no fault")
+		os.Exit(1)
+	}
+}
+
+// phase is one step of the fault schedule, in fractions of the run.
+type phase struct {
+	fault      string
+	from, to   float64
+	start, end time.Time
+	// The upstream's counters when the phase starts, ends, and when the
+	// next one starts (or the run ends).
+	atStart, atEnd, atNext demo.Stats
+}
+
+func schedule(start time.Time, d time.Duration) []*phase {
+	ps := []*phase{
+		{fault: fault5xx, from: 0.10, to: 0.20},
+		{fault: faultHang, from: 0.28, to: 0.38},
+		{fault: faultDrop, from: 0.46, to: 0.56},
+		{fault: faultKill, from: 0.64, to: 0.74},
+		{fault: faultRedis, from: 0.82, to: 0.90},
+	}
+	for _, p := range ps {
+		p.start = start.Add(time.Duration(p.from * float64(d)))
+		p.end = start.Add(time.Duration(p.to * float64(d)))
+	}
+	return ps
+}
+
+// report is what one run saw.
+type report struct {
+	grace                time.Duration
+	started, lost        int
+	expiries             atomic.Int64
+	calls, ok, retryable atomic.Int64
+	unanswered           atomic.Int64
+	rejected             atomic.Int64
+	stats                demo.Stats
+	latencies            []time.Duration
+	lostBy               map[string]int
+	phases               []*phase
+}
+
+func run(bin string, grace time.Duration) *report {
+	logs := io.Discard
+	if os.Getenv("SOAK_LOGS") != "" {
+		logs = os.Stderr
+	}
+	up := demo.New(demo.Config{AccessTTL: time.Minute, Grace: grace})
+	faults := &faulty{next: up, hang: authTimeout + time.Second, rate: 0.3, touched: map[string]string{}}
+	upAddr, err := multitest.FreeAddr()
+	check(err)
+	ln, err := net.Listen("tcp", upAddr)
+	check(err)
+	upSrv := &http.Server{Handler: faults}
+	go upSrv.Serve(ln)
+	defer upSrv.Close()
+
+	redis, err := multitest.StartRedis(logs)
+	check(err)
+	defer redis.Kill()
+	var instances []*multitest.Instance
+	var bases []string
+	for range 3 {
+		in, err := multitest.StartInstance(bin, logs, "-upstream", "http://"+upAddr, "-redis", redis.URL(), "-auth-timeout", authTimeout.String())
+		check(err)
+		defer in.Stop()
+		instances = append(instances, in)
+		bases = append(bases, in.Base)
+	}
+	lb := multitest.NewBalancer(bases...)
+
+	r := &report{grace: grace, lostBy: map[string]int{}}
+	start := time.Now()
+	end := start.Add(*duration)
+	r.phases = schedule(start, *duration)
+	go drive(r.phases, faults, instances, redis, up)
+
+	var mu sync.Mutex // protects r.latencies, r.lostBy, r.started
+	var wg sync.WaitGroup
+	for i := range *sessions {
+		wg.Go(func() {
+			time.Sleep(time.Duration(i) * 2 * time.Second / time.Duration(*sessions)) // logins spread over 2 s
+			u := &user{lb: lb, r: r}
+			if !u.login() {
+				return
+			}
+			mu.Lock()
+			r.started++
+			mu.Unlock()
+			lat, lostAt := u.cycle(end)
+			if lostAt.IsZero() && !u.final() {
+				lostAt = time.Now()
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			r.latencies = append(r.latencies, lat...)
+			if !lostAt.IsZero() {
+				r.lost++
+				r.lostBy[causeOf(faults, u.tokens, lostAt, r.phases)]++
+			}
+		})
+	}
+	wg.Wait()
+	r.stats = up.Stats()
+	r.phases[len(r.phases)-1].atNext = r.stats
+	return r
+}
+
+// drive switches the faults on and off on schedule, and snapshots the
+// upstream's counters per phase.
+func drive(ps []*phase, f *faulty, instances []*multitest.Instance, redis *multitest.Redis, up *demo.Server) {
+	for i, p := range ps {
+		time.Sleep(time.Until(p.start))
+		p.atStart = up.Stats()
+		if i > 0 {
+			ps[i-1].atNext = p.atStart
+		}
+		switch p.fault {
+		case faultKill:
+			instances[2].Kill()
+			time.Sleep(time.Until(p.end))
+			check(instances[2].Start())
+		case faultRedis: // killed and started again at once, as a supervisor does
+			redis.Kill()
+			check(redis.Start())
+			time.Sleep(time.Until(p.end))
+		default:
+			f.set(p.fault)
+			time.Sleep(time.Until(p.end))
+			f.set(faultNone)
+		}
+		p.atEnd = up.Stats()
+	}
+}
+
+// causeOf names what lost a session: rotate-then-drop if it spoiled a
+// refresh of one of its last two refresh tokens; else the instance or
+// Redis fault whose window (plus the auth timeout) covers the loss; else
+// the fault that spoiled one of those refreshes, if any.
+func causeOf(f *faulty, tokens []string, at time.Time, ps []*phase) string {
+	last := tokens[max(len(tokens)-2, 0):]
+	if f.touchedBy(last, faultDrop) {
+		return faultDrop
+	}
+	for _, p := range ps {
+		if (p.fault == faultKill || p.fault == faultRedis) && !at.Before(p.start) && at.Before(p.end.Add(2*authTimeout)) {
+			return p.fault
+		}
+	}
+	if c := f.cause(last); c != "" {
+		return c
+	}
+	return unexplained
+}
+
+// user is one browser: a session, cycling.
+type user struct {
+	lb     *multitest.Balancer
+	r      *report
+	s      *multitest.Session
+	tokens []string // the refresh tokens it held, oldest first
+}
+
+func (u *user) login() bool {
+	for range 5 {
+		s, err := multitest.Login(context.Background(), u.lb.Next())
+		if err == nil {
+			u.s = s
+			u.note()
+			return true
+		}
+	}
+	return false
+}
+
+func (u *user) note() {
+	t := u.s.Cookies()[cookies.RefreshCookie]
+	if t != "" && (len(u.tokens) == 0 || u.tokens[len(u.tokens)-1] != t) {
+		u.tokens = append(u.tokens, t)
+	}
+}
+
+// cycle runs the session until end: every 1–3 s, a burst of three calls
+// made near expiry (the servers refresh ahead, on whichever instance each
+// lands), and a 401 answered as the browser module does: one refresh,
+// one replay. It returns the calls' latencies and when the session was
+// lost (zero if it was not).
+func (u *user) cycle(end time.Time) ([]time.Duration, time.Time) {
+	var lat []time.Duration
+	var mu sync.Mutex
+	for time.Now().Before(end) {
+		time.Sleep(time.Second + rand.N(2*time.Second))
+		u.r.expiries.Add(1)
+		cookies := u.s.DueNow()
+		var wg sync.WaitGroup
+		for range 3 {
+			wg.Go(func() {
+				d, ok := u.call(cookies)
+				if ok {
+					mu.Lock()
+					lat = append(lat, d)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		u.note()
+		if !u.s.LoggedIn() {
+			return lat, time.Now()
+		}
+	}
+	return lat, time.Time{}
+}
+
+// call sends one proxied call, moving on to the next instance when one
+// does not answer (as a balancer does), and refreshes on 401.
+func (u *user) call(cookies map[string]string) (time.Duration, bool) {
+	u.r.calls.Add(1)
+	start := time.Now()
+	res, ok := u.send("GET", "/api/departments", cookies)
+	if ok && res.Status == http.StatusUnauthorized {
+		ref, rok := u.send("POST", "/api/auth/refresh", u.s.Cookies())
+		if rok && ref.Status == http.StatusOK {
+			res, ok = u.send("GET", "/api/departments", u.s.Cookies())
+		}
+	}
+	switch {
+	case !ok:
+		u.r.unanswered.Add(1)
+		return 0, false
+	case res.Status == http.StatusOK:
+		u.r.ok.Add(1)
+		return time.Since(start), true
+	case res.Status >= 500:
+		u.r.retryable.Add(1)
+	case res.Status == http.StatusUnauthorized:
+		u.r.rejected.Add(1)
+	}
+	return 0, false
+}
+
+func (u *user) send(method, path string, cookies map[string]string) (multitest.Result, bool) {
+	for range 3 {
+		res, err := u.s.DoWith(context.Background(), u.lb.Next(), method, path, "", cookies)
+		if err == nil {
+			return res, true
+		}
+	}
+	return multitest.Result{}, false
+}
+
+// final checks, after the run, that the session still refreshes.
+func (u *user) final() bool {
+	u.r.expiries.Add(1)
+	for range 3 {
+		res, ok := u.send("POST", "/api/auth/refresh", u.s.Cookies())
+		if ok && res.Status == http.StatusOK {
+			return true
+		}
+		if ok && res.Status == http.StatusUnauthorized {
+			return false
+		}
+		time.Sleep(authTimeout) // a transient answer: try again
+	}
+	return false
+}
+
+// lostToTransients counts the sessions lost to what must never lose one:
+// a transient upstream failure (5xx, a hang), or nothing at all. A pair
+// lost in flight (rotate-then-drop, an instance killed between the
+// upstream's rotation and its answer, a Redis restart under a waiter) can
+// lose one without a grace window.
+func (r *report) lostToTransients() int {
+	return r.lostBy[fault5xx] + r.lostBy[faultHang] + r.lostBy[unexplained]
+}
+
+var why = map[string]string{
+	faultDrop:  "the upstream rotated, the answer never arrived: the next refresh presents the rotated-out token, a reuse that revokes the session (a grace window longer than the time to the retry saves it)",
+	fault5xx:   "a refresh failed and was not retried",
+	faultHang:  "a refresh timed out and was not retried",
+	faultKill:  "an instance died between the upstream's rotation and its answer: the pair was lost in flight, as with rotate-then-drop",
+	faultRedis: "Redis lost the lease and the result: a duplicate on another instance refreshed with the old token",
+}
+
+func (r *report) table() string {
+	var b bytes.Buffer
+	perExpiry := float64(r.stats.Refreshes) / float64(max(r.expiries.Load(), 1))
+	slices.Sort(r.latencies)
+	pct := func(p float64) time.Duration {
+		if len(r.latencies) == 0 {
+			return 0
+		}
+		return r.latencies[int(p*float64(len(r.latencies)-1))].Round(100 * time.Microsecond)
+	}
+	fmt.Fprintf(&b, "\n### soak: %d sessions, %s, 3 instances + Redis, strict rotation, -refresh-grace %s\n\n", *sessions, *duration, r.grace)
+	fmt.Fprintf(&b, "| figure | value |\n|---|---|\n")
+	fmt.Fprintf(&b, "| sessions started | %d |\n", r.started)
+	fmt.Fprintf(&b, "| sessions lost | %d |\n", r.lost)
+	fmt.Fprintf(&b, "| expiries (bursts of 3 calls near expiry, final refreshes) | %d |\n", r.expiries.Load())
+	fmt.Fprintf(&b, "| upstream refreshes (per expiry) | %d (%.3f) |\n", r.stats.Refreshes, perExpiry)
+	fmt.Fprintf(&b, "| reuse detections | %d |\n", r.stats.Reuses)
+	fmt.Fprintf(&b, "| reuses answered in the grace window | %d |\n", r.stats.Graces)
+	fmt.Fprintf(&b, "| calls: 200 / 401 / 5xx (retryable) / unanswered | %d / %d / %d / %d of %d |\n", r.ok.Load(), r.rejected.Load(), r.retryable.Load(), r.unanswered.Load(), r.calls.Load())
+	fmt.Fprintf(&b, "| call latency p50 / p99 | %s / %s |\n\n", pct(0.50), pct(0.99))
+	fmt.Fprintf(&b, "| fault | window | reuses during / after | sessions lost | why |\n|---|---|---|---|---|\n")
+	for _, p := range r.phases {
+		w := ""
+		if r.lostBy[p.fault] > 0 {
+			w = why[p.fault]
+		}
+		fmt.Fprintf(&b, "| %s | %.0f–%.0f s | %d / %d | %d | %s |\n", p.fault, p.from*duration.Seconds(), p.to*duration.Seconds(),
+			p.atEnd.Reuses-p.atStart.Reuses, p.atNext.Reuses-p.atEnd.Reuses, r.lostBy[p.fault], w)
+	}
+	if n := r.lostBy[unexplained]; n > 0 {
+		fmt.Fprintf(&b, "| no fault | | | %d | unexplained |\n", n)
+	}
+	return b.String()
+}
+
+// peekToken reads a refresh request's body and returns a copy to hand on
+// and the refresh token it names.
+func peekToken(r *http.Request) (io.ReadCloser, string) {
+	data, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	var in struct {
+		RefreshToken string `json:"refreshToken"`
+	}
+	_ = json.Unmarshal(data, &in)
+	return io.NopCloser(bytes.NewReader(data)), in.RefreshToken
+}
+
+func check(err error) {
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintln(os.Stderr, "soak:", err)
+		os.Exit(1)
+	}
+}
