@@ -4,15 +4,18 @@
 //   const client = await load({ refreshURL: "/api/auth/refresh" });
 //   const res = await client.fetchWithRefresh("/api/departments");
 //
-// The loader is plumbing: it prepares each call (configured headers on
-// same-origin calls, a ReadableStream body buffered so that it can be sent
-// twice), sorts it by URL (the auth endpoints, other origins, ours), sends
-// it with fetch, and asks the module, synchronously, what to do when it
-// holds no lease and when an attempt is refused; it carries messages
-// between the tabs and turns the module's outcomes into Error objects and
-// events. Every decision (when to refresh, when a lease holds, which
+// The loader owns the fast path: it prepares each call (configured headers
+// on same-origin calls, a ReadableStream body buffered so that it can be
+// sent twice), sorts it by URL (the auth endpoints, other origins, ours),
+// sends it with fetch under the lease it holds, and numbers and watches
+// the attempts that could be withdrawn (idempotent ones, while another is
+// out). It asks the module, synchronously, what to do when it holds no
+// lease and when an attempt is refused; it carries messages between the
+// tabs and turns the module's outcomes into Error objects and events. Every
+// other decision (when to refresh, when a lease holds or lapses, which
 // attempts to withdraw, what a login or an ended session is, who is told)
-// is made in Go: wasm/ and refresh. Types: fetch-with-refresh.d.ts,
+// is made in Go: refresh/, internal/lease/ and wasm/. The names and numbers
+// the two share are CONTRACT below. Types: fetch-with-refresh.d.ts,
 // which `make test-types` checks against this file's JSDoc (tsc with
 // checkJs).
 
@@ -27,7 +30,7 @@
  * The module's side of the contract (wasm/main.go).
  * @typedef {object} ModuleAPI
  * @property {(signal: AbortSignal | undefined, expiresMs: number, lifetimeMs: number) => number | Promise<number>} begin
- * @property {(id: number, status: number, signal: AbortSignal | undefined, expiresMs?: number, lifetimeMs?: number) => 0 | Promise<number>} end
+ * @property {(id: number, status: number, signal: AbortSignal | undefined, expiresMs?: number, lifetimeMs?: number, n?: number) => 0 | Promise<number>} end
  * @property {() => string} stats
  * @property {(kind: number, a: number, b: number) => void} session
  */
@@ -42,7 +45,6 @@
  * @property {Map<number, Map<AbortController, number>>} pending withdrawable attempts (and when they were sent), by lease
  * @property {number} out first attempts waiting for their answers
  * @property {number} sent first attempts sent so far: each one's number
- * @property {number} refused the number of the attempt being reported refused (withdraw spares those sent before it)
  * @property {number[]} statuses the statuses that mean "token refused"
  * @property {() => string} raw reads the cookies as the lease compares them
  * @property {(raw: string) => Token} parse reads the session cookie from them
@@ -101,20 +103,37 @@ const DEFAULTS = {
 /** The name of the Web Lock and of the BroadcastChannel the tabs share. */
 const CHANNEL = "fetch-with-refresh";
 
+/**
+ * The contract with the module, as package lease defines it
+ * (internal/lease/contract.go): the hooks' names, the kinds of news that
+ * session(kind, a, b) takes, the status of a withdrawn attempt, the order
+ * of the stats() counters, and the methods whose attempts may be
+ * withdrawn. Written as JSON: a Go test reads it and fails when the two
+ * differ.
+ */
+const CONTRACT = Object.freeze({
+  "hooks": ["ready", "lease", "withdraw", "refresh", "deferred", "error", "emit", "lock", "shared"],
+  "tabNews": { "login": 1, "refresh": 2, "end": 3, "logout": 4 },
+  "here": { "login": 5, "logout": 6 },
+  "withdrawn": 0,
+  "stats": ["calls", "unauthorized", "refreshes", "replays", "failures", "elsewhere", "epoch", "refreshedByOthers", "authFailures"],
+  "idempotent": ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]
+});
+
 /** What another tab said, as the module's session(kind, a, b) takes it. */
-const TAB_NEWS = { login: 1, refresh: 2, end: 3, logout: 4 };
+const TAB_NEWS = CONTRACT.tabNews;
 
 /** How the loader sorts a call (kindOf). */
 const OURS = 0, LOGIN = 1, LOGOUT = 2, PLAIN = 3;
 
 /** What the module's session(kind, a, b) takes for a 2xx answer of the login or logout endpoint here. */
-const LOGGED_IN = 5, LOGGED_OUT = 6;
+const LOGGED_IN = CONTRACT.here.login, LOGGED_OUT = CONTRACT.here.logout;
 
 /** The reason an attempt is withdrawn with (hooks.withdraw). */
 const WITHDRAWN = new Error("fetch-with-refresh: attempt withdrawn, its token was refused");
 
 /** Methods whose attempts may be withdrawn and sent again (RFC 9110, 9.2.2). */
-const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
+const IDEMPOTENT = new Set(CONTRACT.idempotent);
 
 let instances = 0;
 
@@ -146,7 +165,7 @@ export function load(options = {}) {
   const started = new Promise((resolve) => { ready = resolve; });
   /** @type {Core} */
   const core = {
-    api: undefined, lease: NO_LEASE, fast: 0, pending: new Map(), out: 0, sent: 0, refused: 0, statuses: urls.statuses,
+    api: undefined, lease: NO_LEASE, fast: 0, pending: new Map(), out: 0, sent: 0, statuses: urls.statuses,
     raw: tabs.raw, parse: tabs.parse, module: Promise.race([started, exited]), exited,
   };
   hooks.ready = (begin, end, stats, session) => {
@@ -157,8 +176,8 @@ export function load(options = {}) {
   hooks.lease = (id, untilMs) => {
     core.lease = id ? { id, until: untilMs || Infinity, cookie: tabs.raw() } : NO_LEASE;
   };
-  hooks.withdraw = (id) => { // the attempts sent after the refused one: an earlier one may have made it
-    core.pending.get(id)?.forEach((n, ctl) => n > core.refused && ctl.abort(WITHDRAWN));
+  hooks.withdraw = (id, after) => {
+    core.pending.get(id)?.forEach((n, ctl) => n > after && ctl.abort(WITHDRAWN));
   };
   tabs.listen(core);
   /** @type {any} */ (globalThis)[key] = { options: moduleOptions(opts, urls), hooks };
@@ -206,11 +225,9 @@ export function load(options = {}) {
     logout: () => fetchWithRefresh(urls.logout, { method: "POST" }),
     /** @returns {Promise<Stats>} */
     stats: () => core.module.then(({ stats }) => {
-      const [calls, unauthorized, refreshes, replays, failures, elsewhere, epoch, refreshedByOthers, authFailures] =
-        stats().split(" ").map(Number);
-      return {
-        calls: calls + core.fast, leased: core.fast, unauthorized, refreshes, replays, failures, elsewhere, epoch, refreshedByOthers, authFailures,
-      };
+      const counts = stats().split(" ").map(Number);
+      const named = Object.fromEntries(CONTRACT.stats.map((name, i) => [name, counts[i]]));
+      return /** @type {Stats} */ ({ ...named, calls: named.calls + core.fast, leased: core.fast });
     }),
     ready: core.module.then(() => undefined),
   };
@@ -274,9 +291,7 @@ async function send(core, request, signal) {
     // spares it the answers that cannot be one.)
     if (res && !replay && !core.statuses.includes(res.status)) return res;
     const module = core.api ?? await untilAborted(core.module, signal);
-    core.refused = n;
-    const next = module.end(id, res?.status ?? 0, signal, token.expiresMs, token.lifetimeMs);
-    core.refused = 0;
+    const next = module.end(id, res?.status ?? CONTRACT.withdrawn, signal, token.expiresMs, token.lifetimeMs, n);
     if (next === 0) {
       if (res) return res;
       throw new Error("fetch-with-refresh: the module could not wait for the refresh");
@@ -393,7 +408,6 @@ function endpoints(opts) {
  */
 function moduleOptions(opts, urls) {
   return {
-    refreshURL: urls.refresh,
     statusCodes: urls.statuses,
     refreshTimeoutMs: opts.refreshTimeoutMs,
     refreshAheadMs: opts.refreshAheadMs,
@@ -413,16 +427,19 @@ function moduleHooks(opts, urls, tabs, events) {
     ready: () => {},
     /** @type {(id: number, untilMs: number) => void} set by load */
     lease: () => {},
-    /** @type {(id: number) => void} set by load */
+    /** @type {(id: number, after: number) => void} set by load */
     withdraw: () => {},
-    /** @param {number} timeoutMs */
-    refreshInit: (timeoutMs) => ({
+    /**
+     * POSTs the refresh endpoint once, and resolves to its status and the
+     * new token's expiry.
+     * @param {number} timeoutMs
+     */
+    refresh: (timeoutMs) => fetch(urls.refresh, {
       method: "POST",
       credentials: "same-origin",
       headers: sameOrigin(urls.refresh) ? opts.headers : {},
       signal: AbortSignal.timeout(timeoutMs),
-    }),
-    token: tokenOf,
+    }).then((res) => ({ status: res.status, ...tokenOf(res) })),
     deferred,
     /** @param {string} name @param {string} message @param {number} status */
     error: (name, message, status) =>

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/lease"
 	"github.com/fetch-with-refresh/fetch-with-refresh/refresh"
 	"github.com/hack-pad/safejs"
 )
@@ -16,29 +17,23 @@ import (
 // client is one fetchWithRefresh instance: the options of one load() call,
 // the refresh policy they configure, and the calls in progress.
 type client struct {
-	policy     *refresh.Policy
-	timeout    time.Duration // one refresh's timeout, as the policy has it
-	refreshURL string        // the refresh endpoint's absolute URL
-	hooks      safejs.Value  // the loader's callbacks and error constructors
+	policy  *refresh.Policy
+	leases  *lease.Table
+	timeout time.Duration // one refresh's timeout, as the policy has it
+	hooks   safejs.Value  // the loader's callbacks and error constructors
 
-	mu        sync.Mutex    // protects the fields below
-	calls     map[int]*call // the calls waiting for or sending their replay, by id
-	lastCall  int           // the last call id given out (they are negative)
-	leases    [64]lease     // the latest leases, by id modulo 64
-	lastLease int           // the last lease id given out (they are positive)
-	adopted   bool          // lease 0's call was started (by its first report)
-	ahead     *waiter       // the refresh ahead that calls without a signal wait for, or nil
+	mu       sync.Mutex    // protects the fields below
+	calls    map[int]*call // the calls waiting for or sending their replay, by id
+	lastCall int           // the last call id given out (they are negative)
 
 	others       atomic.Uint64 // refreshes other tabs announced
 	authFailures atomic.Uint64 // ended sessions reported to the page
 	relaying     atomic.Bool   // an end of session is another tab's news, not to broadcast
 }
 
-// Errors of newClient, for options the loader passed on unchecked.
-var (
-	errNoRefreshURL = errors.New("fetch-with-refresh: options.refreshURL must be an absolute URL")
-	errNegative     = errors.New("fetch-with-refresh: refreshTimeoutMs and refreshAheadMs must not be negative")
-)
+// errNegative is newClient's error for options the loader passed on
+// unchecked.
+var errNegative = errors.New("fetch-with-refresh: refreshTimeoutMs and refreshAheadMs must not be negative")
 
 // DefaultAhead is the refresh-ahead window when options.refreshAheadMs is
 // not given: at most 30 s, and refresh.Window shortens it to a quarter of
@@ -48,14 +43,7 @@ const DefaultAhead = 30 * time.Second
 // newClient reads the options object the loader passes (see the package
 // comment) and keeps the hooks object.
 func newClient(jsOptions, jsHooks safejs.Value) (*client, error) {
-	c := &client{
-		hooks:      jsHooks,
-		refreshURL: str(get(jsOptions, "refreshURL")),
-		calls:      map[int]*call{},
-	}
-	if c.refreshURL == "" {
-		return nil, errNoRefreshURL
-	}
+	c := &client{hooks: jsHooks, calls: map[int]*call{}}
 	cfg := refresh.Config{
 		Refresh: c.refresh,
 		Timeout: millis(get(jsOptions, "refreshTimeoutMs"), refresh.DefaultTimeout),
@@ -65,10 +53,10 @@ func newClient(jsOptions, jsHooks safejs.Value) (*client, error) {
 		Ended:   c.ended,
 		Changed: c.changed,
 	}
-	if get(jsHooks, "lock").Type() == safejs.TypeFunction { // cross-tab, with Web Locks
+	if get(jsHooks, lease.HookLock).Type() == safejs.TypeFunction { // cross-tab, with Web Locks
 		cfg.Lock = c.lock
 	}
-	if get(jsHooks, "shared").Type() == safejs.TypeFunction { // cross-tab, in a page
+	if get(jsHooks, lease.HookShared).Type() == safejs.TypeFunction { // cross-tab, in a page
 		cfg.Shared = c.shared
 	}
 	if cfg.Timeout < 0 || cfg.Ahead < 0 {
@@ -85,20 +73,18 @@ func newClient(jsOptions, jsHooks safejs.Value) (*client, error) {
 	}
 	c.timeout = cfg.Timeout
 	c.policy = refresh.New(cfg)
+	c.leases = lease.New(lease.Config{Policy: c.policy, Grant: c.grant, Withdraw: c.withdraw})
 	return c, nil
 }
 
-// refresh calls the refresh endpoint once (the policy's RefreshFunc) with
-// the init that hooks.refreshInit(timeoutMs) builds: POST, the configured
-// headers, and an AbortSignal.timeout as long as the policy's timeout, so
-// that the request itself ends when the policy stops waiting for it (the
-// policy's timer also covers the wait for the cross-tab lock).
+// refresh calls the refresh endpoint once (the policy's RefreshFunc)
+// through hooks.refresh(timeoutMs), which POSTs it with the configured
+// headers and an AbortSignal.timeout as long as the policy's timeout (so
+// that the request itself ends when the policy stops waiting for it; the
+// policy's timer also covers the wait for the cross-tab lock), and
+// resolves to the answer's {status, expiresMs, lifetimeMs}.
 func (c *client) refresh(refresh.Context) (refresh.Result, error) {
-	init, err := get(c.hooks, "refreshInit").Invoke(c.timeout.Milliseconds())
-	if err != nil {
-		return refresh.Result{}, err
-	}
-	jsPromise, err := global("fetch").Invoke(c.refreshURL, init)
+	jsPromise, err := get(c.hooks, lease.HookRefresh).Invoke(c.timeout.Milliseconds())
 	if err != nil {
 		return refresh.Result{}, err
 	}
@@ -106,16 +92,27 @@ func (c *client) refresh(refresh.Context) (refresh.Result, error) {
 	if err != nil {
 		return refresh.Result{}, err
 	}
-	code, err := status(res)
-	tok := c.token(get(c.hooks, "token"), res)
-	return refresh.Result{Status: code, Expiry: tok.Expiry, Lifetime: tok.Lifetime}, err
+	code, err := get(res, "status").Float()
+	tok := tokenOf(res)
+	return refresh.Result{Status: int(code), Expiry: tok.Expiry, Lifetime: tok.Lifetime}, err
+}
+
+// grant (lease.Config.Grant) tells the loader it holds lease id.
+func (c *client) grant(id int, untilMs int64) {
+	_, _ = get(c.hooks, lease.HookLease).Invoke(id, untilMs)
+}
+
+// withdraw (lease.Config.Withdraw) tells the loader to withdraw lease
+// id's pending attempts numbered after after.
+func (c *client) withdraw(id, after int) {
+	_, _ = get(c.hooks, lease.HookWithdraw).Invoke(id, after)
 }
 
 // lock runs fn while holding the browser-wide lock: hooks.lock(timeoutMs) returns a
 // Promise of the function that releases a Web Lock once it is held; it
 // rejects if the request was aborted (at the refresh timeout).
 func (c *client) lock(fn func() (refresh.Result, error)) (refresh.Result, error) {
-	p, err := get(c.hooks, "lock").Invoke(c.timeout.Milliseconds())
+	p, err := get(c.hooks, lease.HookLock).Invoke(c.timeout.Milliseconds())
 	if err != nil {
 		return refresh.Result{}, err
 	}
@@ -130,31 +127,17 @@ func (c *client) lock(fn func() (refresh.Result, error)) (refresh.Result, error)
 // shared reads the session state the tabs share through hooks.shared(),
 // the readable session cookie: {expiresMs, lifetimeMs}.
 func (c *client) shared() refresh.Shared {
-	return c.token(get(c.hooks, "shared"))
-}
-
-// token calls fn(args...), which returns {expiresMs, lifetimeMs}, and
-// turns that into the Shared state of that token (zero if unknown).
-func (c *client) token(fn safejs.Value, args ...any) refresh.Shared {
-	v, err := fn.Invoke(args...)
+	v, err := get(c.hooks, lease.HookShared).Invoke()
 	if err != nil {
 		return refresh.Shared{}
 	}
-	return sharedOf(num(get(v, "expiresMs")), num(get(v, "lifetimeMs")))
+	return tokenOf(v)
 }
 
-// sharedOf is the Shared state of a token that expires at expiresMs (Unix
-// ms; its version) and lives lifetimeMs; zero when expiresMs is not
-// positive.
-func sharedOf(expiresMs, lifetimeMs float64) refresh.Shared {
-	if expiresMs <= 0 {
-		return refresh.Shared{}
-	}
-	return refresh.Shared{
-		Version:  int64(expiresMs),
-		Expiry:   time.UnixMilli(int64(expiresMs)),
-		Lifetime: time.Duration(max(lifetimeMs, 0)) * time.Millisecond,
-	}
+// tokenOf reads {expiresMs, lifetimeMs} as the Shared state of that token
+// (zero if unknown).
+func tokenOf(v safejs.Value) refresh.Shared {
+	return lease.Expiry(num(get(v, "expiresMs")), num(get(v, "lifetimeMs")))
 }
 
 // stats returns the counters as one string, "calls unauthorized refreshes
@@ -189,17 +172,11 @@ func (c *client) toJS(err error) any {
 			name = "AuthError"
 		}
 	}
-	v, jsErr := get(c.hooks, "error").Invoke(name, err.Error(), status)
+	v, jsErr := get(c.hooks, lease.HookError).Invoke(name, err.Error(), status)
 	if jsErr != nil {
 		return err.Error()
 	}
 	return v
-}
-
-// status reads a Response's status.
-func status(res safejs.Value) (int, error) {
-	f, err := get(res, "status").Float()
-	return int(f), err
 }
 
 // millis reads a number of milliseconds; def for anything else.
@@ -218,13 +195,4 @@ func num(v safejs.Value) float64 {
 	}
 	f, _ := v.Float()
 	return f
-}
-
-// str returns v as a Go string, or "" when it is not a string.
-func str(v safejs.Value) string {
-	if v.Type() != safejs.TypeString {
-		return ""
-	}
-	s, _ := v.String()
-	return s
 }

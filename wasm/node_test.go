@@ -38,7 +38,9 @@ func run(t *testing.T, out any, name string, args ...any) {
 	require.NoError(t, err, "scenario %s", name)
 	s, err := global("JSON").Call("stringify", v)
 	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal([]byte(str(s)), out))
+	text, err := s.String()
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal([]byte(text), out))
 }
 
 func loadHarness() (safejs.Value, error) {

@@ -3,19 +3,9 @@
 package main
 
 import (
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/lease"
 	"github.com/fetch-with-refresh/fetch-with-refresh/refresh"
 	"github.com/hack-pad/safejs"
-)
-
-// What the loader passes to session(kind, a, b): news from another tab,
-// or the answer of the login or logout endpoint here.
-const (
-	tabLogin   = 1
-	tabRefresh = 2
-	tabEnded   = 3
-	tabLogout  = 4
-	hereLogin  = 5
-	hereLogout = 6
 )
 
 // session is the exported session(kind, a, b): see the package comment.
@@ -23,24 +13,24 @@ func (c *client) session(_ safejs.Value, args []safejs.Value) any {
 	kind, _ := arg(args, 0).Int()
 	a, b := num(arg(args, 1)), num(arg(args, 2))
 	switch kind {
-	case hereLogin:
-		c.loggedIn(sharedOf(a, b))
-	case hereLogout:
+	case lease.HereLogin:
+		c.loggedIn(lease.Expiry(a, b))
+	case lease.HereLogout:
 		c.loggedOut(false)
-	case tabLogin:
-		s := sharedOf(a, b)
+	case lease.TabLogin:
+		s := lease.Expiry(a, b)
 		c.policy.Reset(s.Expiry, s.Lifetime)
 		c.emit("login", nil, false, true, false, s)
-	case tabRefresh:
-		s := sharedOf(a, b)
+	case lease.TabRefresh:
+		s := lease.Expiry(a, b)
 		c.others.Add(1)
 		c.policy.Reset(s.Expiry, s.Lifetime)
 		c.emit("refresh", nil, false, true, false, s)
-	case tabEnded:
+	case lease.TabEnded:
 		c.relaying.Store(true)
 		c.policy.Fail(int(a)) // calls c.ended if the session was still on here
 		c.relaying.Store(false)
-	case tabLogout:
+	case lease.TabLogout:
 		c.loggedOut(true)
 	}
 	return nil
@@ -66,7 +56,7 @@ func (c *client) loggedOut(otherTab bool) {
 
 // sharedNow reads the session cookie, or nothing outside a page.
 func (c *client) sharedNow() refresh.Shared {
-	if get(c.hooks, "shared").Type() != safejs.TypeFunction {
+	if get(c.hooks, lease.HookShared).Type() != safejs.TypeFunction {
 		return refresh.Shared{}
 	}
 	return c.shared()
@@ -104,6 +94,6 @@ func (c *client) emit(kind string, err error, elsewhere, otherTab, broadcast boo
 	if err != nil {
 		jsErr = c.toJS(err)
 	}
-	_, _ = get(c.hooks, "emit").Invoke(kind, jsErr, elsewhere, otherTab, broadcast,
+	_, _ = get(c.hooks, lease.HookEmit).Invoke(kind, jsErr, elsewhere, otherTab, broadcast,
 		s.Version, s.Lifetime.Milliseconds())
 }
