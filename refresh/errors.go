@@ -45,8 +45,9 @@ type Error struct {
 	Status int
 	// Kind is ErrRejected or ErrUnavailable.
 	Kind error
-	// Cause is the transport error or context error behind a missing answer;
-	// nil when an answer arrived.
+	// Cause is the transport error or context error behind a missing
+	// answer, or the RefreshFunc's detail of a failing answer
+	// (Result.Cause); nil when there is none.
 	Cause error
 }
 
@@ -73,16 +74,16 @@ func (e *Error) Unwrap() []error {
 
 // classify turns the outcome of one refresh call into nil (success) or an
 // *Error. Only 401 is definite; everything else keeps the session.
-func classify(status int, err error) error {
-	switch {
+func classify(res Result, err error) error {
+	switch status := res.Status; {
 	case err != nil:
 		return &Error{Kind: ErrUnavailable, Cause: err}
 	case status >= 200 && status < 300:
 		return nil
 	case status == 401:
-		return &Error{Status: status, Kind: ErrRejected}
+		return &Error{Status: status, Kind: ErrRejected, Cause: res.Cause}
 	default:
-		return &Error{Status: status, Kind: ErrUnavailable}
+		return &Error{Status: status, Kind: ErrUnavailable, Cause: res.Cause}
 	}
 }
 

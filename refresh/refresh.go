@@ -92,6 +92,10 @@ type Result struct {
 	// Elsewhere reports that another tab had refreshed (Config.Shared), so
 	// no refresh was sent.
 	Elsewhere bool
+	// Cause, if not nil, is what the RefreshFunc knows of a failing
+	// Status (the upstream's rejection, with its error code): the policy's
+	// Error keeps it as its Cause.
+	Cause error
 }
 
 // RefreshFunc calls the refresh endpoint once and gives up when ctx ends
@@ -544,7 +548,7 @@ func (p *Policy) run(f *flight) {
 		}
 	}()
 	out := <-ch
-	err := classify(out.res.Status, out.err)
+	err := classify(out.res, out.err)
 
 	var ended *Error
 	p.mu.Lock()

@@ -214,7 +214,7 @@ func TestClassify(t *testing.T) {
 		{0, netErr, ErrUnavailable},
 	}
 	for _, tt := range tests {
-		err := classify(tt.status, tt.err)
+		err := classify(Result{Status: tt.status}, tt.err)
 		if tt.want == nil {
 			assert.NoError(t, err, "status %d", tt.status)
 			continue

@@ -142,8 +142,8 @@ func (s *Session) refresh(ctx refresh.Context) (refresh.Result, error) {
 	defer cancel()
 	t, _ := s.Tokens()
 	next, err := s.cfg.Exchange(std, t.RefreshToken)
-	if errors.Is(err, refresh.ErrRejected) {
-		return refresh.Result{Status: http.StatusUnauthorized}, nil
+	if errors.Is(err, refresh.ErrRejected) { // the upstream's detail (an *authclient.Error) kept as the cause
+		return refresh.Result{Status: http.StatusUnauthorized, Cause: err}, nil
 	}
 	if err != nil {
 		return refresh.Result{}, err

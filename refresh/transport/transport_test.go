@@ -159,15 +159,16 @@ func TestConcurrentCallsShareOneRefresh(t *testing.T) {
 
 func TestRefreshFailures(t *testing.T) {
 	tests := []struct {
-		name   string
-		status int
-		down   bool
-		want   error
+		name       string
+		status     int
+		down       bool
+		want       error
+		wantDetail int // the upstream's status, kept as the cause (*authclient.Error)
 	}{
-		{"401: rejected", 401, false, refresh.ErrRejected},
-		{"400 invalid_grant: rejected", 400, false, refresh.ErrRejected},
-		{"503: unavailable", 503, false, refresh.ErrUnavailable},
-		{"unreachable: unavailable", 0, true, refresh.ErrUnavailable},
+		{"401: rejected", 401, false, refresh.ErrRejected, 401},
+		{"400 invalid_grant: rejected", 400, false, refresh.ErrRejected, 400},
+		{"503: unavailable", 503, false, refresh.ErrUnavailable, 0},
+		{"unreachable: unavailable", 0, true, refresh.ErrUnavailable, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -182,6 +183,11 @@ func TestRefreshFailures(t *testing.T) {
 			s := New(Config{Base: http.DefaultTransport, RefreshURL: refreshURL}, authclient.Tokens{AccessToken: "stale", RefreshToken: "r0"})
 			_, err := (&http.Client{Transport: s}).Get(srv.URL + "/departments")
 			require.ErrorIs(t, err, tt.want)
+			if tt.wantDetail != 0 {
+				var detail *authclient.Error
+				require.ErrorAs(t, err, &detail, "the upstream's rejection is the cause")
+				assert.Equal(t, tt.wantDetail, detail.Status)
+			}
 			_, rotated := s.Tokens()
 			assert.False(t, rotated)
 		})
