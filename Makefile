@@ -123,7 +123,7 @@ oidc-provider: $(OIDC_PROVIDER)/node_modules/.package-lock.json ## a local OpenI
 ## Test
 
 .PHONY: test
-test: test-native test-js test-types test-e2e test-oidc test-worker test-bench test-multi test-soak test-package test-recipes ## everything: native -race, GOOS=js under Node, tsc, headless Chromium, OIDC, Workers, multi-instance, the npm package and its recipes
+test: test-native test-js test-types test-e2e test-oidc test-worker test-bench test-multi test-embed test-soak test-package test-recipes ## everything: native -race, GOOS=js under Node, tsc, headless Chromium, OIDC, Workers, multi-instance, the npm package and its recipes
 
 .PHONY: test-native
 test-native: ## native packages with -race (includes a smoke run of the benchmarks)
@@ -135,6 +135,10 @@ test-native: ## native packages with -race (includes a smoke run of the benchmar
 test-multi: ## several cmd/server processes sharing a real redis-server, against a strict-rotation upstream
 	@command -v redis-server >/dev/null || { echo "redis-server is missing: run 'apt-get install -y redis-server' (as root), then make test-multi"; exit 1; }
 	$(GO) test -count=1 -v -tags multi ./internal/testing/multitest/
+
+.PHONY: test-embed
+test-embed: ## an outside module (a temporary go.mod with a replace of this checkout) embeds the BFF: built with the go command, run, driven over HTTP
+	$(GO) test -count=1 -v -tags embed ./internal/testing/embed/
 
 .PHONY: test-soak
 test-soak: ## a 12-second smoke run of make soak (fails if a transient upstream failure loses a session)

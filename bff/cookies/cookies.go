@@ -1,4 +1,4 @@
-// Package session keeps a user's tokens in cookies: the access and refresh
+// Package cookies keeps a user's tokens in cookies: the access and refresh
 // tokens HttpOnly, where page scripts cannot read them, and the access
 // token's expiry (not secret) where they can.
 //

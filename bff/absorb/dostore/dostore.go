@@ -64,6 +64,7 @@ type StatusError struct {
 	Status int
 }
 
+// Error implements error.
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("dostore: %s: status %d", e.Op, e.Status)
 }

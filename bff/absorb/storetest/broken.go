@@ -23,6 +23,7 @@ const (
 // ErrDown is the error of a step that Fails.
 var ErrDown = errors.New("storetest: store down")
 
+// String implements fmt.Stringer: "works", "fails", "hangs" or "held elsewhere".
 func (f Fault) String() string {
 	switch f {
 	case Fails:

@@ -1,6 +1,21 @@
 // Package storetest checks that an absorb.Store keeps the Store contract:
 // the same table runs against every implementation, so that the Absorber's
 // guarantees hold over each of them.
+//
+// A Store of your own runs it from a test, with two Stores that share
+// their data (two clients of one server, as two instances would be; one
+// in-process store twice):
+//
+//	func TestContract(t *testing.T) {
+//		a, b := mystore.New(addr), mystore.New(addr)
+//		storetest.Run(t, a, b, storetest.Hooks{})
+//	}
+//
+// Hooks.Waiting lets the cases make sure that a waiter waits before they
+// end the lease, and Hooks.Advance moves the clock of a server whose TTLs
+// do not follow the wall clock (redisstore's tests pass miniredis's
+// FastForward). Broken wraps a Store to fail or hang its steps, for tests
+// of what is built on it.
 package storetest
 
 import (

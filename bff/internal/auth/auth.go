@@ -1,5 +1,5 @@
-// Package bff is the backend-for-frontend auth endpoints: login, refresh
-// and logout, with the tokens kept in HttpOnly cookies (package session)
+// Package auth is the backend-for-frontend auth endpoints: login, refresh
+// and logout, with the tokens kept in HttpOnly cookies (package cookies)
 // and exchanged with the upstream through an authclient.Client: the JSON
 // contract's /auth/login, /auth/refresh and /auth/logout by default, or an
 // OpenID provider's token and revocation endpoints.
