@@ -31,11 +31,12 @@ type Config struct {
 	// RefreshURL is the upstream's refresh endpoint in the JSON contract:
 	// POST {"refreshToken"} -> {accessToken, refreshToken, expiresIn}.
 	RefreshURL string
-	// Exchange, if set, refreshes instead of a POST to RefreshURL: it
-	// returns the new pair, or an error that wraps refresh.ErrRejected when
-	// the refresh token is refused for good. A BFF passes its own, so that
-	// the server's refreshes and the browser's share one (see bff.Exchange).
-	Exchange func(ctx context.Context, refreshToken string) (authclient.Tokens, error)
+	// Exchange, if set, refreshes instead of a POST to RefreshURL: given
+	// the current pair's refresh and access tokens, it returns the new
+	// pair, or an error that wraps refresh.ErrRejected when the refresh
+	// token is refused for good. A BFF passes its own (bff.BFF.Exchange),
+	// so that the server's refreshes and the browser's share one.
+	Exchange func(ctx context.Context, refreshToken, accessToken string) (authclient.Tokens, error)
 	// Ahead is how long before expiry a call refreshes first. If zero, only
 	// on 401.
 	Ahead time.Duration
@@ -66,10 +67,13 @@ func New(cfg Config, tokens authclient.Tokens) *Session {
 		if timeout <= 0 {
 			timeout = refresh.DefaultTimeout
 		}
-		cfg.Exchange = (&authclient.JSON{
+		client := &authclient.JSON{
 			HTTP:       authclient.HTTP{Transport: cfg.Base, Timeout: timeout, Now: cfg.Now},
 			RefreshURL: cfg.RefreshURL,
-		}).Refresh
+		}
+		cfg.Exchange = func(ctx context.Context, refreshToken, _ string) (authclient.Tokens, error) {
+			return client.Refresh(ctx, refreshToken)
+		}
 	}
 	s := &Session{cfg: cfg, tokens: tokens}
 	s.policy = refresh.New(refresh.Config{
@@ -141,7 +145,7 @@ func (s *Session) refresh(ctx refresh.Context) (refresh.Result, error) {
 	std, cancel := refresh.StdContext(ctx)
 	defer cancel()
 	t, _ := s.Tokens()
-	next, err := s.cfg.Exchange(std, t.RefreshToken)
+	next, err := s.cfg.Exchange(std, t.RefreshToken, t.AccessToken)
 	if errors.Is(err, refresh.ErrRejected) { // the upstream's detail (an *authclient.Error) kept as the cause
 		return refresh.Result{Status: http.StatusUnauthorized, Cause: err}, nil
 	}

@@ -19,8 +19,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff"
+	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
 	"github.com/fetch-with-refresh/fetch-with-refresh/refresh"
 	"github.com/fetch-with-refresh/fetch-with-refresh/refresh/authclient"
 	"github.com/fetch-with-refresh/fetch-with-refresh/refresh/transport"
@@ -90,15 +90,9 @@ func (cfg Config) departments(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := transport.New(transport.Config{
-		Base:  cfg.Transport,
-		Ahead: bff.AheadWindow(bff.DefaultRefreshAhead, lifetime),
-		Exchange: func(ctx context.Context, token string) (authclient.Tokens, error) {
-			access := "" // the cookie's access token goes with the cookie's refresh token only
-			if token == tokens.RefreshToken {
-				access = tokens.AccessToken
-			}
-			return cfg.Auth.Exchange(ctx, token, access)
-		},
+		Base:     cfg.Transport,
+		Ahead:    bff.AheadWindow(bff.DefaultRefreshAhead, lifetime),
+		Exchange: cfg.Auth.Exchange,
 	}, tokens)
 
 	list, status, err := fetch(r.Context(), s, cfg.Upstream.JoinPath("departments").String())

@@ -82,16 +82,7 @@ func run(ctx context.Context, upstream string) error {
 		return err
 	}
 	start := tokens
-	session := transport.New(transport.Config{
-		Base: http.DefaultTransport,
-		Exchange: func(ctx context.Context, refreshToken string) (authclient.Tokens, error) {
-			access := "" // the access token goes with its own refresh token only
-			if refreshToken == start.RefreshToken {
-				access = start.AccessToken
-			}
-			return b.Exchange(ctx, refreshToken, access)
-		},
-	}, tokens)
+	session := transport.New(transport.Config{Base: http.DefaultTransport, Exchange: b.Exchange}, tokens)
 	status, err = get(ctx, session, departments, "")
 	if err != nil {
 		return err
