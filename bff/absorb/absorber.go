@@ -5,12 +5,10 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/refresh/authclient"
-	"golang.org/x/sync/singleflight"
 )
 
 // Defaults of Config.
@@ -44,8 +42,6 @@ type Config struct {
 	// out only while its access token has more than MinLife (or half its
 	// lifetime, if shorter) left. If zero, DefaultMinLife.
 	MinLife time.Duration
-	// Now returns the current time. If nil, time.Now.
-	Now func() time.Time
 	// StorePatience is how long the store may fail (a restart) before
 	// refreshes fall back to coordinating in process: within it, a refresh
 	// waits for the store, so that duplicates on other instances still
@@ -100,37 +96,19 @@ type Config struct {
 //     retry, rather than calling the upstream with too little time.
 type Absorber struct {
 	store    Store
-	fallback *Memory
+	local    local // the in-process store: the fallback, and the results kept for a write-back
+	flights  flights
 	window   time.Duration
 	lockTTL  time.Duration
 	minLife  time.Duration
-	now      func() time.Time
 	log      *slog.Logger
 	onFall   func(string)
 	patience time.Duration
-	group    singleflight.Group
 	// failingSince is when the store started failing; nil while it works.
 	failingSince atomic.Pointer[time.Time]
 	// down is set once a failure has been logged, until the store answers:
 	// one log line per outage, not one per refresh.
 	down atomic.Bool
-	// work counts the flights and the write-backs under way (after their
-	// answer or their caller's leaving); mu guards closing (set by Wait:
-	// no flight starts after it) and the flights' Add.
-	work    sync.WaitGroup
-	mu      sync.Mutex
-	closing bool
-}
-
-// track counts a new flight in work, unless Wait was called.
-func (a *Absorber) track() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.closing {
-		return false
-	}
-	a.work.Add(1)
-	return true
 }
 
 // How often a failing store is tried again within the patience: a lease
@@ -158,9 +136,6 @@ func New(cfg Config) *Absorber {
 	if cfg.MinLife <= 0 {
 		cfg.MinLife = DefaultMinLife
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	if cfg.StorePatience == 0 {
 		cfg.StorePatience = DefaultStorePatience
 	}
@@ -172,12 +147,12 @@ func New(cfg Config) *Absorber {
 	}
 	a := &Absorber{
 		store: cfg.Store, window: cfg.Window, lockTTL: cfg.LockTTL, minLife: cfg.MinLife,
-		now: cfg.Now, log: cfg.Logger, onFall: cfg.OnFallback,
+		log: cfg.Logger, onFall: cfg.OnFallback,
 		patience: min(max(cfg.StorePatience, 0), cfg.LockTTL), // within the wait for a lease
-		fallback: NewMemory(0, cfg.Now),
 	}
+	a.local = local{NewMemory(0, nil), a.store == nil}
 	if a.store == nil {
-		a.store = a.fallback
+		a.store = a.local.Memory
 	}
 	return a
 }
@@ -205,12 +180,12 @@ func (a *Absorber) Rotate(ctx context.Context, refreshToken, accessToken string,
 		cached bool
 	}
 	var leader bool // set when this call's function is the flight's: read after ch
-	ch := a.group.DoChan(key, func() (any, error) {
+	ch := a.flights.group.DoChan(key, func() (any, error) {
 		leader = true
-		if !a.track() {
+		if !a.flights.start() {
 			return result{}, ErrClosed
 		}
-		defer a.work.Done()
+		defer a.flights.done()
 		t, cached, err := a.coordinate(context.WithoutCancel(ctx), newBudget(ctx, a.lockTTL), key, refreshToken, fn)
 		return result{t, cached}, err
 	})
@@ -235,7 +210,7 @@ func (a *Absorber) coordinate(run context.Context, b budget, key, refresh string
 		// under way or was refused, or the store was down) is handed out
 		// without waiting on the store: a retry of a refresh whose answer
 		// was lost gets the pair. The store is offered it too.
-		value, ttl := a.kept(key)
+		value, ttl := a.local.kept(key)
 		if value != nil {
 			a.handOver(run, b, key, value, ttl)
 		} else {
@@ -263,7 +238,7 @@ func (a *Absorber) coordinate(run context.Context, b budget, key, refresh string
 			a.log.Warn("absorb: a stored result does not open; refreshing without it")
 			break
 		}
-		if t.RefreshToken != refresh || t.Expires.Sub(a.now()) > min(a.minLife, t.Expires.Sub(issued)/2) {
+		if t.RefreshToken != refresh || time.Until(t.Expires) > min(a.minLife, t.Expires.Sub(issued)/2) {
 			return t, true, nil
 		}
 		key = lookupKey(key, strconv.FormatInt(t.Expires.UnixMilli(), 10)) // stale: a new round
@@ -280,15 +255,6 @@ func (a *Absorber) call(run context.Context, b budget, fn func(context.Context) 
 	ctx, cancel := context.WithDeadline(run, b.upstream)
 	defer cancel()
 	return fn(ctx)
-}
-
-// kept returns the result kept in process for key, if the store is not
-// the in-process one.
-func (a *Absorber) kept(key string) ([]byte, time.Duration) {
-	if a.store == Store(a.fallback) {
-		return nil, 0
-	}
-	return a.fallback.peek(key)
 }
 
 // acquire calls Store.Acquire within the store's share of the budget and,
@@ -351,13 +317,13 @@ func (a *Absorber) acquire(run context.Context, b budget, key string) ([]byte, L
 // instead.
 func (a *Absorber) fallBack(run context.Context, b budget, key string, err error) ([]byte, Lease, error) {
 	a.fell("error", err)
-	if a.store == Store(a.fallback) {
+	if a.local.only {
 		return nil, nil, nil
 	}
 	// In process, only another round of this process's own flights can
 	// hold the key: wait for it no longer than the write-back.
 	fctx, fcancel := context.WithTimeout(run, b.write)
-	value, lease, err := a.fallback.Acquire(fctx, key, a.lockTTL)
+	value, lease, err := a.local.Acquire(fctx, key, a.lockTTL)
 	fcancel()
 	switch {
 	case errors.Is(err, ErrStoreFull):

@@ -35,7 +35,7 @@ func (a *Absorber) handOver(run context.Context, b budget, key string, value []b
 // rotated-out refresh token upstream: a reuse, which revokes the cookies.
 // nil when there is none.
 func (a *Absorber) fromFallback(run context.Context, b budget, key string, lease Lease) []byte {
-	value, ttl := a.kept(key)
+	value, ttl := a.local.kept(key)
 	if value == nil {
 		return nil
 	}
@@ -53,7 +53,7 @@ func (a *Absorber) fromFallback(run context.Context, b budget, key string, lease
 // result is kept in process and given to the store again in the
 // background (writeBack), and the caller gets it at once.
 func (a *Absorber) refresh(run context.Context, b budget, key, refresh string, lease Lease, fn func(context.Context) (authclient.Tokens, error)) (authclient.Tokens, bool, error) {
-	issued := a.now()
+	issued := time.Now()
 	t, err := a.call(run, b, fn)
 	if err != nil {
 		a.release(run, b, lease)
@@ -72,14 +72,12 @@ func (a *Absorber) refresh(run context.Context, b budget, key, refresh string, l
 	// Keep it in process first: a retry of this refresh (its answer was
 	// lost) then gets the pair instead of sending the rotated-out token
 	// upstream, and fromFallback hands it to the store once it is back.
-	if a.store != Store(a.fallback) {
-		a.fallback.keep(key, value, a.window)
-	}
+	a.local.keep(key, value, a.window)
 	if errors.Is(err, ErrStoreFull) || a.down.Load() { // no room, or known down: trying again is no use
 		a.fellOn(err)
 		return t, false, nil
 	}
-	a.work.Go(func() { a.writeBack(run, b, lease, value, err) }) // within the flight's count: never after Wait
+	a.flights.work.Go(func() { a.writeBack(run, b, lease, value, err) }) // within the flight's count: never after Wait
 	return t, false, nil
 }
 
@@ -124,10 +122,7 @@ func (a *Absorber) writeBack(run context.Context, b budget, lease Lease, value [
 // duplicates waiting on other instances still get the results and
 // nothing runs against the closed Store.
 func (a *Absorber) Wait() {
-	a.mu.Lock()
-	a.closing = true
-	a.mu.Unlock()
-	a.work.Wait()
+	a.flights.wait()
 }
 
 // fellOn reports a result the store did not take because of err.

@@ -69,8 +69,6 @@ type Config struct {
 	// revocation that failed while the cookies were cleared anyway. If nil,
 	// slog.Default().
 	Logger *slog.Logger
-	// Now returns the current time. If nil, time.Now.
-	Now func() time.Time
 }
 
 // DefaultAbsorbWindow is how long a refresh's result is handed to
@@ -98,9 +96,6 @@ func New(cfg Config) *Handler {
 	if cfg.Observer == nil {
 		cfg.Observer = observe.Nop{}
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	if cfg.AbsorbWindow == 0 {
 		cfg.AbsorbWindow = DefaultAbsorbWindow
 	}
@@ -109,7 +104,7 @@ func New(cfg Config) *Handler {
 	}
 	if cfg.Client == nil {
 		cfg.Client = authclient.NewJSON(cfg.Upstream, authclient.HTTP{
-			Transport: cfg.Transport, Timeout: cfg.Timeout, Now: cfg.Now,
+			Transport: cfg.Transport, Timeout: cfg.Timeout,
 			Observe: func(d time.Duration) { cfg.Observer.Upstream("auth", d) },
 		})
 	}
@@ -123,7 +118,7 @@ func New(cfg Config) *Handler {
 	}
 	if cfg.AbsorbWindow > 0 {
 		h.absorb = absorb.New(absorb.Config{
-			Store: cfg.Store, Window: cfg.AbsorbWindow, LockTTL: cfg.Timeout, Now: cfg.Now,
+			Store: cfg.Store, Window: cfg.AbsorbWindow, LockTTL: cfg.Timeout,
 			Logger: cfg.Logger, OnFallback: cfg.Observer.StoreFallback,
 		})
 	}

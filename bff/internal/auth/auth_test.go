@@ -15,7 +15,6 @@ import (
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff/absorb"
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/demo"
-	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/testclock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -51,12 +50,12 @@ func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return w.Result(), nil
 }
 
-func newBFF(t *testing.T, up http.Handler, window time.Duration, now func() time.Time, store ...absorb.Store) *Handler {
+func newBFF(t *testing.T, up http.Handler, window time.Duration, store ...absorb.Store) *Handler {
 	t.Helper()
 	u, _ := url.Parse("http://demo.test")
 	// Insecure: the handler reads plain cookie names, as it does behind
 	// cookies.Codec.Guard in the server.
-	cfg := Config{Upstream: u, Transport: handlerTransport{up}, AbsorbWindow: window, Now: now, Cookies: cookies.Codec{Insecure: true}}
+	cfg := Config{Upstream: u, Transport: handlerTransport{up}, AbsorbWindow: window, Cookies: cookies.Codec{Insecure: true}}
 	if len(store) > 0 {
 		cfg.Store = store[0]
 	}
@@ -100,7 +99,7 @@ func loginCookie(t *testing.T, h http.Handler) *http.Cookie {
 func TestAbsorbConcurrentDuplicates(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		up := &countingUpstream{Server: demo.New(demo.Config{})}
-		h := newBFF(t, up, 0, nil)
+		h := newBFF(t, up, 0)
 		cookie := loginCookie(t, h)
 		up.hold = make(chan struct{})
 
@@ -137,34 +136,35 @@ func checkOneSharedRefresh(t *testing.T, up *countingUpstream, results []*httpte
 // upstream decides, and a reuse revokes the cookies. The result is dropped
 // with its window.
 func TestAbsorbWindow(t *testing.T) {
-	c := testclock.New(time.Now())
-	up := &countingUpstream{Server: demo.New(demo.Config{Now: c.Now})}
-	store := absorb.NewMemory(0, c.Now)
-	h := newBFF(t, up, 10*time.Second, c.Now, store)
-	cookie := loginCookie(t, h)
+	synctest.Test(t, func(t *testing.T) {
+		up := &countingUpstream{Server: demo.New(demo.Config{})}
+		store := absorb.NewMemory(0, nil)
+		h := newBFF(t, up, 10*time.Second, store)
+		cookie := loginCookie(t, h)
 
-	first := send(h, "/api/auth/refresh", "", cookie)
-	require.Equal(t, 200, first.Code)
-	c.Advance(9 * time.Second)
-	dup := send(h, "/api/auth/refresh", "", cookie)
-	require.Equal(t, 200, dup.Code)
-	_, r1 := sessionCookies(first)
-	_, r2 := sessionCookies(dup)
-	assert.Equal(t, r1.Value, r2.Value)
-	assert.EqualValues(t, 1, up.refreshes.Load())
+		first := send(h, "/api/auth/refresh", "", cookie)
+		require.Equal(t, 200, first.Code)
+		time.Sleep(9 * time.Second)
+		dup := send(h, "/api/auth/refresh", "", cookie)
+		require.Equal(t, 200, dup.Code)
+		_, r1 := sessionCookies(first)
+		_, r2 := sessionCookies(dup)
+		assert.Equal(t, r1.Value, r2.Value)
+		assert.EqualValues(t, 1, up.refreshes.Load())
 
-	c.Advance(2 * time.Second)
-	late := send(h, "/api/auth/refresh", "", cookie)
-	assert.Equal(t, 401, late.Code, "after the window the upstream sees a reuse")
-	assert.EqualValues(t, 2, up.refreshes.Load())
-	assert.Equal(t, 1, up.Stats().Reuses)
-	assert.Zero(t, store.Len(), "nothing kept past its window")
+		time.Sleep(2 * time.Second)
+		late := send(h, "/api/auth/refresh", "", cookie)
+		assert.Equal(t, 401, late.Code, "after the window the upstream sees a reuse")
+		assert.EqualValues(t, 2, up.refreshes.Load())
+		assert.Equal(t, 1, up.Stats().Reuses)
+		assert.Zero(t, store.Len(), "nothing kept past its window")
+	})
 }
 
 // Failures are not absorbed: the next duplicate asks the upstream again.
 func TestAbsorbDoesNotKeepFailures(t *testing.T) {
 	up := &countingUpstream{Server: demo.New(demo.Config{})}
-	h := newBFF(t, up, 0, nil)
+	h := newBFF(t, up, 0)
 	bogus := &http.Cookie{Name: cookies.RefreshCookie, Value: "bogus"}
 	assert.Equal(t, 401, send(h, "/api/auth/refresh", "", bogus).Code)
 	assert.Equal(t, 401, send(h, "/api/auth/refresh", "", bogus).Code)
@@ -176,7 +176,7 @@ func TestAbsorbDoesNotKeepFailures(t *testing.T) {
 // races into shared refreshes, and no session is lost.
 func TestConcurrentSessionsNothingLost(t *testing.T) {
 	up := &countingUpstream{Server: demo.New(demo.Config{})}
-	h := newBFF(t, up, 0, nil)
+	h := newBFF(t, up, 0)
 	type jar struct {
 		mu     sync.Mutex
 		cookie *http.Cookie

@@ -67,7 +67,7 @@ func TestRefreshAnswersWithinTheAuthTimeout(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				up := &countingUpstream{Server: demo.New(demo.Config{})}
 				store := &storetest.Broken{Store: absorb.NewMemory(0, nil), OnAcquire: tt.acquire, OnComplete: tt.complete}
-				h := newBFF(t, slowRefreshes{up, tt.upstream}, 0, nil, store)
+				h := newBFF(t, slowRefreshes{up, tt.upstream}, 0, store)
 				cookie := loginCookie(t, h)
 
 				start := time.Now()

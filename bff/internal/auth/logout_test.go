@@ -30,7 +30,7 @@ func clearsCookies(t *testing.T, w *httptest.ResponseRecorder) {
 // revoked its family before the cookies were cleared.
 func TestLogoutRevokesUpstream(t *testing.T) {
 	up := &countingUpstream{Server: demo.New(demo.Config{})}
-	h := newBFF(t, up, -1, nil)
+	h := newBFF(t, up, -1)
 	cookie := loginCookie(t, h)
 
 	w := send(h, "/api/auth/logout", "", cookie)
