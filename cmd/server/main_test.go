@@ -145,6 +145,46 @@ func TestRunLogsUpstreamWithoutPassword(t *testing.T) {
 	assert.NotContains(t, out, "s3cr3t-pw")
 }
 
+// The demo's pages are mounted in demo mode only: with -upstream set,
+// GET /departments and GET /login answer 404, and the BFF is still there.
+func TestDemoPagesOnlyInDemoMode(t *testing.T) {
+	api := httptest.NewServer(http.NotFoundHandler())
+	defer api.Close()
+	www := t.TempDir()
+	tests := []struct {
+		name               string
+		args               []string
+		departments, login int
+	}{
+		{"demo mode", nil, http.StatusSeeOther, http.StatusSeeOther}, // no session: to the login form
+		{"with -upstream", []string{"-upstream", api.URL}, http.StatusNotFound, http.StatusNotFound},
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			ready := make(chan listening, 1)
+			done := make(chan error, 1)
+			args := append([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "", "-www", www, "-js", www}, tt.args...)
+			go func() { done <- run(ctx, args, env(nil), io.Discard, ready) }()
+			var at listening
+			select {
+			case at = <-ready:
+			case err := <-done:
+				t.Fatal(err)
+			}
+			for path, want := range map[string]int{"/departments": tt.departments, "/login": tt.login, "/healthz": http.StatusOK} {
+				res, err := noRedirect.Get(at.base + path)
+				require.NoError(t, err)
+				res.Body.Close()
+				assert.Equal(t, want, res.StatusCode, path)
+			}
+			cancel()
+			require.NoError(t, <-done)
+		})
+	}
+}
+
 // The upstream transport: a pool sized for a proxy, and HTTP/2 to a TLS
 // upstream.
 func TestTransport(t *testing.T) {

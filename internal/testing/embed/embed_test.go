@@ -44,6 +44,9 @@ func TestOutsideModule(t *testing.T) {
 	root := moduleRoot(t)
 	dir := t.TempDir()
 	writeModule(t, root, filepath.Join("testdata", "app"), dir)
+	readme := filepath.Join(dir, "readme", "main.go") // README's embedding example: it must build as written
+	require.NoError(t, os.MkdirAll(filepath.Dir(readme), 0o755))
+	require.NoError(t, os.WriteFile(readme, readmeExample(t, root), 0o644))
 
 	goCmd(t, dir, "mod", "tidy")
 	mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
@@ -348,4 +351,19 @@ func goCmd(t *testing.T, dir string, args ...string) {
 	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "go %s:\n%s", strings.Join(args, " "), out)
+}
+
+// readmeExample returns the first Go program of README.md's "Use it from
+// Go" section.
+func readmeExample(t *testing.T, root string) []byte {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	require.NoError(t, err)
+	_, section, ok := strings.Cut(string(readme), "\n## Use it from Go\n")
+	require.True(t, ok, "README.md has no \"Use it from Go\" section")
+	_, block, ok := strings.Cut(section, "```go\npackage main\n")
+	require.True(t, ok, "no Go program in README's \"Use it from Go\"")
+	block, _, ok = strings.Cut(block, "\n```")
+	require.True(t, ok)
+	return []byte("package main\n" + block + "\n")
 }
