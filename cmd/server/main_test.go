@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc/oidctest"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/syncbuf"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,30 +22,12 @@ import (
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // The whole server: demo upstream, login, proxy, metrics, logs without
 // secrets, and a graceful shutdown.
 func TestRunServesAndShutsDown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	ready := make(chan listening, 1)
 	done := make(chan error, 1)
 	go func() {
@@ -126,7 +109,7 @@ func TestRunWithoutMetrics(t *testing.T) {
 // An -upstream URL with credentials is logged without its password.
 func TestRunLogsUpstreamWithoutPassword(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	ready := make(chan listening, 1)
 	done := make(chan error, 1)
 	go func() {
@@ -258,7 +241,7 @@ func TestRunOIDCMode(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	ready := make(chan listening, 1)
 	done := make(chan error, 1)
 	go func() {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/syncbuf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -17,7 +18,7 @@ func TestRunWithRedis(t *testing.T) {
 	mr := miniredis.RunT(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	ready := make(chan listening, 1)
 	done := make(chan error, 1)
 	go func() {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/demo"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/syncbuf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -205,7 +206,7 @@ type process struct {
 	cmd    *exec.Cmd
 	addr   string        // the address it printed
 	stdout *bufio.Reader // the rest of its stdout
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 	once   sync.Once // ends it: stop, or the test's cleanup
 }
 
@@ -213,7 +214,7 @@ type process struct {
 // process is killed at the test's end if it is still running.
 func start(t *testing.T, bin string, args ...string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(bin, args...), stderr: &syncBuffer{}}
+	p := &process{cmd: exec.Command(bin, args...), stderr: &syncbuf.Buffer{}}
 	p.cmd.Stderr = p.stderr
 	pipe, err := p.cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -264,26 +265,6 @@ func (p *process) stop(t *testing.T) string {
 		require.NoError(t, p.cmd.Wait(), "exit status")
 	})
 	return rest
-}
-
-// syncBuffer collects a process's stderr, shown when the test fails.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-// Write implements io.Writer.
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// String returns what was written so far.
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // moduleRoot returns the checkout's root folder.

@@ -3,7 +3,6 @@
 package multitest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/demo"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/syncbuf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -41,18 +41,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer collects the processes' logs, shown when a case fails.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
 type cluster struct {
 	up        *demo.Server
 	redis     *Redis
@@ -63,10 +51,10 @@ type cluster struct {
 // newCluster starts a Redis, an upstream with cfg and n instances.
 func newCluster(t *testing.T, cfg demo.Config, n int) *cluster {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("process logs:\n%s", logs.b.String())
+			t.Logf("process logs:\n%s", logs.String())
 		}
 	})
 	c := &cluster{up: demo.New(cfg)}

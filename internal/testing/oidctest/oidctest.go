@@ -9,7 +9,6 @@ package oidctest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/syncbuf"
 )
 
 // Client credentials of the provider's one client.
@@ -36,7 +37,7 @@ type Provider struct {
 	Issuer string
 
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 }
 
 // Config configures StartProvider.
@@ -63,7 +64,7 @@ func StartProvider(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oidctest: node is missing: %w", err)
 	}
-	p := &Provider{stderr: &syncBuffer{}}
+	p := &Provider{stderr: &syncbuf.Buffer{}}
 	p.cmd = exec.Command(node, "provider.mjs")
 	p.cmd.Dir = cfg.Dir
 	var redirects, logouts []string
@@ -217,22 +218,4 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write([]byte(`[{"id":1,"name":"Engineering"},{"id":2,"name":"Design"},{"id":3,"name":"Sales"},{"id":4,"name":"Support"},{"id":5,"name":"Finance"}]`))
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu  sync.Mutex // protects buf
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
