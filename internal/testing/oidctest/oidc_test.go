@@ -60,7 +60,7 @@ func start(m *testing.M) int {
 	if err != nil {
 		return fail(err)
 	}
-	for _, f := range []string{"js/fetch-with-refresh.wasm", "build/worker/bff.wasm", "build/worker/assets/index.html", "node_modules/.bin/wrangler"} {
+	for _, f := range []string{"js/fetch-with-refresh.wasm", "build/worker/app.wasm", "build/worker/assets/index.html", "node_modules/.bin/wrangler"} {
 		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
 			return fail(fmt.Errorf("%s is missing: run `make test-oidc`, which builds it", f))
 		}
