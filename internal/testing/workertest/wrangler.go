@@ -52,8 +52,9 @@ func Start(root, config, port string, args ...string) (base string, stop func(),
 	}
 	base = "http://127.0.0.1:" + port
 	deadline := time.Now().Add(90 * time.Second)
+	probe := &http.Client{Timeout: 5 * time.Second} // a worker that failed to build can hold a request forever
 	for time.Now().Before(deadline) {
-		if res, err := http.Get(base + "/healthz"); err == nil {
+		if res, err := probe.Get(base + "/healthz"); err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {
 				return base, stop, nil

@@ -4,7 +4,7 @@
 // object; POST /{key}/evict resets that object as an eviction would (its
 // memory is lost, its storage kept); POST /{key}/waiters answers how many
 // callers wait in it.
-import { AbsorbObject } from "../../../../worker/absorb-object.mjs";
+import { AbsorbObject } from "../../../../../cmd/worker/absorb-object.mjs";
 
 export class TestAbsorbObject extends AbsorbObject {
   async fetch(request) {
