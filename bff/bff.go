@@ -212,6 +212,7 @@ func New(cfg Config) (*BFF, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/", csrf.Protect(trusted, api))
+	mux.Handle("GET /api/auth/session", csrf.SameOrigin(trusted, api)) // a read a page makes with a plain fetch
 	if b.oidc != nil {
 		mux.Handle("/auth/", static.Pages(b.oidc)) // HTML answers: the pages' CSP
 	}

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff/absorb"
-	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/demo"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -22,23 +21,23 @@ func TestInstancesShareTheStore(t *testing.T) {
 	store := absorb.NewMemory(0, nil)
 	one := newHandler(t, srv.URL, func(c *Config) { c.Store = store })
 	two := newHandler(t, srv.URL, func(c *Config) { c.Store = store })
-	access, refresh := login(t, one)
+	jar := login(t, one)
 
-	first := serve(one, request("POST", "/api/auth/refresh", "", access, refresh))
-	dup := serve(two, request("POST", "/api/auth/refresh", "", access, refresh))
+	first := serve(one, request("POST", "/api/auth/refresh", "", jar...))
+	dup := serve(two, request("POST", "/api/auth/refresh", "", jar...))
 	require.Equal(t, http.StatusOK, first.StatusCode)
 	require.Equal(t, http.StatusOK, dup.StatusCode)
-	assert.Equal(t, jarOf(first)[cookies.RefreshCookie].Value, jarOf(dup)[cookies.RefreshCookie].Value)
+	assert.Equal(t, open(t, live(first)).RefreshToken, open(t, live(dup)).RefreshToken)
 	assert.Equal(t, 1, up.Stats().Refreshes)
 	assert.Zero(t, up.Stats().Reuses)
 
 	// Without the shared store the second instance would have refreshed
 	// again: a reuse.
 	alone := newHandler(t, srv.URL)
-	next := jarOf(first)
-	third := serve(one, request("POST", "/api/auth/refresh", "", next[cookies.AccessCookie], next[cookies.RefreshCookie]))
+	next := live(first)
+	third := serve(one, request("POST", "/api/auth/refresh", "", next...))
 	require.Equal(t, http.StatusOK, third.StatusCode)
-	late := serve(alone, request("POST", "/api/auth/refresh", "", next[cookies.AccessCookie], next[cookies.RefreshCookie]))
+	late := serve(alone, request("POST", "/api/auth/refresh", "", next...))
 	assert.Equal(t, http.StatusUnauthorized, late.StatusCode)
 	assert.Equal(t, 1, up.Stats().Reuses)
 }

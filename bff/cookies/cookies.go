@@ -1,20 +1,31 @@
-// Package cookies keeps a user's tokens in cookies: the access and refresh
-// tokens HttpOnly, where page scripts cannot read them, and the access
-// token's expiry (not secret) where they can.
+// Package cookies keeps a user's session in cookies, as RFC 10017 (OAuth
+// 2.0 for Browser-Based Applications) has a BFF do: the upstream's tokens
+// and what the BFF knows of the session (Session) sealed with AES-256-GCM
+// under the server's keys (Keys) into one HttpOnly cookie, split over as
+// many cookies as it needs (each well under the 4,096 bytes a browser keeps
+// of a cookie) and reassembled on read; and, readable by scripts, the
+// access token's expiry (no secret), which the browser module needs.
 //
-// In secure mode (the default) the cookies are named with the __Host-
-// prefix (__Host-accessToken, ...): a browser accepts such a cookie only
-// from this host, over HTTPS, with Path=/ and no Domain, so a sibling
-// subdomain cannot plant one. With Insecure they keep their plain names.
+// In secure mode (the default) the sealed cookies are named with the
+// __Host-Http- prefix (__Host-Http-fwr-session.0, ...): a browser keeps
+// such a cookie only from this host, over HTTPS, with Path=/, no Domain,
+// HttpOnly and set by a server, so neither a sibling subdomain nor a page
+// script can plant one. The expiry cookie is __Host-accessExpires. With
+// Insecure they keep their plain names.
 //
-// Handlers read the cookies by their plain names with Read, behind Guard,
-// which maps the prefixed names to the plain ones, drops plain-named
-// session cookies in secure mode (anyone on a sibling domain can set those)
-// and refuses a request that carries one session cookie twice.
+// Guard opens the session of each request once and hands it to the
+// handlers (From); anything that does not open (tampered, truncated,
+// reordered or missing chunks, an unknown key, an expired session) is no
+// session. A browser that still holds the cookies of the previous format
+// (__Host-accessToken, __Host-refreshToken) keeps its session: Guard reads
+// them once and answers with the sealed session in their place.
 package cookies
 
 import (
-	"maps"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -24,24 +35,44 @@ import (
 	"github.com/fetch-with-refresh/fetch-with-refresh/refresh/authclient"
 )
 
-// Cookie names as handlers read them (Read). On the wire, in secure mode,
-// they carry HostPrefix.
+// Cookie names, without their prefixes.
 const (
-	AccessCookie  = "accessToken"
-	RefreshCookie = "refreshToken"
+	// SessionCookie is the sealed session's name: its chunks are
+	// SessionCookie+".0", ".1", ...
+	SessionCookie = "fwr-session"
 	// ExpiresCookie holds the access token's expiry in Unix milliseconds
 	// and, after a dot, its lifetime in milliseconds ("1764316800000.60000";
 	// see FormatExpires). It is readable by scripts and lives as long as the
-	// refresh cookie, so that a page can tell whether a session exists and
-	// when to refresh ahead; it carries no secret.
+	// session, so that a page can tell whether a session exists and when
+	// to refresh ahead; it carries no secret.
 	ExpiresCookie = "accessExpires"
+	// LegacyAccessCookie and LegacyRefreshCookie are the cookies of the
+	// previous format (fetch-with-refresh 0.2 and before), which held the
+	// raw tokens: Guard upgrades them.
+	LegacyAccessCookie  = "accessToken"
+	LegacyRefreshCookie = "refreshToken"
 )
 
-// HostPrefix starts the cookies' names in secure mode.
-const HostPrefix = "__Host-"
+// Prefixes of the cookies' names in secure mode.
+const (
+	// HostPrefix starts the expiry cookie's (and the legacy cookies') name.
+	HostPrefix = "__Host-"
+	// HTTPOnlyPrefix starts the sealed session's chunks' names.
+	HTTPOnlyPrefix = "__Host-Http-"
+)
 
-// names are the session cookies' plain names.
-var names = [...]string{AccessCookie, RefreshCookie, ExpiresCookie}
+// Sizes of the sealed session.
+const (
+	// MaxSealed is the largest sealed session, in bytes: an 8 KB access
+	// token, a 2 KB refresh token and the claims fit.
+	MaxSealed = 16 << 10
+	// ChunkSize is the most base64 characters one cookie carries: with its
+	// name and attributes a Set-Cookie stays well under 4,096 bytes. A
+	// multiple of 4, so that each chunk decodes on its own.
+	ChunkSize = 3800
+	// MaxChunks is how many cookies a sealed session of MaxSealed takes.
+	MaxChunks = (4*(MaxSealed+sealOverhead)/3 + ChunkSize - 1) / ChunkSize
+)
 
 // ExpiresHeader carries the access token's expiry, in Unix milliseconds, on
 // login and refresh answers. The browser module reads it.
@@ -51,14 +82,44 @@ const ExpiresHeader = "X-Access-Expires"
 // to ExpiresHeader, so that refresh-ahead windows can be sized to it.
 const LifetimeHeader = "X-Access-Lifetime"
 
+// Errors of Codec.Read and Codec.Set.
+var (
+	// ErrNoSession: the request carries no session cookie.
+	ErrNoSession = errors.New("cookies: no session")
+	// ErrBadSession: the session cookies do not open (see the package
+	// comment); the request has no session.
+	ErrBadSession = errors.New("cookies: the session cookies do not open")
+	// ErrDuplicate: a session cookie came twice (a sibling domain planted
+	// one): the request is refused rather than one of them chosen.
+	ErrDuplicate = errors.New("cookies: a session cookie came twice")
+	// ErrTooLarge: the session does not fit in MaxSealed (see
+	// *TooLargeError).
+	ErrTooLarge = errors.New("cookies: the session is too large for its cookies")
+)
+
+// TooLargeError is Set's error for a session larger than MaxSealed: the
+// sizes of what it holds, to log (never the values).
+type TooLargeError struct {
+	Sealed, AccessToken, RefreshToken, User int
+}
+
+// Error implements error.
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%v: %d bytes sealed (at most %d): access token %d bytes, refresh token %d, user claims %d",
+		ErrTooLarge, e.Sealed, MaxSealed, e.AccessToken, e.RefreshToken, e.User)
+}
+
+// Unwrap returns ErrTooLarge.
+func (e *TooLargeError) Unwrap() error { return ErrTooLarge }
+
 // FormatExpires is the value of ExpiresCookie for a token that expires at
-// expires and lives lifetime from now: "<expires ms>.<lifetime ms>".
+// expires and lives lifetime: "<expires ms>.<lifetime ms>".
 func FormatExpires(expires time.Time, lifetime time.Duration) string {
 	return strconv.FormatInt(expires.UnixMilli(), 10) + "." + strconv.FormatInt(lifetime.Milliseconds(), 10)
 }
 
 // ParseExpires reads a value of ExpiresCookie: the expiry, and the
-// lifetime (zero when the value has none, as cookies set before it did).
+// lifetime (zero when the value has none).
 func ParseExpires(v string) (expires time.Time, lifetime time.Duration, ok bool) {
 	exp, life, _ := strings.Cut(v, ".")
 	ms, err := strconv.ParseInt(exp, 10, 64)
@@ -71,148 +132,122 @@ func ParseExpires(v string) (expires time.Time, lifetime time.Duration, ok bool)
 	return time.UnixMilli(ms), lifetime, true
 }
 
-// Codec sets, reads and clears the session cookies.
+// Codec seals, sets, opens and clears the session cookies. Its zero value
+// works, with secure cookies and a random key of its process.
 type Codec struct {
-	// AccessMaxAge is the access cookie's Max-Age. It is meant to outlive the
-	// token, so that an expired token still reaches the upstream, which
-	// answers 401. If zero, one hour.
+	// Keys seal and open the sessions. If nil, a random key made once per
+	// process: a restart ends every session, and no other instance can
+	// open them (several instances need the same Keys).
+	Keys *Keys
+	// Claims names the claims about the user that a session keeps (from
+	// the ID token, or the JSON upstream's "user" object). If nil,
+	// DefaultClaims.
+	Claims []string
+	// AccessMaxAge is no longer used: the access token lives in the sealed
+	// session, whose cookies last RefreshMaxAge. (The flag stays
+	// accepted.)
 	AccessMaxAge time.Duration
-	// RefreshMaxAge is the refresh cookie's Max-Age. If zero, seven days.
+	// RefreshMaxAge is the session cookies' Max-Age, and how long a sealed
+	// session opens. If zero, seven days.
 	RefreshMaxAge time.Duration
-	// Insecure drops the Secure attribute and the __Host- prefix, for
-	// plain-http development only.
+	// Insecure drops the Secure attribute and the prefixes, for plain-http
+	// development only.
 	Insecure bool
 }
 
-// Name returns the name on the wire of the session cookie named plain:
-// HostPrefix+plain in secure mode, plain with Insecure.
+// Name returns the name on the wire of the cookie named plain: with its
+// prefix in secure mode (HTTPOnlyPrefix for the sealed chunks, HostPrefix
+// for the others), plain with Insecure.
 func (c Codec) Name(plain string) string {
-	if c.Insecure {
+	switch {
+	case c.Insecure:
 		return plain
+	case strings.HasPrefix(plain, SessionCookie+"."):
+		return HTTPOnlyPrefix + plain
+	default:
+		return HostPrefix + plain
 	}
-	return HostPrefix + plain
 }
 
-// Set writes the Set-Cookie headers, ExpiresHeader and LifetimeHeader for
-// t. The lifetime is the time from now to t.Expires: the token's whole life
-// when it was just issued.
-func (c Codec) Set(w http.ResponseWriter, t authclient.Tokens) {
-	lifetime := max(time.Until(t.Expires), 0)
-	http.SetCookie(w, c.cookie(AccessCookie, t.AccessToken, c.accessMaxAge(), true))
-	http.SetCookie(w, c.cookie(RefreshCookie, t.RefreshToken, c.refreshMaxAge(), true))
-	http.SetCookie(w, c.cookie(ExpiresCookie, FormatExpires(t.Expires, lifetime), c.refreshMaxAge(), false))
-	w.Header().Set(ExpiresHeader, strconv.FormatInt(t.Expires.UnixMilli(), 10))
-	w.Header().Set(LifetimeHeader, strconv.FormatInt(lifetime.Milliseconds(), 10))
+// chunkName is the plain name of chunk i.
+func chunkName(i int) string { return SessionCookie + "." + strconv.Itoa(i) }
+
+// NewSession returns the session a login with the pair t opens: id is the
+// provider's session id ("" for a random one); of t.User, the claims that
+// c.Claims names are kept.
+func (c Codec) NewSession(t authclient.Tokens, id string) Session {
+	return newSession(t, id, c.Claims)
 }
 
-// Clear writes Set-Cookie headers that delete every session cookie.
+// Renew returns s with the new pair t of a refresh.
+func (c Codec) Renew(s Session, t authclient.Tokens) Session { return s.renew(t, c.Claims) }
+
+// Set seals s into the session cookies on w, with ExpiresCookie,
+// ExpiresHeader and LifetimeHeader, and deletes the chunks of a larger
+// session and the legacy cookies that r (the request, behind Guard)
+// carried. A session that does not fit is a *TooLargeError, and nothing
+// is set.
+func (c Codec) Set(w http.ResponseWriter, r *http.Request, s Session) error {
+	s.NotAfter = time.Now().Add(c.refreshMaxAge())
+	plain := s.encode()
+	if n := len(plain) + sealOverhead; n > MaxSealed {
+		return &TooLargeError{Sealed: n, AccessToken: len(s.AccessToken), RefreshToken: len(s.RefreshToken), User: len(s.User)}
+	}
+	value := base64.RawURLEncoding.EncodeToString(c.keys().seal(plain))
+	n := 0
+	for ; len(value) > 0; n++ {
+		part := value[:min(ChunkSize, len(value))]
+		value = value[len(part):]
+		w.Header().Add("Set-Cookie", c.chunkLine(n, part)) // base64url: nothing for http.SetCookie to sanitize
+	}
+	had, legacy := MaxChunks, true // unknown: delete whatever may be there
+	if st := stateOf(r); st != nil {
+		had, legacy = st.chunks, st.legacy
+	}
+	for i := n; i < had; i++ {
+		http.SetCookie(w, c.cookie(chunkName(i), "", -1, true))
+	}
+	if legacy {
+		c.clearLegacy(w)
+	}
+	http.SetCookie(w, c.cookie(ExpiresCookie, FormatExpires(s.Expires, s.Lifetime), c.refreshMaxAge(), false))
+	w.Header().Set(ExpiresHeader, strconv.FormatInt(s.Expires.UnixMilli(), 10))
+	w.Header().Set(LifetimeHeader, strconv.FormatInt(s.Lifetime.Milliseconds(), 10))
+	return nil
+}
+
+// Clear deletes every session cookie: all chunks, the expiry cookie and
+// the legacy cookies.
 func (c Codec) Clear(w http.ResponseWriter) {
-	for _, name := range names {
-		http.SetCookie(w, c.cookie(name, "", -1, name != ExpiresCookie))
+	for i := range MaxChunks {
+		http.SetCookie(w, c.cookie(chunkName(i), "", -1, true))
+	}
+	http.SetCookie(w, c.cookie(ExpiresCookie, "", -1, false))
+	c.clearLegacy(w)
+}
+
+func (c Codec) clearLegacy(w http.ResponseWriter) {
+	for _, name := range []string{LegacyAccessCookie, LegacyRefreshCookie} {
+		http.SetCookie(w, c.cookie(name, "", -1, true))
 	}
 }
 
-// Read returns the value of the cookie named name, or "" when it is absent
-// or present more than once. Session cookies are read by their plain names
-// behind Guard.
-func Read(r *http.Request, name string) string {
-	cs := r.CookiesNamed(name)
-	if len(cs) != 1 {
-		return ""
-	}
-	return cs[0].Value
-}
-
-// Guard hands next the request with the session cookies under their plain
-// names, as Read expects them: in secure mode it takes the __Host- ones and
-// drops plain-named session cookies. A request that carries a session
-// cookie twice is refused with 400 JSON: the browser sends both when a
-// sibling domain planted one, and taking the first would let it choose the
-// session.
-func (c Codec) Guard(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		lines := r.Header["Cookie"]
-		if len(lines) == 0 {
-			next.ServeHTTP(w, r)
-			return
-		}
-		out, changed, dup := c.rewrite(lines)
-		if dup != "" {
-			reply.Error(w, http.StatusBadRequest, "duplicate_cookie", "the request carries the cookie "+dup+" twice: clear this site's cookies")
-			return
-		}
-		if changed {
-			r2 := *r // a shallow copy: only the Cookie entry of the header map is replaced
-			r2.Header = maps.Clone(r.Header)
-			r2.Header["Cookie"] = []string{out}
-			r = &r2
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// rewrite maps the Cookie header lines to one line with the session
-// cookies under their plain names. changed reports that it differs from
-// the request's; dup names a session cookie that came twice.
-func (c Codec) rewrite(lines []string) (out string, changed bool, dup string) {
-	var seen [len(names)]bool
+// chunkLine is the Set-Cookie line of chunk i, whose value is base64url:
+// what http.SetCookie writes for it, without checking every byte of it.
+func (c Codec) chunkLine(i int, value string) string {
 	var b strings.Builder
-	changed = len(lines) > 1
-	for _, line := range lines {
-		for part := range strings.SplitSeq(line, ";") {
-			part = strings.TrimSpace(part)
-			if part == "" {
-				changed = true
-				continue
-			}
-			name, _, _ := strings.Cut(part, "=")
-			plain, isSession, prefixed := c.sessionName(name)
-			if isSession {
-				if !prefixed && !c.Insecure {
-					changed = true // a plain-named session cookie in secure mode: not ours
-					continue
-				}
-				i := index(plain)
-				if seen[i] {
-					return "", false, name
-				}
-				seen[i] = true
-				if prefixed {
-					part = plain + part[len(name):]
-					changed = true
-				}
-			}
-			if b.Len() > 0 {
-				b.WriteString("; ")
-			}
-			b.WriteString(part)
-		}
-	}
-	return b.String(), changed, ""
-}
-
-// sessionName reports whether a cookie name on the wire is a session
-// cookie, its plain name, and whether it carried HostPrefix. With Insecure
-// a prefixed name is not a session cookie.
-func (c Codec) sessionName(name string) (plain string, ok, prefixed bool) {
+	b.Grow(len(value) + 96)
+	b.WriteString(c.Name(chunkName(i)))
+	b.WriteByte('=')
+	b.WriteString(value)
+	b.WriteString("; Path=/; Max-Age=")
+	b.WriteString(strconv.Itoa(int(c.refreshMaxAge() / time.Second)))
+	b.WriteString("; HttpOnly")
 	if !c.Insecure {
-		if p, found := strings.CutPrefix(name, HostPrefix); found && index(p) >= 0 {
-			return p, true, true
-		}
+		b.WriteString("; Secure")
 	}
-	if index(name) >= 0 {
-		return name, true, false
-	}
-	return "", false, false
-}
-
-func index(plain string) int {
-	for i, n := range names {
-		if n == plain {
-			return i
-		}
-	}
-	return -1
+	b.WriteString("; SameSite=Strict")
+	return b.String()
 }
 
 func (c Codec) cookie(name, value string, maxAge time.Duration, httpOnly bool) *http.Cookie {
@@ -226,11 +261,11 @@ func (c Codec) cookie(name, value string, maxAge time.Duration, httpOnly bool) *
 	}
 }
 
-func (c Codec) accessMaxAge() time.Duration {
-	if c.AccessMaxAge <= 0 {
-		return time.Hour
+func (c Codec) keys() *Keys {
+	if c.Keys == nil {
+		return processKeys()
 	}
-	return c.AccessMaxAge
+	return c.Keys
 }
 
 func (c Codec) refreshMaxAge() time.Duration {
@@ -238,4 +273,191 @@ func (c Codec) refreshMaxAge() time.Duration {
 		return 7 * 24 * time.Hour
 	}
 	return c.RefreshMaxAge
+}
+
+// state is what Guard learned of a request's session cookies.
+type state struct {
+	session *Session // nil: none
+	chunks  int      // how many chunks the request carried
+	legacy  bool     // it carried legacy cookies
+	bad     bool     // it carried chunks that did not open
+}
+
+type stateKey struct{}
+
+func stateOf(r *http.Request) *state {
+	if r == nil {
+		return nil
+	}
+	st, _ := r.Context().Value(stateKey{}).(*state)
+	return st
+}
+
+// From returns the session of a request behind Guard, or nil when it has
+// none.
+func From(r *http.Request) *Session {
+	if st := stateOf(r); st != nil {
+		return st.session
+	}
+	return nil
+}
+
+// With returns a copy of r (behind Guard) whose session is s: a handler
+// that renewed the session hands the next one the new tokens.
+func With(r *http.Request, s *Session) *http.Request {
+	st := state{session: s}
+	if old := stateOf(r); old != nil {
+		st.chunks, st.legacy = old.chunks, old.legacy
+	}
+	return r.WithContext(context.WithValue(r.Context(), stateKey{}, &st))
+}
+
+// Guard opens the request's session once (Read) and hands next the request
+// with it (From). A request that carries a session cookie twice is refused
+// with 400 JSON. A session in the legacy cookies is sealed at once: the
+// answer carries the new cookies and deletes the old ones.
+func (c Codec) Guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st, err := c.read(r)
+		if errors.Is(err, ErrDuplicate) {
+			reply.Error(w, http.StatusBadRequest, "duplicate_cookie", err.Error()+": clear this site's cookies")
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+		if st.legacy && st.session != nil {
+			if err := c.Set(w, r, *st.session); err == nil {
+				st.chunks, st.legacy = 0, false
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Read opens the session of r's cookies: ErrNoSession when it carries
+// none, ErrBadSession when they do not open, ErrDuplicate when a session
+// cookie came twice.
+func (c Codec) Read(r *http.Request) (*Session, error) {
+	st, err := c.read(r)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case st.bad:
+		return nil, ErrBadSession
+	case st.session == nil:
+		return nil, ErrNoSession
+	}
+	return st.session, nil
+}
+
+// read collects the session cookies of r by their names on the wire and
+// opens them. Only ErrDuplicate is an error; a session that does not open
+// is a state without one.
+func (c Codec) read(r *http.Request) (*state, error) {
+	var chunks [MaxChunks]string
+	var legacyAccess, legacyRefresh, expires string
+	st := &state{}
+	seen := map[string]bool{}
+	for _, line := range r.Header["Cookie"] {
+		// Not r.Cookies(): it checks every byte of every value, 12 KB of
+		// them here on every call. The session's values are checked by
+		// base64 and the AEAD; the others are only compared.
+		for part := range strings.SplitSeq(line, ";") {
+			name, value, _ := strings.Cut(strings.TrimSpace(part), "=")
+			plain, ok := c.plainName(name)
+			if !ok {
+				continue
+			}
+			if seen[plain] {
+				return st, fmt.Errorf("%w: %s", ErrDuplicate, name)
+			}
+			seen[plain] = true
+			value = strings.Trim(value, `"`)
+			switch plain {
+			case ExpiresCookie:
+				expires = value
+			case LegacyAccessCookie:
+				legacyAccess, st.legacy = value, true
+			case LegacyRefreshCookie:
+				legacyRefresh, st.legacy = value, true
+			default:
+				i, _ := strconv.Atoi(strings.TrimPrefix(plain, SessionCookie+"."))
+				chunks[i] = value
+				st.chunks = max(st.chunks, i+1)
+			}
+		}
+	}
+	if st.chunks > 0 {
+		st.session = c.open(chunks[:st.chunks])
+		st.bad = st.session == nil
+		return st, nil
+	}
+	if legacyRefresh != "" { // the previous format: accepted once
+		s := c.NewSession(authclient.Tokens{AccessToken: legacyAccess, RefreshToken: legacyRefresh}, "")
+		s.Expires, s.Lifetime, _ = ParseExpires(expires)
+		st.session = &s
+	}
+	return st, nil
+}
+
+// plainName returns the plain name of a session cookie's name on the wire,
+// and false for any other cookie (in secure mode, a session cookie's plain
+// name: a sibling domain may set those).
+func (c Codec) plainName(wire string) (string, bool) {
+	plain := wire
+	if !c.Insecure {
+		var ok bool
+		if plain, ok = strings.CutPrefix(wire, HTTPOnlyPrefix); ok {
+			return plain, isChunk(plain)
+		}
+		if plain, ok = strings.CutPrefix(wire, HostPrefix); !ok {
+			return "", false
+		}
+	}
+	switch plain {
+	case ExpiresCookie, LegacyAccessCookie, LegacyRefreshCookie:
+		return plain, true
+	}
+	return plain, c.Insecure && isChunk(plain)
+}
+
+// isChunk reports whether plain names a chunk this codec reads.
+func isChunk(plain string) bool {
+	n, ok := strings.CutPrefix(plain, SessionCookie+".")
+	if !ok || n == "" || len(n) > 1 && n[0] == '0' {
+		return false
+	}
+	i, err := strconv.Atoi(n)
+	return err == nil && i >= 0 && i < MaxChunks
+}
+
+// open reassembles and opens the chunks; nil when they do not open, are
+// incomplete, or hold a session past its NotAfter.
+func (c Codec) open(chunks []string) *Session {
+	size := 0
+	for i, part := range chunks {
+		if part == "" || i < len(chunks)-1 && len(part) != ChunkSize {
+			return nil // a chunk is missing, or cut short
+		}
+		size += base64.RawURLEncoding.DecodedLen(len(part))
+	}
+	// ChunkSize is a multiple of 4: each chunk decodes on its own.
+	sealed := make([]byte, size)
+	at := 0
+	for _, part := range chunks {
+		n, err := base64.RawURLEncoding.Decode(sealed[at:], []byte(part))
+		if err != nil {
+			return nil
+		}
+		at += n
+	}
+	plain, err := c.keys().open(sealed[:at])
+	if err != nil {
+		return nil
+	}
+	s, err := decode(plain)
+	if err != nil || !s.NotAfter.IsZero() && !time.Now().Before(s.NotAfter) {
+		return nil
+	}
+	return &s
 }

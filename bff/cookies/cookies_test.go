@@ -1,8 +1,11 @@
 package cookies
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,154 +14,286 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestSetNamesCookiesByMode(t *testing.T) {
-	for _, tt := range []struct {
-		name    string
-		cookies Codec
-		want    []string
-		secure  bool
-	}{
-		{"secure", Codec{}, []string{"__Host-accessToken", "__Host-refreshToken", "__Host-accessExpires"}, true},
-		{"insecure", Codec{Insecure: true}, []string{"accessToken", "refreshToken", "accessExpires"}, false},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			w := httptest.NewRecorder()
-			tt.cookies.Set(w, authclient.Tokens{AccessToken: "a", RefreshToken: "r", Expires: time.UnixMilli(42)})
-			got := w.Result().Cookies()
-			require.Len(t, got, 3)
-			for i, c := range got {
-				assert.Equal(t, tt.want[i], c.Name)
-				assert.Equal(t, "/", c.Path, "__Host- needs Path=/")
-				assert.Empty(t, c.Domain, "__Host- forbids Domain")
-				assert.Equal(t, tt.secure, c.Secure)
-			}
-			w = httptest.NewRecorder()
-			tt.cookies.Clear(w)
-			for i, c := range w.Result().Cookies() {
-				assert.Equal(t, tt.want[i], c.Name)
-				assert.Equal(t, -1, c.MaxAge)
-			}
-		})
-	}
+// newKey returns a random key in the form ParseKeys reads.
+func newKeyText(t testing.TB) string {
+	t.Helper()
+	b := make([]byte, KeySize)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
 }
 
-// Guard maps the wire names to the plain ones that Read takes, and refuses
-// a session cookie sent twice (a sibling subdomain planted one).
-func TestGuard(t *testing.T) {
-	for _, tt := range []struct {
-		name     string
-		insecure bool
-		cookie   []string // Cookie header lines
-		status   int
-		access   string // what Read(AccessCookie) gives next
-		refresh  string
-		other    string // Read("theme")
-	}{
-		{name: "secure: prefixed cookies read by plain name", cookie: []string{"__Host-accessToken=a; __Host-refreshToken=r; theme=dark"}, status: 200, access: "a", refresh: "r", other: "dark"},
-		{name: "secure: a planted plain cookie is ignored", cookie: []string{"accessToken=planted; __Host-accessToken=a"}, status: 200, access: "a"},
-		{name: "secure: a planted plain cookie alone is no session", cookie: []string{"refreshToken=planted"}, status: 200},
-		{name: "secure: prefixed twice", cookie: []string{"__Host-refreshToken=x; __Host-refreshToken=y"}, status: 400},
-		{name: "secure: twice over two lines", cookie: []string{"__Host-accessToken=x", "__Host-accessToken=y"}, status: 400},
-		{name: "insecure: plain cookies", insecure: true, cookie: []string{"accessToken=a; refreshToken=r"}, status: 200, access: "a", refresh: "r"},
-		{name: "insecure: plain twice", insecure: true, cookie: []string{"refreshToken=planted; refreshToken=r"}, status: 400},
-		{name: "insecure: a prefixed cookie is not a session cookie", insecure: true, cookie: []string{"__Host-accessToken=a"}, status: 200},
-		{name: "other cookies twice are not ours to judge", cookie: []string{"theme=a; theme=b"}, status: 200},
-		{name: "no cookies", status: 200},
-		{name: "junk", cookie: []string{";;=;__Host-accessToken"}, status: 200},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			var access, refresh, other string
-			reached := false
-			h := Codec{Insecure: tt.insecure}.Guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				reached = true
-				access, refresh, other = Read(r, AccessCookie), Read(r, RefreshCookie), Read(r, "theme")
-			}))
-			r := httptest.NewRequest("GET", "/", nil)
-			for _, line := range tt.cookie {
-				r.Header.Add("Cookie", line)
-			}
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, r)
-			require.Equal(t, tt.status, w.Code, w.Body.String())
-			if tt.status != 200 {
-				assert.False(t, reached)
-				assert.Contains(t, w.Body.String(), `"duplicate_cookie"`)
-				return
-			}
-			assert.Equal(t, tt.access, access)
-			assert.Equal(t, tt.refresh, refresh)
-			assert.Equal(t, tt.other, other)
-		})
-	}
+func mustKeys(t testing.TB, list string) *Keys {
+	t.Helper()
+	k, err := ParseKeys(list)
+	require.NoError(t, err)
+	return k
 }
 
-func TestReadRefusesDuplicates(t *testing.T) {
-	r := httptest.NewRequest("GET", "/", nil)
-	r.Header.Set("Cookie", "refreshToken=a; refreshToken=b")
-	assert.Empty(t, Read(r, RefreshCookie), "never the first of two")
-}
+// token returns a token of n bytes.
+func token(n int, c byte) string { return strings.Repeat(string(c), n) }
 
-func FuzzGuard(f *testing.F) {
-	for _, s := range []string{"__Host-accessToken=a", "accessToken=a; accessToken=b", "=;;", "__Host-=x", "__Host-accessToken"} {
-		f.Add(s, false)
-	}
-	f.Fuzz(func(t *testing.T, header string, insecure bool) {
-		c := Codec{Insecure: insecure}
-		h := c.Guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			for _, n := range names {
-				if len(r.CookiesNamed(n)) > 1 {
-					t.Errorf("%s passed twice", n)
-				}
-				if !insecure && len(r.CookiesNamed(HostPrefix+n)) > 0 {
-					t.Errorf("%s passed with its prefix", n)
-				}
-			}
-		}))
-		r := httptest.NewRequest("GET", "/", nil)
-		r.Header.Set("Cookie", header)
-		h.ServeHTTP(httptest.NewRecorder(), r)
-	})
-}
-
-func TestParseExpires(t *testing.T) {
-	exp := time.UnixMilli(1764316800000)
-	tests := []struct {
-		value        string
-		wantOK       bool
-		wantLifetime time.Duration
-	}{
-		{"1764316800000.60000", true, time.Minute},
-		{"1764316800000", true, 0}, // set by a server before the lifetime was added
-		{"1764316800000.", true, 0},
-		{"1764316800000.x", true, 0},
-		{"", false, 0},
-		{"soon", false, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.value, func(t *testing.T) {
-			got, lifetime, ok := ParseExpires(tt.value)
-			assert.Equal(t, tt.wantOK, ok)
-			assert.Equal(t, tt.wantLifetime, lifetime)
-			if ok {
-				assert.True(t, exp.Equal(got))
-			}
-		})
-	}
-	assert.Equal(t, "1764316800000.60000", FormatExpires(exp, time.Minute))
-}
-
-func TestSetStatesTheLifetime(t *testing.T) {
+// set seals s with c and returns the cookies the answer set.
+func set(t testing.TB, c Codec, r *http.Request, s Session) []*http.Cookie {
+	t.Helper()
 	w := httptest.NewRecorder()
-	Codec{}.Set(w, authclient.Tokens{AccessToken: "a", RefreshToken: "r", Expires: time.Now().Add(time.Hour)})
-	res := w.Result()
-	var value string
-	for _, c := range res.Cookies() {
-		if c.Name == (Codec{}).Name(ExpiresCookie) {
-			value = c.Value
+	require.NoError(t, c.Set(w, r, s))
+	return w.Result().Cookies()
+}
+
+// live returns the cookies a browser keeps of set (not the deletions).
+func live(set []*http.Cookie) []*http.Cookie {
+	var out []*http.Cookie
+	for _, ck := range set {
+		if ck.MaxAge >= 0 {
+			out = append(out, &http.Cookie{Name: ck.Name, Value: ck.Value})
 		}
 	}
-	_, lifetime, ok := ParseExpires(value)
-	assert.True(t, ok)
-	assert.InDelta(t, time.Hour.Milliseconds(), lifetime.Milliseconds(), 1000)
-	assert.NotEmpty(t, res.Header.Get(LifetimeHeader))
+	return out
 }
+
+// request returns a request carrying jar.
+func request(jar ...*http.Cookie) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "https://app.example/api/x", nil)
+	for _, ck := range jar {
+		r.AddCookie(ck)
+	}
+	return r
+}
+
+func pair(access, refresh int) authclient.Tokens {
+	return authclient.Tokens{AccessToken: token(access, 'a'), RefreshToken: token(refresh, 'r'), Expires: time.Now().Add(time.Minute),
+		User: map[string]any{"sub": "user-1", "name": "Ada", "email": "ada@example.com", "groups": []string{"not", "kept"}}}
+}
+
+// A session of any size up to MaxSealed goes out in as many cookies as it
+// needs, each Set-Cookie well under 4,096 bytes, none holding a token,
+// and comes back whole.
+func TestRoundTripAnySize(t *testing.T) {
+	for _, secure := range []bool{true, false} {
+		c := Codec{Keys: mustKeys(t, newKeyText(t)), Insecure: !secure}
+		tests := []struct {
+			name            string
+			access, refresh int
+			chunks          int
+		}{
+			{"small", 40, 40, 1},
+			{"3 KB", 3000, 40, 2},
+			{"5 KB (Entra, Keycloak)", 5000, 40, 2},
+			{"8 KB access, 2 KB refresh", 8 << 10, 2 << 10, 4},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				s := c.NewSession(pair(tt.access, tt.refresh), "")
+				cs := set(t, c, nil, s)
+				chunks := 0
+				for _, ck := range cs {
+					line := (&http.Cookie{Name: ck.Name, Value: ck.Value, Path: "/", MaxAge: ck.MaxAge, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode}).String()
+					assert.Less(t, len(line), 4000, "%s: a Set-Cookie a browser keeps", ck.Name)
+					assert.NotContains(t, ck.Value, token(32, 'a'), "no access token in a cookie")
+					assert.NotContains(t, ck.Value, token(32, 'r'), "no refresh token in a cookie")
+					if strings.Contains(ck.Name, SessionCookie) && ck.MaxAge > 0 {
+						chunks++
+						assert.True(t, ck.HttpOnly)
+						assert.Equal(t, secure, strings.HasPrefix(ck.Name, HTTPOnlyPrefix), ck.Name)
+					}
+				}
+				assert.Equal(t, tt.chunks, chunks)
+				got, err := c.Read(request(live(cs)...))
+				require.NoError(t, err)
+				assert.Equal(t, s.AccessToken, got.AccessToken)
+				assert.Equal(t, s.RefreshToken, got.RefreshToken)
+				assert.Equal(t, s.ID, got.ID)
+				assert.Equal(t, "user-1", got.Subject)
+				assert.JSONEq(t, `{"sub":"user-1","name":"Ada","email":"ada@example.com"}`, string(got.User), "only the claims named")
+				assert.Equal(t, s.Expires.UnixMilli(), got.Expires.UnixMilli())
+			})
+		}
+	}
+}
+
+// A login whose tokens exceed the budget is a *TooLargeError naming the
+// sizes, and nothing is set.
+func TestTooLarge(t *testing.T) {
+	c := Codec{}
+	w := httptest.NewRecorder()
+	err := c.Set(w, nil, c.NewSession(pair(15<<10, 2<<10), ""))
+	require.ErrorIs(t, err, ErrTooLarge)
+	var large *TooLargeError
+	require.ErrorAs(t, err, &large)
+	assert.Equal(t, 15<<10, large.AccessToken)
+	assert.Equal(t, 2<<10, large.RefreshToken)
+	assert.NotContains(t, err.Error(), token(16, 'a'), "sizes, never values")
+	assert.Empty(t, w.Result().Cookies())
+}
+
+// Anything that does not open is no session: never an error the caller
+// must tell apart, never a panic.
+func TestWhatDoesNotOpen(t *testing.T) {
+	oldKey, newKey := newKeyText(t), newKeyText(t)
+	sealer := Codec{Keys: mustKeys(t, oldKey)}
+	cs := live(set(t, sealer, nil, sealer.NewSession(pair(8<<10, 2<<10), "")))
+	require.Len(t, cs, 5, "4 chunks and the expiry cookie")
+	chunks, expiry := cs[:4], cs[4]
+	flip := func(v string) string { b := []byte(v); b[len(b)/2] ^= 1; return string(b) }
+	renamed := func(ck *http.Cookie, name string) *http.Cookie { return &http.Cookie{Name: name, Value: ck.Value} }
+	tests := []struct {
+		name   string
+		reader Codec
+		jar    []*http.Cookie
+		want   error
+	}{
+		{"whole, same key", sealer, cs, nil},
+		{"an old key still opens", Codec{Keys: mustKeys(t, newKey+","+oldKey)}, cs, nil},
+		{"a removed key", Codec{Keys: mustKeys(t, newKey)}, cs, ErrBadSession},
+		{"no session cookie", sealer, []*http.Cookie{expiry}, ErrNoSession},
+		{"a chunk missing", sealer, []*http.Cookie{chunks[0], chunks[1], chunks[3], expiry}, ErrBadSession},
+		{"the last chunk missing", sealer, chunks[:3], ErrBadSession},
+		{"the first chunk missing", sealer, chunks[1:], ErrBadSession},
+		{"truncated", sealer, []*http.Cookie{chunks[0], chunks[1], chunks[2], {Name: chunks[3].Name, Value: chunks[3].Value[:10]}}, ErrBadSession},
+		{"reordered", sealer, []*http.Cookie{renamed(chunks[1], chunks[0].Name), renamed(chunks[0], chunks[1].Name), chunks[2], chunks[3]}, ErrBadSession},
+		{"tampered", sealer, []*http.Cookie{chunks[0], {Name: chunks[1].Name, Value: flip(chunks[1].Value)}, chunks[2], chunks[3]}, ErrBadSession},
+		{"an extra chunk", sealer, append(append([]*http.Cookie{}, chunks...), &http.Cookie{Name: HTTPOnlyPrefix + SessionCookie + ".4", Value: "stale"}), ErrBadSession},
+		{"duplicated", sealer, append(append([]*http.Cookie{}, chunks...), chunks[2]), ErrDuplicate},
+		{"not base64", sealer, []*http.Cookie{{Name: chunks[0].Name, Value: "!!!"}}, ErrBadSession},
+		{"an unknown key id", sealer, []*http.Cookie{{Name: chunks[0].Name, Value: base64.RawURLEncoding.EncodeToString(append([]byte{sealVersion, 1, 2, 3, 4}, make([]byte, 40)...))}}, ErrBadSession},
+		{"another version", sealer, []*http.Cookie{{Name: chunks[0].Name, Value: base64.RawURLEncoding.EncodeToString(make([]byte, 60))}}, ErrBadSession},
+		{"a plain name in secure mode", sealer, []*http.Cookie{renamed(chunks[0], SessionCookie+".0")}, ErrNoSession},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := tt.reader.Read(request(tt.jar...))
+			if tt.want == nil {
+				require.NoError(t, err)
+				assert.Equal(t, token(8<<10, 'a'), s.AccessToken)
+				return
+			}
+			assert.ErrorIs(t, err, tt.want)
+			assert.Nil(t, s)
+		})
+	}
+}
+
+// A session past its NotAfter does not open, whatever the cookie's
+// Max-Age said (a copied jar ignores it).
+func TestNotAfter(t *testing.T) {
+	c := Codec{RefreshMaxAge: time.Second}
+	cs := live(set(t, c, nil, c.NewSession(pair(10, 10), "")))
+	_, err := c.Read(request(cs...))
+	require.NoError(t, err)
+	plain, err := c.keys().open(mustDecode(t, cs[0].Value))
+	require.NoError(t, err)
+	s, err := decode(plain)
+	require.NoError(t, err)
+	assert.WithinDuration(t, time.Now().Add(time.Second), s.NotAfter, time.Second)
+	s.NotAfter = time.Now().Add(-time.Millisecond)
+	sealed := base64.RawURLEncoding.EncodeToString(c.keys().seal(s.encode()))
+	_, err = c.Read(request(&http.Cookie{Name: cs[0].Name, Value: sealed}))
+	assert.ErrorIs(t, err, ErrBadSession)
+}
+
+func mustDecode(t *testing.T, v string) []byte {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	require.NoError(t, err)
+	return b
+}
+
+// A smaller session deletes the chunks of the larger one it replaces.
+func TestSetDeletesLeftoverChunks(t *testing.T) {
+	c := Codec{}
+	big := live(set(t, c, nil, c.NewSession(pair(8<<10, 10), "")))
+	require.Len(t, big, 4, "3 chunks and the expiry cookie")
+	var got *http.Request
+	c.Guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r })).ServeHTTP(httptest.NewRecorder(), request(big...))
+	require.NotNil(t, From(got))
+	small := set(t, c, got, c.Renew(*From(got), pair(10, 10)))
+	deleted := map[string]bool{}
+	for _, ck := range small {
+		if ck.MaxAge < 0 {
+			deleted[ck.Name] = true
+		}
+	}
+	assert.Equal(t, map[string]bool{HTTPOnlyPrefix + SessionCookie + ".1": true, HTTPOnlyPrefix + SessionCookie + ".2": true}, deleted,
+		"the chunks the request had, past the new session's one")
+}
+
+// A browser that holds the previous format's cookies keeps its session:
+// Guard hands the handler the session and answers with the sealed cookies,
+// deleting the old ones.
+func TestLegacyCookiesUpgraded(t *testing.T) {
+	for _, insecure := range []bool{false, true} {
+		c := Codec{Insecure: insecure}
+		exp := time.Now().Add(time.Minute).Truncate(time.Millisecond)
+		r := request(
+			&http.Cookie{Name: c.Name(LegacyAccessCookie), Value: "old-access"},
+			&http.Cookie{Name: c.Name(LegacyRefreshCookie), Value: "old-refresh"},
+			&http.Cookie{Name: c.Name(ExpiresCookie), Value: FormatExpires(exp, time.Minute)})
+		w := httptest.NewRecorder()
+		var s *Session
+		c.Guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s = From(r) })).ServeHTTP(w, r)
+		require.NotNil(t, s)
+		assert.Equal(t, "old-access", s.AccessToken)
+		assert.Equal(t, "old-refresh", s.RefreshToken)
+		assert.Equal(t, exp, s.Expires)
+		set := map[string]int{}
+		for _, ck := range w.Result().Cookies() {
+			set[ck.Name] = ck.MaxAge
+		}
+		assert.Negative(t, set[c.Name(LegacyAccessCookie)], "the old cookies are deleted")
+		assert.Negative(t, set[c.Name(LegacyRefreshCookie)])
+		assert.Positive(t, set[c.Name(SessionCookie+".0")], "the sealed session replaces them")
+		again, err := c.Read(request(live(w.Result().Cookies())...))
+		require.NoError(t, err)
+		assert.Equal(t, "old-refresh", again.RefreshToken, "the new cookies hold the same session")
+	}
+}
+
+// Keys in every usual base64 form; errors name the key, never its value.
+func TestParseKeys(t *testing.T) {
+	raw := make([]byte, KeySize)
+	_, _ = rand.Read(raw)
+	for _, form := range []string{
+		base64.StdEncoding.EncodeToString(raw), base64.RawStdEncoding.EncodeToString(raw),
+		base64.URLEncoding.EncodeToString(raw), base64.RawURLEncoding.EncodeToString(raw),
+	} {
+		_, err := ParseKeys(form)
+		assert.NoError(t, err, form)
+	}
+	for _, bad := range []string{"", "c2hvcnQ=", base64.StdEncoding.EncodeToString(raw) + ",", "not base64!", strings.Repeat("A", 45)} {
+		_, err := ParseKeys(bad)
+		assert.ErrorIs(t, err, ErrKeys, "%q", bad)
+		if bad != "" {
+			assert.NotContains(t, err.Error(), bad)
+		}
+	}
+	k := base64.StdEncoding.EncodeToString(raw)
+	_, err := ParseKeys(k + "," + k)
+	assert.ErrorIs(t, err, ErrKeys, "a key listed twice")
+}
+
+// BenchmarkOpenSeal is what the sealed session costs a request: one open
+// (every proxied call) and one seal (every refresh) of a 12 KB session.
+func BenchmarkOpenSeal(b *testing.B) {
+	c := Codec{}
+	s := c.NewSession(pair(9<<10, 2<<10), "")
+	cs := live(set(b, c, nil, s))
+	r := request(cs...)
+	b.SetBytes(int64(len(s.encode())))
+	b.ReportAllocs()
+	for b.Loop() {
+		got, err := c.Read(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Set(discard{}, nil, *got); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// discard is a ResponseWriter that keeps nothing.
+type discard struct{}
+
+func (discard) Header() http.Header         { return http.Header{} }
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+func (discard) WriteHeader(int)             {}

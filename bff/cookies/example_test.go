@@ -4,21 +4,32 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
 	"github.com/fetch-with-refresh/fetch-with-refresh/refresh/authclient"
 )
 
-// A handler sets a pair's cookies (secure mode: __Host- names); behind
-// Guard, the next request's handler reads them by their plain names.
+// A login seals the session into its cookies (secure mode: __Host-Http-
+// names, HttpOnly); behind Guard, the next request's handler has it back.
 func ExampleCodec() {
-	var c cookies.Codec
+	keys, _ := cookies.ParseKeys("c2Vzc2lvbi1rZXktZm9yLXRoZS1leGFtcGxlLTMyYiE=")
+	c := cookies.Codec{Keys: keys}
 	w := httptest.NewRecorder()
-	c.Set(w, authclient.Tokens{AccessToken: "access-1", RefreshToken: "refresh-1", Expires: time.Now().Add(time.Minute)})
-	set := w.Result().Cookies()
-	for _, ck := range set {
-		fmt.Printf("%s HttpOnly=%t Secure=%t\n", ck.Name, ck.HttpOnly, ck.Secure)
+	login := httptest.NewRequest(http.MethodPost, "https://app.example/api/auth/login", nil)
+	s := c.NewSession(authclient.Tokens{AccessToken: "access-1", RefreshToken: "refresh-1",
+		Expires: time.Now().Add(time.Minute), User: map[string]any{"sub": "u1", "name": "Ada"}}, "")
+	if err := c.Set(w, login, s); err != nil {
+		fmt.Println(err)
+	}
+	var set []*http.Cookie
+	for _, ck := range w.Result().Cookies() {
+		if ck.MaxAge < 0 {
+			continue // deletions of cookies this browser may hold (a larger session's chunks, the previous format)
+		}
+		set = append(set, ck)
+		fmt.Printf("%s HttpOnly=%t holds the token: %t\n", ck.Name, ck.HttpOnly, strings.Contains(ck.Value, "refresh-1"))
 	}
 
 	next := httptest.NewRequest(http.MethodPost, "https://app.example/api/auth/refresh", nil)
@@ -26,22 +37,22 @@ func ExampleCodec() {
 		next.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value}) // as the browser sends them back
 	}
 	c.Guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Println("read:", cookies.Read(r, cookies.RefreshCookie))
+		s := cookies.From(r)
+		fmt.Println("read:", s.RefreshToken, s.Subject, string(s.User))
 	})).ServeHTTP(httptest.NewRecorder(), next)
 	// Output:
-	// __Host-accessToken HttpOnly=true Secure=true
-	// __Host-refreshToken HttpOnly=true Secure=true
-	// __Host-accessExpires HttpOnly=false Secure=true
-	// read: refresh-1
+	// __Host-Http-fwr-session.0 HttpOnly=true holds the token: false
+	// __Host-accessExpires HttpOnly=false holds the token: false
+	// read: refresh-1 u1 {"name":"Ada","sub":"u1"}
 }
 
 // Insecure keeps the plain names and drops Secure, for plain-http
 // development.
 func ExampleCodec_insecure() {
 	c := cookies.Codec{Insecure: true}
-	fmt.Println(c.Name(cookies.AccessCookie), c.Name(cookies.RefreshCookie), c.Name(cookies.ExpiresCookie))
+	fmt.Println(c.Name(cookies.SessionCookie+".0"), c.Name(cookies.ExpiresCookie))
 	// Output:
-	// accessToken refreshToken accessExpires
+	// fwr-session.0 accessExpires
 }
 
 // Guard refuses a request that carries a session cookie twice, as when a
@@ -50,8 +61,8 @@ func ExampleCodec_Guard() {
 	var c cookies.Codec
 	h := c.Guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	r := httptest.NewRequest(http.MethodGet, "https://app.example/api/departments", nil)
-	r.Header.Add("Cookie", "__Host-refreshToken=mine")
-	r.Header.Add("Cookie", "__Host-refreshToken=planted")
+	r.Header.Add("Cookie", "__Host-Http-fwr-session.0=mine")
+	r.Header.Add("Cookie", "__Host-Http-fwr-session.0=planted")
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	fmt.Println(w.Code)

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff"
+	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/config"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/demo"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/demo/ssr"
@@ -62,6 +63,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 
 	b := cfg.BFF()
 	b.Transport, b.Logger = transport, log
+	if b.Cookies.Keys == nil { // a single instance (config refuses -redis without keys)
+		b.Cookies.Keys = cookies.GenerateKeys()
+		log.Warn("no -session-keys: sessions are sealed with a key made at start; a restart ends every session, and no other instance can open them (make a key with `openssl rand -base64 32`)")
+	}
 	demoMode := b.Upstream == nil
 	if demoMode {
 		u, stopDemo, err := startDemo(cfg, log)

@@ -23,7 +23,7 @@ func TestRunWithRedis(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-metrics-addr", "", "-www", t.TempDir(), "-js", t.TempDir()},
-			env(map[string]string{"FWR_REDIS": "redis://" + mr.Addr() + "/0"}), &logs, ready)
+			env(map[string]string{"FWR_REDIS": "redis://" + mr.Addr() + "/0", "FWR_SESSION_KEYS": "c2Vzc2lvbi1rZXktZm9yLXRoZS1leGFtcGxlLTMyYiE="}), &logs, ready)
 	}()
 	var base string
 	select {

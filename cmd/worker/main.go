@@ -65,6 +65,9 @@ func handler() http.Handler {
 	if err == nil && cfg.OIDC.Issuer != "" && cfg.OIDC.ClientSecret == "" {
 		err = errOIDCSecret
 	}
+	if err == nil && cfg.SessionKeys == nil { // each request runs a fresh instance: the key must be shared
+		err = config.ErrNoSessionKeys
+	}
 	if err != nil {
 		return misconfigured(err)
 	}

@@ -45,7 +45,18 @@ type Config struct {
 	TrustedProxies forwarded.Trusted
 	// OIDC is the OpenID Connect mode's settings.
 	OIDC OIDC
+	// SessionKeys seal the session cookies; nil when -session-keys is
+	// empty (the host decides: a key of its own, or an error).
+	SessionKeys *cookies.Keys
+	// SessionClaims names the claims about the user a session keeps.
+	SessionClaims []string
 }
+
+// ErrNoSessionKeys is the error of a configuration that needs
+// -session-keys and has none: several instances, or a Worker, must share
+// their keys.
+var ErrNoSessionKeys = errors.New("-session-keys (FWR_SESSION_KEYS) is required with several instances and on Workers: " +
+	"every instance must open the sessions the others seal; make a key with `openssl rand -base64 32`")
 
 // Parse reads args, with environment variables (FWR_ and the flag's name
 // in upper case, dashes as underscores) as defaults that flags override.
@@ -53,7 +64,7 @@ type Config struct {
 // -h returns flag.ErrHelp.
 func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, error) {
 	c := &Config{}
-	var upstream, trusted string
+	var upstream, trusted, sessionKeys, sessionClaims string
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "`address` to listen on")
@@ -64,8 +75,8 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 	fs.DurationVar(&c.RefreshGrace, "refresh-grace", 0, "demo upstream: how long a rotated refresh token may be reused (0: any reuse revokes the session)")
 	fs.BoolVar(&c.RefreshRotate, "refresh-rotate", true, "demo upstream: rotate refresh tokens on every refresh (false: the same refresh token comes back, as Keycloak does by default)")
 	fs.StringVar(&c.Redis, "redis", "", "Redis `URL` (redis://host:port/db) shared by every instance to absorb duplicate refreshes across them (empty: per instance)")
-	fs.DurationVar(&c.AccessMaxAge, "access-cookie-max-age", time.Hour, "Max-Age of the accessToken cookie")
-	fs.DurationVar(&c.RefreshMaxAge, "refresh-cookie-max-age", 7*24*time.Hour, "Max-Age of the refreshToken cookie")
+	fs.DurationVar(&c.AccessMaxAge, "access-cookie-max-age", time.Hour, "no longer used: the access token lives in the sealed session, whose cookies last -refresh-cookie-max-age (accepted, for old command lines)")
+	fs.DurationVar(&c.RefreshMaxAge, "refresh-cookie-max-age", 7*24*time.Hour, "Max-Age of the session cookies, and how long a session opens at most")
 	fs.BoolVar(&c.Insecure, "insecure-cookies", false, "drop the Secure cookie attribute and the __Host- prefix of the cookie names (plain-http development only)")
 	fs.StringVar(&c.WWWDir, "www", "www", "`directory` served at /")
 	fs.StringVar(&c.JSDir, "js", "js", "`directory` served at /js/")
@@ -75,6 +86,8 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 	fs.BoolVar(&c.AccessLog, "access-log", false, "log a line per request (method, path, status, size, duration; never the query or headers); off by default, as it costs a busy proxy about a third of its throughput")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "127.0.0.1:9100", "`address` of the Prometheus /metrics listener, kept off the public one (empty: no metrics)")
 	fs.StringVar(&trusted, "trusted-proxies", "", "comma-separated `CIDRs` of front proxies whose X-Forwarded-For, -Proto and -Host are believed (empty: none)")
+	fs.StringVar(&sessionKeys, "session-keys", "", "comma-separated base64 32-byte `keys` that seal the session cookies: the first seals, all open (rotate by putting a new key first); make one with `openssl rand -base64 32` (prefer FWR_SESSION_KEYS: a flag shows in the process list). Empty: a key made at start, which a restart loses")
+	fs.StringVar(&sessionClaims, "session-claims", strings.Join(cookies.DefaultClaims, " "), "the claims about the user a session keeps and GET /api/auth/session shows, separated by spaces (from the ID token, or the JSON upstream's \"user\" object)")
 	finishOIDC := oidcFlags(fs, &c.OIDC)
 	fs.Usage = func() {
 		fmt.Fprintln(out, "Usage: server [flags]\n\nThe fetch-with-refresh backend-for-frontend: auth endpoints, API proxy, static files.\nEvery flag can also be set with an FWR_ environment variable (-access-ttl: FWR_ACCESS_TTL); flags win.\n\nFlags:")
@@ -130,6 +143,14 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 			return nil, errors.New("-redis: want a redis:// or rediss:// URL") // not echoed: it may hold a password
 		}
 	}
+	if sessionKeys != "" {
+		if c.SessionKeys, err = cookies.ParseKeys(sessionKeys); err != nil {
+			return nil, fmt.Errorf("-session-keys: %w", err)
+		}
+	} else if c.Redis != "" {
+		return nil, ErrNoSessionKeys
+	}
+	c.SessionClaims = strings.Fields(sessionClaims)
 	if c.RefreshGrace < 0 {
 		return nil, fmt.Errorf("-refresh-grace must not be negative, got %s", c.RefreshGrace)
 	}
@@ -141,10 +162,11 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 // demo's upstream left to the host when Upstream is nil.
 func (c *Config) BFF() bff.Config {
 	b := bff.Config{
-		Upstream:       c.Upstream,
-		AuthTimeout:    c.AuthTimeout,
-		ProxyTimeout:   c.ProxyTimeout,
-		Cookies:        cookies.Codec{AccessMaxAge: c.AccessMaxAge, RefreshMaxAge: c.RefreshMaxAge, Insecure: c.Insecure},
+		Upstream:     c.Upstream,
+		AuthTimeout:  c.AuthTimeout,
+		ProxyTimeout: c.ProxyTimeout,
+		Cookies: cookies.Codec{Keys: c.SessionKeys, Claims: c.SessionClaims,
+			AccessMaxAge: c.AccessMaxAge, RefreshMaxAge: c.RefreshMaxAge, Insecure: c.Insecure},
 		TrustedProxies: c.TrustedProxies,
 	}
 	if o := c.OIDC; o.Issuer != "" {

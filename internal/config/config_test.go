@@ -13,6 +13,12 @@ import (
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
+// Session keys of the tests.
+const (
+	testKey  = "c2Vzc2lvbi1rZXktZm9yLXRoZS1leGFtcGxlLTMyYiE="
+	otherKey = "bXVsdGl0ZXN0LXNlc3Npb24ta2V5LTMyLWJ5dGVzISE="
+)
+
 func TestParseConfig(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -42,14 +48,23 @@ func TestParseConfig(t *testing.T) {
 		}, ""},
 		{"bad trusted proxy", []string{"-trusted-proxies", "10.0.0.0/33"}, nil, nil, "-trusted-proxies"},
 		{"trusted proxies from the environment", nil, map[string]string{"FWR_TRUSTED_PROXIES": "nope"}, nil, "-trusted-proxies"},
-		{"redis from the environment", nil, map[string]string{"FWR_REDIS": "redis://127.0.0.1:6379/0", "FWR_REFRESH_ROTATE": "false"}, func(t *testing.T, c *Config) {
+		{"redis from the environment", nil, map[string]string{"FWR_REDIS": "redis://127.0.0.1:6379/0", "FWR_REFRESH_ROTATE": "false", "FWR_SESSION_KEYS": testKey}, func(t *testing.T, c *Config) {
 			assert.Equal(t, "redis://127.0.0.1:6379/0", c.Redis)
 			assert.False(t, c.RefreshRotate)
 		}, ""},
-		{"redis flag", []string{"-redis", "rediss://user:pw@cache.example.test:6380/2"}, nil, func(t *testing.T, c *Config) {
+		{"redis flag", []string{"-redis", "rediss://user:pw@cache.example.test:6380/2", "-session-keys", testKey}, nil, func(t *testing.T, c *Config) {
 			assert.Equal(t, "rediss://user:pw@cache.example.test:6380/2", c.Redis)
 		}, ""},
 		{"redis without scheme", []string{"-redis", "127.0.0.1:6379"}, nil, nil, "redis:// or rediss://"},
+		{"redis without session keys", []string{"-redis", "redis://127.0.0.1:6379"}, nil, nil, "-session-keys (FWR_SESSION_KEYS) is required"},
+		{"session keys", []string{"-session-keys", testKey + "," + otherKey, "-session-claims", "sub name"}, nil, func(t *testing.T, c *Config) {
+			require.NotNil(t, c.SessionKeys)
+			assert.Equal(t, []string{"sub", "name"}, c.SessionClaims)
+			b := c.BFF()
+			assert.Same(t, c.SessionKeys, b.Cookies.Keys)
+			assert.Equal(t, []string{"sub", "name"}, b.Cookies.Claims)
+		}, ""},
+		{"a bad session key", []string{"-session-keys", testKey + ",c2hvcnQ="}, nil, nil, "-session-keys: cookies: session keys: key 2 is not 32 bytes"},
 		{"redis over http", []string{"-redis", "http://127.0.0.1:6379"}, nil, nil, "redis:// or rediss://"},
 		{"environment", nil, map[string]string{"FWR_ADDR": ":9000", "FWR_ACCESS_TTL": "5s", "FWR_INSECURE_COOKIES": "true", "FWR_UPSTREAM": "https://api.example.test/v1"}, func(t *testing.T, c *Config) {
 			assert.Equal(t, ":9000", c.Addr)

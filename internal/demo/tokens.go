@@ -44,6 +44,7 @@ type refreshToken struct {
 type store struct {
 	accessTTL, refreshTTL, grace time.Duration
 	noRotate                     bool // refresh hands the same refresh token back
+	accessBytes, refreshBytes    int  // the tokens' sizes (0: 43 bytes)
 	now                          func() time.Time
 
 	mu      sync.Mutex // protects the maps and the families in them
@@ -185,17 +186,22 @@ func (s *store) issue(f *family) authclient.JSONAnswer {
 	if len(s.access)+len(s.refresh) >= s.sweepAt {
 		s.sweep(now)
 	}
-	t := authclient.JSONAnswer{AccessToken: randomToken(), RefreshToken: randomToken(), ExpiresIn: int64(s.accessTTL / time.Second)}
+	t := authclient.JSONAnswer{AccessToken: randomToken(s.accessBytes), RefreshToken: randomToken(s.refreshBytes), ExpiresIn: int64(s.accessTTL / time.Second)}
 	s.access[t.AccessToken] = &accessToken{fam: f, expires: now.Add(s.accessTTL)}
 	s.refresh[t.RefreshToken] = &refreshToken{fam: f, expires: now.Add(s.refreshTTL)}
 	return t
 }
 
-// randomToken returns 256 random bits, base64url-encoded: an opaque token.
-func randomToken() string {
-	b := make([]byte, 32)
+// randomToken returns 256 random bits, base64url-encoded (an opaque
+// token), padded with random base64url to size bytes when size is larger.
+func randomToken(size int) string {
+	b := make([]byte, max(32, size*3/4+1))
 	_, _ = rand.Read(b) // never fails (crypto/rand documents it)
-	return base64.RawURLEncoding.EncodeToString(b)
+	t := base64.RawURLEncoding.EncodeToString(b)
+	if size > 43 {
+		t = t[:size]
+	}
+	return t
 }
 
 // sweep drops expired tokens, so that memory stays bounded by the live

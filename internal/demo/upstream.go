@@ -43,6 +43,10 @@ type Config struct {
 	NoRotate bool
 	// Users maps user names to passwords. If nil, demo / demo.
 	Users map[string]string
+	// AccessTokenBytes and RefreshTokenBytes are the tokens' sizes. If
+	// zero, 43 bytes (256 random bits); larger tokens are padded, as an
+	// identity provider's JWTs with many claims are (4–8 KB).
+	AccessTokenBytes, RefreshTokenBytes int
 	// Now returns the current time. If nil, time.Now.
 	Now func() time.Time
 }
@@ -74,6 +78,7 @@ func New(cfg Config) *Server {
 		mux:    http.NewServeMux(),
 	}
 	s.tokens.noRotate = cfg.NoRotate
+	s.tokens.accessBytes, s.tokens.refreshBytes = cfg.AccessTokenBytes, cfg.RefreshTokenBytes
 	s.mux.HandleFunc("POST /auth/login", s.login)
 	s.mux.HandleFunc("POST /auth/refresh", s.refresh)
 	s.mux.HandleFunc("POST /auth/logout", s.logout)
@@ -105,7 +110,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		reply.Error(w, http.StatusUnauthorized, "invalid_credentials", "unknown user or wrong password")
 		return
 	}
-	reply.JSON(w, http.StatusOK, s.tokens.login(in.Username))
+	t := s.tokens.login(in.Username)
+	// The contract's optional user object: the BFF keeps the claims it is
+	// told to (-session-claims) for GET /api/auth/session.
+	t.User = map[string]any{"sub": in.Username, "name": "Demo User (" + in.Username + ")", "email": in.Username + "@example.com"}
+	reply.JSON(w, http.StatusOK, t)
 }
 
 func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {

@@ -37,6 +37,10 @@ type Tokens struct {
 	// Expires is when AccessToken expires; zero when the upstream did not
 	// say (then refreshes happen only on 401).
 	Expires time.Time
+	// User, if not nil, is what the auth server said of the user with
+	// these tokens: the JSON contract's optional "user" object, or the
+	// verified ID token's claims. Never a token.
+	User map[string]any
 }
 
 // Client is an upstream's auth endpoints, in either dialect.

@@ -36,6 +36,8 @@ type JSONAnswer struct {
 	AccessToken  string `json:"accessToken"`
 	RefreshToken string `json:"refreshToken"`
 	ExpiresIn    int64  `json:"expiresIn"` // seconds until AccessToken expires
+	// User, optional, describes the user: {"sub": ..., "name": ...}.
+	User map[string]any `json:"user,omitempty"`
 }
 
 // Login implements PasswordLogin.
@@ -72,5 +74,5 @@ func (c *JSON) tokens(ctx context.Context, u string, in any) (Tokens, error) {
 	if err := json.Unmarshal(a.body, &t); err != nil || t.AccessToken == "" || t.RefreshToken == "" {
 		return Tokens{}, &Error{Kind: unavailableKind, Status: a.status, Err: ErrNoTokens}
 	}
-	return Tokens{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, Expires: c.expires(t.ExpiresIn)}, nil
+	return Tokens{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, Expires: c.expires(t.ExpiresIn), User: t.User}, nil
 }

@@ -41,33 +41,24 @@ func AheadWindow(window, lifetime time.Duration) time.Duration {
 // meets the upstream's 401 and the browser's own handling.
 func (h *Handler) Ahead(window time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token := cookies.Read(r, cookies.RefreshCookie)
-		expires, lifetime, ok := cookies.ParseExpires(cookies.Read(r, cookies.ExpiresCookie))
-		if token == "" || !ok || time.Until(expires) > AheadWindow(window, lifetime) {
+		s := cookies.From(r)
+		if s == nil || s.RefreshToken == "" || s.Expires.IsZero() || time.Until(s.Expires) > AheadWindow(window, s.Lifetime) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		t, _, err := h.rotate(r.Context(), token, cookies.Read(r, cookies.AccessCookie))
+		t, _, err := h.rotate(r.Context(), s.RefreshToken, s.AccessToken)
 		if err != nil {
 			h.obs.Auth("ahead", "unavailable")
 			next.ServeHTTP(w, r)
 			return
 		}
-		h.obs.Auth("ahead", "ok")
-		h.cookies.Set(w, t)
-		next.ServeHTTP(w, withAccessToken(r, t.AccessToken))
-	})
-}
-
-// withAccessToken returns a copy of r whose accessToken cookie is token.
-func withAccessToken(r *http.Request, token string) *http.Request {
-	out := r.Clone(r.Context())
-	out.Header.Del("Cookie")
-	for _, c := range r.Cookies() {
-		if c.Name == cookies.AccessCookie {
-			c.Value = token
+		renewed := h.cookies.Renew(*s, t)
+		if err := h.cookies.Set(w, r, renewed); err != nil {
+			h.obs.Auth("ahead", "too_large")
+			next.ServeHTTP(w, r)
+			return
 		}
-		out.AddCookie(c)
-	}
-	return out
+		h.obs.Auth("ahead", "ok")
+		next.ServeHTTP(w, cookies.With(r, &renewed))
+	})
 }

@@ -11,6 +11,7 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -126,6 +127,7 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc("/api/auth/refresh", post(h.refresh))
 	h.mux.HandleFunc("/api/auth/logout", post(h.logout))
 	h.mux.HandleFunc("/api/auth/config", h.config)
+	h.mux.HandleFunc("/api/auth/session", h.session)
 	h.mux.HandleFunc("/api/auth/", func(w http.ResponseWriter, r *http.Request) {
 		reply.Error(w, http.StatusNotFound, "not_found", "no such auth endpoint")
 	})
@@ -140,6 +142,8 @@ type success struct {
 	Success bool `json:"success"`
 	// ExpiresAt is the access token's expiry in Unix milliseconds.
 	ExpiresAt int64 `json:"expiresAt"`
+	// User is the session's claims about the user, if any.
+	User json.RawMessage `json:"user,omitempty"`
 }
 
 // authConfig is the answer of GET /api/auth/config: how the page logs in.
@@ -200,32 +204,40 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		reply.Error(w, http.StatusUnauthorized, "invalid_credentials", "unknown user or wrong password")
 		return
 	}
-	h.answer(w, "login", "ok", t, err)
+	if err != nil {
+		h.fail(w, "login", err)
+		return
+	}
+	h.open(w, r, "login", "ok", h.cookies.NewSession(t, ""))
 }
 
 func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
-	token := cookies.Read(r, cookies.RefreshCookie)
-	if token == "" {
+	s := cookies.From(r)
+	if s == nil || s.RefreshToken == "" {
 		h.obs.Auth("refresh", "rejected")
-		reply.Error(w, http.StatusUnauthorized, "no_session", "no refresh token cookie: log in")
+		reply.Error(w, http.StatusUnauthorized, "no_session", "no session: log in")
 		return
 	}
 	// The whole refresh, store waits and write-back included, answers
 	// within the auth timeout: the browser module gives up soon after it.
 	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 	defer cancel()
-	t, shared, err := h.rotate(ctx, token, cookies.Read(r, cookies.AccessCookie))
+	t, shared, err := h.rotate(ctx, s.RefreshToken, s.AccessToken)
 	if errors.Is(err, ErrRejected) {
 		h.obs.Auth("refresh", "rejected")
 		h.cookies.Clear(w)
 		reply.Error(w, http.StatusUnauthorized, "refresh_rejected", "the session has ended: log in again")
 		return
 	}
+	if err != nil {
+		h.fail(w, "refresh", err)
+		return
+	}
 	ok := "ok"
 	if shared {
 		ok = "absorbed" // another request's refresh, not a call upstream
 	}
-	h.answer(w, "refresh", ok, t, err)
+	h.open(w, r, "refresh", ok, h.cookies.Renew(*s, t))
 }
 
 // rotate exchanges a refresh token, presented with access (the access
@@ -265,15 +277,26 @@ func (h *Handler) Wait() {
 // Cookies returns how the handler sets the session cookies.
 func (h *Handler) Cookies() cookies.Codec { return h.cookies }
 
-// answer finishes a login or refresh: cookies and 200 on success (reported
-// as ok), the matching JSON error otherwise.
-func (h *Handler) answer(w http.ResponseWriter, endpoint, ok string, t authclient.Tokens, err error) {
-	if err == nil {
-		h.obs.Auth(endpoint, ok)
-		h.cookies.Set(w, t)
-		reply.JSON(w, http.StatusOK, success{Success: true, ExpiresAt: t.Expires.UnixMilli()})
+// open finishes a login or refresh that opened s: its cookies and 200
+// (reported as ok), or 502 session_too_large when it does not fit in them.
+func (h *Handler) open(w http.ResponseWriter, r *http.Request, endpoint, ok string, s cookies.Session) {
+	if err := h.cookies.Set(w, r, s); err != nil {
+		h.obs.Auth(endpoint, "too_large")
+		var large *cookies.TooLargeError
+		if errors.As(err, &large) {
+			h.log.Error(endpoint+": the upstream's tokens do not fit in the session cookies; the session is lost",
+				"sealed_bytes", large.Sealed, "max_bytes", cookies.MaxSealed, "access_token_bytes", large.AccessToken,
+				"refresh_token_bytes", large.RefreshToken, "user_bytes", large.User)
+		}
+		reply.Error(w, http.StatusBadGateway, "session_too_large", "the upstream's tokens are too large for the session cookies")
 		return
 	}
+	h.obs.Auth(endpoint, ok)
+	reply.JSON(w, http.StatusOK, success{Success: true, ExpiresAt: s.Expires.UnixMilli(), User: s.User})
+}
+
+// fail answers a login or refresh that failed with err (not a rejection).
+func (h *Handler) fail(w http.ResponseWriter, endpoint string, err error) {
 	status, code, message := failure(err)
 	if status == http.StatusBadRequest {
 		h.obs.Auth(endpoint, "bad_request")
@@ -284,7 +307,9 @@ func (h *Handler) answer(w http.ResponseWriter, endpoint, ok string, t authclien
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
-	h.Revoke(r.Context(), cookies.Read(r, cookies.RefreshCookie))
+	if s := cookies.From(r); s != nil {
+		h.Revoke(r.Context(), s.RefreshToken)
+	}
 	h.obs.Auth("logout", "ok")
 	h.cookies.Clear(w)
 	w.WriteHeader(http.StatusNoContent)
@@ -318,4 +343,40 @@ func post(h http.HandlerFunc) http.HandlerFunc {
 		}
 		h(w, r)
 	}
+}
+
+// sessionInfo is the answer of GET /api/auth/session.
+type sessionInfo struct {
+	Authenticated bool `json:"authenticated"`
+	// ExpiresAt is the access token's expiry (Unix ms); LifetimeMs its
+	// lifetime.
+	ExpiresAt  int64 `json:"expiresAt,omitempty"`
+	LifetimeMs int64 `json:"lifetimeMs,omitempty"`
+	// SessionExpiresAt is when the session cookie expires (Unix ms).
+	SessionExpiresAt int64 `json:"sessionExpiresAt,omitempty"`
+	// User is the session's claims about the user ({} when none).
+	User json.RawMessage `json:"user,omitempty"`
+}
+
+// session answers GET /api/auth/session: who is logged in, never a token;
+// 200 {"authenticated": false} without a session, so that a page that
+// merely asks sees no error.
+func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		reply.MethodNotAllowed(w, "GET, HEAD")
+		return
+	}
+	s := cookies.From(r)
+	if s == nil {
+		reply.JSON(w, http.StatusOK, sessionInfo{})
+		return
+	}
+	user := s.User
+	if user == nil {
+		user = json.RawMessage("{}")
+	}
+	reply.JSON(w, http.StatusOK, sessionInfo{
+		Authenticated: true, ExpiresAt: s.Expires.UnixMilli(), LifetimeMs: s.Lifetime.Milliseconds(),
+		SessionExpiresAt: s.NotAfter.UnixMilli(), User: user,
+	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff/absorb"
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/demo"
+	"github.com/fetch-with-refresh/fetch-with-refresh/refresh/authclient"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -53,43 +54,76 @@ func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func newBFF(t *testing.T, up http.Handler, window time.Duration, store ...absorb.Store) *Handler {
 	t.Helper()
 	u, _ := url.Parse("http://demo.test")
-	// Insecure: the handler reads plain cookie names, as it does behind
-	// cookies.Codec.Guard in the server.
-	cfg := Config{Upstream: u, Transport: handlerTransport{up}, AbsorbWindow: window, Cookies: cookies.Codec{Insecure: true}}
+	// Insecure: plain cookie names; send puts the handler behind Guard,
+	// as bff.New does.
+	cfg := Config{Upstream: u, Transport: handlerTransport{up}, AbsorbWindow: window, Cookies: codec}
 	if len(store) > 0 {
 		cfg.Store = store[0]
 	}
 	return New(cfg)
 }
 
+// codec is the tests' session codec: plain names, the process's key.
+var codec = cookies.Codec{Insecure: true}
+
+// send POSTs to h behind Guard (which opens the session), as bff.New
+// serves it.
 func send(h http.Handler, path, body string, cookies ...*http.Cookie) *httptest.ResponseRecorder {
 	r := httptest.NewRequest("POST", path, strings.NewReader(body))
 	for _, c := range cookies {
 		r.AddCookie(c)
 	}
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
+	codec.Guard(h).ServeHTTP(w, r)
 	return w
 }
 
-func sessionCookies(w *httptest.ResponseRecorder) (access, refresh *http.Cookie) {
+// sessionCookie returns the sealed session's cookie that w set (the tests'
+// sessions are small: one chunk), or nil.
+func sessionCookie(w *httptest.ResponseRecorder) *http.Cookie {
 	for _, c := range w.Result().Cookies() {
-		switch c.Name {
-		case cookies.AccessCookie:
-			access = c
-		case cookies.RefreshCookie:
-			refresh = c
+		if c.Name == cookies.SessionCookie+".0" && c.MaxAge > 0 {
+			return &http.Cookie{Name: c.Name, Value: c.Value}
 		}
 	}
-	return access, refresh
+	return nil
+}
+
+// tokensOf returns the tokens of the session w set (zero: none).
+func tokensOf(t *testing.T, w *httptest.ResponseRecorder) authclient.Tokens {
+	t.Helper()
+	return tokensIn(t, sessionCookie(w))
+}
+
+// tokensIn returns the tokens of the session cookie c (zero: nil).
+func tokensIn(t *testing.T, c *http.Cookie) authclient.Tokens {
+	t.Helper()
+	if c == nil {
+		return authclient.Tokens{}
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(c)
+	s, err := codec.Read(r)
+	require.NoError(t, err)
+	return s.Tokens()
+}
+
+// sealedCookie returns a session cookie holding refresh (and no access
+// token).
+func sealedCookie(t *testing.T, refresh string) *http.Cookie {
+	t.Helper()
+	w := httptest.NewRecorder()
+	require.NoError(t, codec.Set(w, nil, codec.NewSession(authclient.Tokens{RefreshToken: refresh}, "")))
+	return sessionCookie(w)
 }
 
 func loginCookie(t *testing.T, h http.Handler) *http.Cookie {
 	t.Helper()
 	w := send(h, "/api/auth/login", `{"username":"demo","password":"demo"}`)
 	require.Equal(t, 200, w.Code)
-	_, refresh := sessionCookies(w)
-	return refresh
+	c := sessionCookie(w)
+	require.NotNil(t, c)
+	return c
 }
 
 // 50 concurrent refreshes presenting the same cookie: one upstream refresh,
@@ -122,12 +156,12 @@ func checkOneSharedRefresh(t *testing.T, up *countingUpstream, results []*httpte
 	t.Helper()
 
 	assert.EqualValues(t, 1, up.refreshes.Load())
-	firstAccess, firstRefresh := sessionCookies(results[0])
+	first := tokensOf(t, results[0])
 	for i, w := range results {
 		require.Equal(t, 200, w.Code, "call %d", i)
-		a, r := sessionCookies(w)
-		assert.Equal(t, firstAccess.Value, a.Value, "call %d: the same access token", i)
-		assert.Equal(t, firstRefresh.Value, r.Value, "call %d: the same refresh token", i)
+		got := tokensOf(t, w)
+		assert.Equal(t, first.AccessToken, got.AccessToken, "call %d: the same access token", i)
+		assert.Equal(t, first.RefreshToken, got.RefreshToken, "call %d: the same refresh token", i)
 	}
 	assert.Zero(t, up.Stats().Reuses)
 }
@@ -147,9 +181,7 @@ func TestAbsorbWindow(t *testing.T) {
 		time.Sleep(9 * time.Second)
 		dup := send(h, "/api/auth/refresh", "", cookie)
 		require.Equal(t, 200, dup.Code)
-		_, r1 := sessionCookies(first)
-		_, r2 := sessionCookies(dup)
-		assert.Equal(t, r1.Value, r2.Value)
+		assert.Equal(t, tokensOf(t, first).RefreshToken, tokensOf(t, dup).RefreshToken)
 		assert.EqualValues(t, 1, up.refreshes.Load())
 
 		time.Sleep(2 * time.Second)
@@ -165,7 +197,7 @@ func TestAbsorbWindow(t *testing.T) {
 func TestAbsorbDoesNotKeepFailures(t *testing.T) {
 	up := &countingUpstream{Server: demo.New(demo.Config{})}
 	h := newBFF(t, up, 0)
-	bogus := &http.Cookie{Name: cookies.RefreshCookie, Value: "bogus"}
+	bogus := sealedCookie(t, "bogus")
 	assert.Equal(t, 401, send(h, "/api/auth/refresh", "", bogus).Code)
 	assert.Equal(t, 401, send(h, "/api/auth/refresh", "", bogus).Code)
 	assert.EqualValues(t, 2, up.refreshes.Load())
@@ -200,7 +232,7 @@ func TestConcurrentSessionsNothingLost(t *testing.T) {
 					failures.Add(1)
 					return
 				}
-				_, next := sessionCookies(w)
+				next := sessionCookie(w)
 				j.mu.Lock()
 				j.cookie = next
 				j.mu.Unlock()
@@ -247,7 +279,8 @@ func FuzzLoginBody(f *testing.F) {
 }
 
 func FuzzRefreshCookie(f *testing.F) {
-	for _, seed := range []string{"refreshToken=abc", "refreshToken=", "refreshToken", "a=b; refreshToken=\"x\"", ";;=;", "refreshToken=\x00", "refreshToken=" + strings.Repeat("z", 5000)} {
+	for _, seed := range []string{"fwr-session.0=abc", "fwr-session.0=", "fwr-session.0", "a=b; fwr-session.0=\"x\"", ";;=;", "fwr-session.0=\x00",
+		"fwr-session.0=" + strings.Repeat("z", 5000), "refreshToken=abc", "fwr-session.0=" + strings.Repeat("A", 3800) + "; fwr-session.1=AAAA"} {
 		f.Add(seed)
 	}
 	h := fuzzHandler(f)
@@ -255,7 +288,7 @@ func FuzzRefreshCookie(f *testing.F) {
 		r := httptest.NewRequest("POST", "/api/auth/refresh", nil)
 		r.Header.Set("Cookie", header)
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
+		h.Cookies().Guard(h).ServeHTTP(w, r)
 		assert.Equal(t, 401, w.Code, header) // no cookie here is a live session
 		assert.Equal(t, "application/json; charset=utf-8", w.Header().Get("Content-Type"))
 	})

@@ -29,11 +29,21 @@ const Code = "csrf"
 // must be listed), so that a TLS-terminating proxy in front does not break
 // it.
 func Protect(trusted forwarded.Trusted, next http.Handler) http.Handler {
+	same := SameOrigin(trusted, next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get(Header) != "1" {
 			reply.Error(w, http.StatusForbidden, Code, "missing "+Header+": 1 header")
 			return
 		}
+		same.ServeHTTP(w, r)
+	})
+}
+
+// SameOrigin is Protect without the header check, for the reads a page
+// makes with a plain fetch (GET /api/auth/session): a present Origin must
+// still be this host's.
+func SameOrigin(trusted forwarded.Trusted, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if origin := r.Header.Get("Origin"); origin != "" {
 			u, err := url.Parse(origin)
 			if err != nil || u.Host != trusted.Host(r) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc/oidctest"
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
+	"github.com/fetch-with-refresh/fetch-with-refresh/refresh/authclient"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -88,6 +89,34 @@ var public, _ = url.Parse("https://app.example")
 
 // wire is a session cookie's name on the wire in secure mode, the tests'.
 var wire = cookies.Codec{}.Name
+
+// sessionIn opens the session that jar (cookies by name) holds; nil when
+// none opens.
+func sessionIn(jar map[string]*http.Cookie) *cookies.Session {
+	r := httptest.NewRequest("GET", "/", nil)
+	for name, c := range jar {
+		if c.MaxAge >= 0 {
+			r.AddCookie(&http.Cookie{Name: name, Value: c.Value})
+		}
+	}
+	s, err := cookies.Codec{}.Read(r)
+	if err != nil {
+		return nil
+	}
+	return s
+}
+
+// sealed returns the session cookie of a session holding refresh.
+func sealed(t *testing.T, refresh string) *http.Cookie {
+	t.Helper()
+	c := cookies.Codec{}
+	w := httptest.NewRecorder()
+	require.NoError(t, c.Set(w, nil, c.NewSession(authclient.Tokens{RefreshToken: refresh}, "")))
+	return &http.Cookie{Name: w.Result().Cookies()[0].Name, Value: w.Result().Cookies()[0].Value}
+}
+
+// guarded is h behind the session codec's Guard, as bff.New serves it.
+func guarded(h http.Handler) http.Handler { return cookies.Codec{}.Guard(h) }
 
 func newHandler(t *testing.T, f *fakeProvider) *Handler {
 	h, err := discover(Config{
@@ -214,16 +243,17 @@ func TestCallback(t *testing.T) {
 			assert.Negative(t, jar[flow.Name].MaxAge, "the flow is spent")
 			if tt.wantNext == "" {
 				assert.Equal(t, http.StatusBadRequest, res.StatusCode)
-				assert.NotContains(t, jar, wire(cookies.AccessCookie))
-				assert.NotContains(t, jar, wire(cookies.RefreshCookie))
+				assert.Nil(t, sessionIn(jar), "no session")
 				return
 			}
 			assert.Equal(t, http.StatusSeeOther, res.StatusCode)
 			assert.Equal(t, tt.wantNext, res.Header.Get("Location"))
-			require.Contains(t, jar, wire(cookies.AccessCookie))
-			require.Contains(t, jar, wire(cookies.RefreshCookie))
-			assert.Equal(t, "access-c1", jar[wire(cookies.AccessCookie)].Value)
-			assert.Equal(t, "refresh-c1", jar[wire(cookies.RefreshCookie)].Value)
+			s := sessionIn(jar)
+			require.NotNil(t, s, "the session is set")
+			assert.Equal(t, "access-c1", s.AccessToken)
+			assert.Equal(t, "refresh-c1", s.RefreshToken)
+			assert.Equal(t, "alice", s.Subject, "the ID token's sub")
+			assert.Contains(t, string(s.User), `"sub":"alice"`, "its claims")
 		})
 	}
 }
@@ -256,9 +286,9 @@ func TestLogoutFromAnotherSite(t *testing.T) {
 		if site != "" {
 			r.Header.Set("Sec-Fetch-Site", site)
 		}
-		r.AddCookie(&http.Cookie{Name: cookies.RefreshCookie, Value: "r"})
+		r.AddCookie(sealed(t, "r"))
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
+		guarded(h).ServeHTTP(w, r)
 		assert.Equal(t, http.StatusSeeOther, w.Code, site)
 		assert.Equal(t, clears, len(w.Result().Cookies()) > 0, "Sec-Fetch-Site %q", site)
 	}
@@ -267,7 +297,7 @@ func TestLogoutFromAnotherSite(t *testing.T) {
 func TestLogoutWithoutEndSession(t *testing.T) {
 	f := newFakeProvider(t) // no revocation or end_session endpoint
 	h := newHandler(t, f)
-	res := serve(h, "/auth/logout", &http.Cookie{Name: cookies.RefreshCookie, Value: "r"})
+	res := serve(guarded(h), "/auth/logout", sealed(t, "r"))
 	assert.Equal(t, http.StatusSeeOther, res.StatusCode)
 	assert.Equal(t, "/", res.Header.Get("Location"))
 	for _, c := range res.Cookies() {

@@ -297,8 +297,18 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	var claims map[string]any
+	if err := id.Claims(&claims); err != nil {
+		h.fail(w, "the ID token's claims do not decode", err)
+		return
+	}
+	tokens.User = claims
+	sid, _ := claims["sid"].(string) // the provider's session: back-channel logout names it
+	if err := h.cfg.Cookies.Set(w, r, h.cfg.Cookies.NewSession(tokens, sid)); err != nil {
+		h.page(w, http.StatusBadGateway, "the provider's tokens are too large for the session cookies", err)
+		return
+	}
 	h.cfg.Log.Info("oidc login", "sub", id.Subject)
-	h.cfg.Cookies.Set(w, tokens)
 	http.Redirect(w, r, f.Next, http.StatusSeeOther)
 }
 
@@ -313,9 +323,9 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := h.provider(r.Context())
-	if token := cookies.Read(r, cookies.RefreshCookie); token != "" {
+	if s := cookies.From(r); s != nil && s.RefreshToken != "" {
 		if err == nil {
-			err = p.client.Revoke(r.Context(), token)
+			err = p.client.Revoke(r.Context(), s.RefreshToken)
 		}
 		if err != nil {
 			h.cfg.Log.Warn("logout: the provider did not revoke the session; the cookies are cleared anyway", "err", err)

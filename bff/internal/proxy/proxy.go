@@ -118,11 +118,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply.Error(w, http.StatusBadRequest, "invalid_path", err.Error())
 		return
 	}
-	token := cookies.Read(r, cookies.AccessCookie)
+	var token string
+	if s := cookies.From(r); s != nil {
+		token = s.AccessToken
+	}
 	hasBody := r.Body != nil && r.Body != http.NoBody
 	if token == "" && hasBody { // before the body: a caller without a session costs nothing
 		h.cfg.Observer.Proxied(http.StatusUnauthorized)
-		reply.Error(w, http.StatusUnauthorized, "no_session", "no access token cookie: log in or refresh")
+		reply.Error(w, http.StatusUnauthorized, "no_session", "no session: log in or refresh")
 		return
 	}
 	if r.ContentLength > MaxBody {

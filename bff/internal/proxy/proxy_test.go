@@ -21,6 +21,7 @@ import (
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff/internal/proxy"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/demo"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/forwarded"
+	"github.com/fetch-with-refresh/fetch-with-refresh/refresh/authclient"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -103,7 +104,28 @@ func raw(t *testing.T, srv *httptest.Server, method, target string) *http.Respon
 	return res
 }
 
-func access(token string) string { return cookies.Codec{}.Name(cookies.AccessCookie) + "=" + token }
+// access returns a Cookie header with a session that holds the access
+// token (sealed as bff.New's zero cookies.Codec seals: the process's key).
+func access(token string) string {
+	ck := session(token, "", time.Time{})[0]
+	return ck.Name + "=" + ck.Value
+}
+
+// session returns the cookies of a session holding the pair.
+func session(access, refresh string, expires time.Time) []*http.Cookie {
+	c := cookies.Codec{}
+	w := httptest.NewRecorder()
+	if err := c.Set(w, nil, c.NewSession(authclient.Tokens{AccessToken: access, RefreshToken: refresh, Expires: expires}, "")); err != nil {
+		panic(err)
+	}
+	var out []*http.Cookie
+	for _, ck := range w.Result().Cookies() {
+		if ck.MaxAge >= 0 {
+			out = append(out, &http.Cookie{Name: ck.Name, Value: ck.Value})
+		}
+	}
+	return out
+}
 
 func errorCode(t *testing.T, res *http.Response) string {
 	t.Helper()
@@ -217,7 +239,7 @@ func (s *readSpy) Read(p []byte) (int, error) {
 // Finding 3: no session, no reading: the 401 comes before the body.
 func TestNoSessionIs401BeforeTheBody(t *testing.T) {
 	h := proxy.New(proxy.Config{Upstream: &url.URL{Scheme: "http", Host: "127.0.0.1:1"}, Transport: http.DefaultTransport})
-	for _, cookie := range []string{"", "theme=dark", cookies.RefreshCookie + "=r"} {
+	for _, cookie := range []string{"", "theme=dark", "fwr-session.0=r", "__Host-Http-fwr-session.0=r"} {
 		spy := &readSpy{}
 		r := httptest.NewRequest("POST", "/api/echo", spy)
 		r.ContentLength = 10 << 20
@@ -225,7 +247,7 @@ func TestNoSessionIs401BeforeTheBody(t *testing.T) {
 			r.Header.Set("Cookie", cookie)
 		}
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
+		cookies.Codec{}.Guard(h).ServeHTTP(w, r)
 		assert.Equal(t, http.StatusUnauthorized, w.Code, cookie)
 		assert.Contains(t, w.Body.String(), `"no_session"`)
 		assert.False(t, spy.read, "the body was not read")
@@ -344,9 +366,9 @@ func TestBufferedBodiesAreBounded(t *testing.T) {
 	send := func(ctx context.Context) *httptest.ResponseRecorder {
 		r := httptest.NewRequestWithContext(ctx, "POST", "/api/echo", io.MultiReader(strings.NewReader("x")))
 		r.ContentLength = -1 // unknown length: room for MaxBody
-		r.Header.Set("Cookie", cookies.AccessCookie+"=tok")
+		r.Header.Set("Cookie", access("tok"))
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
+		cookies.Codec{}.Guard(h).ServeHTTP(w, r)
 		return w
 	}
 	first := make(chan *httptest.ResponseRecorder)
@@ -400,7 +422,7 @@ func TestUpstreamAnswersAreFiltered(t *testing.T) {
 		t.Cleanup(func() { res.Body.Close() })
 		return res
 	}
-	tok := &http.Cookie{Name: cookies.Codec{}.Name(cookies.AccessCookie), Value: "tok"}
+	tok := session("tok", "", time.Time{})[0]
 
 	res := call("/api/redirect", tok)
 	assert.Equal(t, http.StatusBadGateway, res.StatusCode, "an upstream redirect is not followed by the browser")
@@ -427,16 +449,16 @@ func TestUpstreamAnswersAreFiltered(t *testing.T) {
 	require.NoError(t, err)
 	lres.Body.Close()
 	require.Equal(t, http.StatusOK, lres.StatusCode)
-	var jar []*http.Cookie
+	r := httptest.NewRequest("GET", "/", nil)
 	for _, c := range lres.Cookies() {
-		if c.Name == (cookies.Codec{}).Name(cookies.ExpiresCookie) {
-			c.Value = "1" // due long ago
-		}
-		jar = append(jar, c)
+		r.AddCookie(c)
 	}
+	s, err := cookies.Codec{}.Read(r)
+	require.NoError(t, err)
+	jar := session(s.AccessToken, s.RefreshToken, time.Now().Add(-time.Hour)) // due long ago
 	res = call("/api/page", jar...)
 	assert.Equal(t, http.StatusOK, res.StatusCode)
-	assert.Len(t, res.Cookies(), 3, "the rotated session")
+	assert.Len(t, res.Cookies(), 2, "the rotated session: its one chunk and its expiry")
 	assert.Equal(t, "no-store", res.Header.Get("Cache-Control"))
 	assert.NotEqual(t, "1", res.Header.Get(cookies.ExpiresHeader))
 	assert.NotEqual(t, "1", res.Header.Get(cookies.LifetimeHeader))

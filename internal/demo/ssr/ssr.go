@@ -17,12 +17,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff"
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
 	"github.com/fetch-with-refresh/fetch-with-refresh/refresh"
-	"github.com/fetch-with-refresh/fetch-with-refresh/refresh/authclient"
 	"github.com/fetch-with-refresh/fetch-with-refresh/refresh/transport"
 )
 
@@ -77,28 +75,24 @@ type Department struct {
 }
 
 func (cfg Config) departments(w http.ResponseWriter, r *http.Request) {
-	tokens := authclient.Tokens{
-		AccessToken:  cookies.Read(r, cookies.AccessCookie),
-		RefreshToken: cookies.Read(r, cookies.RefreshCookie),
-	}
-	var lifetime time.Duration
-	if exp, life, ok := cookies.ParseExpires(cookies.Read(r, cookies.ExpiresCookie)); ok {
-		tokens.Expires, lifetime = exp, life
-	}
-	if tokens.RefreshToken == "" {
+	session := cookies.From(r)
+	if session == nil || session.RefreshToken == "" {
 		toLogin(w, r)
 		return
 	}
 	s := transport.New(transport.Config{
 		Base:     cfg.Transport,
-		Ahead:    bff.AheadWindow(bff.DefaultRefreshAhead, lifetime),
+		Ahead:    bff.AheadWindow(bff.DefaultRefreshAhead, session.Lifetime),
 		Exchange: cfg.Auth.Exchange,
-	}, tokens)
+	}, session.Tokens())
 
 	list, status, err := fetch(r.Context(), s, cfg.Upstream.JoinPath("departments").String())
 	t, rotated := s.Tokens()
 	if rotated {
-		cfg.Auth.Cookies().Set(w, t)
+		codec := cfg.Auth.Cookies()
+		if err := codec.Set(w, r, codec.Renew(*session, t)); err != nil {
+			rotated = false // too large for the cookies: the page renders; the next refresh says so
+		}
 	}
 	switch {
 	case errors.Is(err, refresh.ErrRejected) || status == http.StatusUnauthorized:

@@ -46,7 +46,31 @@ func (e *env) login(t *testing.T) []*http.Cookie {
 	w := httptest.NewRecorder()
 	e.api.ServeHTTP(w, r)
 	require.Equal(t, 200, w.Code)
-	return w.Result().Cookies()
+	return live(w.Result().Cookies())
+}
+
+// live returns the cookies a browser keeps of set (not the deletions).
+func live(set []*http.Cookie) []*http.Cookie {
+	var out []*http.Cookie
+	for _, c := range set {
+		if c.MaxAge >= 0 {
+			out = append(out, &http.Cookie{Name: c.Name, Value: c.Value})
+		}
+	}
+	return out
+}
+
+// session opens the session jar holds (nil: none), as the BFF does.
+func session(jar []*http.Cookie) *cookies.Session {
+	r := httptest.NewRequest("GET", "/", nil)
+	for _, c := range jar {
+		r.AddCookie(c)
+	}
+	s, err := cookies.Codec{}.Read(r)
+	if err != nil {
+		return nil
+	}
+	return s
 }
 
 func (e *env) expire(t *testing.T, jar []*http.Cookie) {
@@ -73,7 +97,7 @@ func (e *env) page(jar []*http.Cookie) *http.Response {
 func byName(jar []*http.Cookie) map[string]*http.Cookie {
 	m := map[string]*http.Cookie{}
 	for _, c := range jar {
-		m[strings.TrimPrefix(c.Name, cookies.HostPrefix)] = c
+		m[strings.TrimPrefix(strings.TrimPrefix(c.Name, cookies.HTTPOnlyPrefix), cookies.HostPrefix)] = c
 	}
 	return m
 }
@@ -88,16 +112,15 @@ func TestPageRefreshesOnTheServerAndHandsBackTheCookies(t *testing.T) {
 	require.Equal(t, 200, res.StatusCode)
 	assert.Contains(t, string(body), "<li>Engineering</li>")
 	assert.Equal(t, "text/html; charset=utf-8", res.Header.Get("Content-Type"))
-	rotated := byName(res.Cookies())
-	old := byName(jar)
-	for _, name := range []string{cookies.AccessCookie, cookies.RefreshCookie} {
-		require.Contains(t, rotated, name, "the HTML answer carries the rotated cookies")
-		assert.NotEqual(t, old[name].Value, rotated[name].Value)
-		assert.True(t, rotated[name].HttpOnly)
-	}
+	rotated, old := session(live(res.Cookies())), session(jar)
+	require.NotNil(t, rotated, "the HTML answer carries the rotated cookies")
+	assert.NotEqual(t, old.AccessToken, rotated.AccessToken)
+	assert.NotEqual(t, old.RefreshToken, rotated.RefreshToken)
+	assert.Equal(t, old.ID, rotated.ID, "the same session")
+	assert.True(t, byName(res.Cookies())[cookies.SessionCookie+".0"].HttpOnly)
 	assert.Equal(t, 1, e.up.Stats().Refreshes)
 
-	res = e.page(res.Cookies()) // the new cookies work without a refresh
+	res = e.page(live(res.Cookies())) // the new cookies work without a refresh
 	assert.Equal(t, 200, res.StatusCode)
 	assert.Empty(t, res.Cookies())
 	assert.Equal(t, 1, e.up.Stats().Refreshes)
@@ -140,7 +163,7 @@ func TestPageFailures(t *testing.T) {
 				assert.Empty(t, res.Cookies(), "a transient failure keeps the session")
 			}
 			if tt.cleared {
-				assert.Equal(t, -1, byName(res.Cookies())[cookies.RefreshCookie].MaxAge)
+				assert.Equal(t, -1, byName(res.Cookies())[cookies.SessionCookie+".0"].MaxAge)
 			}
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
+	"github.com/fetch-with-refresh/fetch-with-refresh/refresh/authclient"
 )
 
 // Balancer hands out the instances' base URLs round-robin, as a load
@@ -60,6 +61,15 @@ type Result struct {
 	Body   string
 	// Set holds the cookies the answer set (empty value: cleared).
 	Set map[string]string
+}
+
+// Tokens returns the tokens of the session the answer set (zero when it
+// set none).
+func (r Result) Tokens() authclient.Tokens {
+	if s := Open(r.Set); s != nil {
+		return s.Tokens()
+	}
+	return authclient.Tokens{}
 }
 
 // Do sends a call with the session's cookies to base and keeps the
@@ -126,29 +136,48 @@ func (s *Session) Cookies() map[string]string {
 	return out
 }
 
-// LoggedIn reports whether the session still has its refresh cookie: a
-// session that lost it sends its user to the login page.
-func (s *Session) LoggedIn() bool { return s.Cookies()[cookies.RefreshCookie] != "" }
+// SessionKey is the session key every instance is started with
+// (-session-keys), so that each opens the others' sessions, and the tests
+// can open them too (Open).
+const SessionKey = "bXVsdGl0ZXN0LXNlc3Npb24ta2V5LTMyLWJ5dGVzISE="
+
+// codec opens the sessions the instances seal (insecure cookies).
+var codec = func() cookies.Codec {
+	keys, err := cookies.ParseKeys(SessionKey)
+	if err != nil {
+		panic(err)
+	}
+	return cookies.Codec{Keys: keys, Insecure: true}
+}()
+
+// Open returns the session a jar of cookies holds, or nil when it holds
+// none that opens.
+func Open(jar map[string]string) *cookies.Session {
+	r, _ := http.NewRequest(http.MethodGet, "http://instance.test/", nil)
+	for k, v := range jar {
+		r.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	s, err := codec.Read(r)
+	if err != nil {
+		return nil
+	}
+	return s
+}
+
+// Tokens returns the session's tokens (zero when it has none).
+func (s *Session) Tokens() authclient.Tokens {
+	if sess := Open(s.Cookies()); sess != nil {
+		return sess.Tokens()
+	}
+	return authclient.Tokens{}
+}
+
+// LoggedIn reports whether the session still has its session cookies: a
+// session that lost them sends its user to the login page.
+func (s *Session) LoggedIn() bool { return Open(s.Cookies()) != nil }
 
 // Expires returns the access token's expiry from the accessExpires cookie.
 func (s *Session) Expires() time.Time {
 	exp, _, _ := cookies.ParseExpires(s.Cookies()[cookies.ExpiresCookie])
 	return exp
-}
-
-// DueNow returns the session's cookies with accessExpires set to now: the
-// server then refreshes ahead of the call, as it does for a call made near
-// expiry.
-func (s *Session) DueNow() map[string]string { return Due(s.Cookies()) }
-
-// Due returns a copy of cookies with accessExpires set to now (the
-// token's lifetime kept).
-func Due(jar map[string]string) map[string]string {
-	c := make(map[string]string, len(jar))
-	for k, v := range jar {
-		c[k] = v
-	}
-	_, lifetime, _ := cookies.ParseExpires(c[cookies.ExpiresCookie])
-	c[cookies.ExpiresCookie] = cookies.FormatExpires(time.Now(), lifetime)
-	return c
 }

@@ -160,7 +160,8 @@ func StartInstance(bin string, log io.Writer, args ...string) (*Instance, error)
 	}
 	// No metrics listener: its default address (127.0.0.1:9100) is one
 	// port for every instance.
-	args = append([]string{"-addr", addr, "-metrics-addr", "", "-insecure-cookies", "-www", empty, "-js", empty}, args...)
+	args = append([]string{"-addr", addr, "-metrics-addr", "", "-insecure-cookies", "-www", empty, "-js", empty,
+		"-session-keys", SessionKey}, args...)
 	in := &Instance{Base: "http://" + addr, p: &process{name: bin, args: args, log: log}}
 	return in, in.Start()
 }

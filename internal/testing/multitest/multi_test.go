@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/demo"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/syncbuf"
 	"github.com/stretchr/testify/assert"
@@ -76,9 +75,16 @@ func newCluster(t *testing.T, cfg demo.Config, n int) *cluster {
 	return c
 }
 
-// burst sends n proxied calls at once with cookies, each to the next
-// instance (or all to base, when not empty), and returns their answers.
+// burst sends n refreshes at once with cookies (what n tabs without Web
+// Locks send after a 401), each to the next instance (or all to base, when
+// not empty), and returns their answers.
 func (c *cluster) burst(s *Session, n int, jar map[string]string, base string) []Result {
+	return c.send(s, n, "POST", "/api/auth/refresh", jar, base)
+}
+
+// send sends n calls at once with cookies, each to the next instance (or
+// all to base, when not empty), and returns their answers.
+func (c *cluster) send(s *Session, n int, method, path string, jar map[string]string, base string) []Result {
 	out := make([]Result, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -87,7 +93,7 @@ func (c *cluster) burst(s *Session, n int, jar map[string]string, base string) [
 		if b == "" {
 			b = c.lb.Next()
 		}
-		wg.Go(func() { out[i], errs[i] = s.DoWith(context.Background(), b, "GET", "/api/departments", "", jar) })
+		wg.Go(func() { out[i], errs[i] = s.DoWith(context.Background(), b, method, path, "", jar) })
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -120,17 +126,21 @@ func (c *cluster) usable(t *testing.T, s *Session) {
 }
 
 // A burst of 8 proxied calls near expiry, spread over three instances:
-// each instance refreshes ahead of the call, and they share one upstream
-// refresh. Three expiries in a row.
+// each instance refreshes ahead of the call (the session's sealed expiry
+// says when), and they share one upstream refresh. Three expiries in a
+// row, each a real deadline of a real process's token.
 func TestBurstNearExpiry(t *testing.T) {
-	c := newCluster(t, demo.Config{}, 3)
+	const ttl = 3 * time.Second // refreshed ahead from 375 ms before expiry (an eighth)
+	c := newCluster(t, demo.Config{AccessTTL: ttl}, 3)
 	s, err := Login(context.Background(), c.lb.Next())
 	require.NoError(t, err)
 	for expiry := 1; expiry <= 3; expiry++ {
-		rs := c.burst(s, 8, s.DueNow(), "")
+		time.Sleep(time.Until(s.Expires()) - 200*time.Millisecond)
+		rs := c.send(s, 8, "GET", "/api/departments", s.Cookies(), "")
 		allOK(t, rs)
 		for _, r := range rs {
-			assert.Equal(t, rs[0].Set[cookies.RefreshCookie], r.Set[cookies.RefreshCookie], "one new pair for all")
+			assert.Equal(t, rs[0].Tokens().RefreshToken, r.Tokens().RefreshToken, "one new pair for all")
+			assert.NotEmpty(t, r.Tokens().RefreshToken, "each answer renews the session")
 		}
 		st := c.up.Stats()
 		assert.Equal(t, expiry, st.Refreshes, "one upstream refresh per expiry")
@@ -161,8 +171,8 @@ func TestTwoRefreshesTwoInstances(t *testing.T) {
 			require.NoError(t, errs[i])
 			assert.Equal(t, http.StatusOK, rs[i].Status, rs[i].Body)
 		}
-		assert.Equal(t, rs[0].Set[cookies.RefreshCookie], rs[1].Set[cookies.RefreshCookie])
-		assert.Equal(t, rs[0].Set[cookies.AccessCookie], rs[1].Set[cookies.AccessCookie])
+		assert.Equal(t, rs[0].Tokens().RefreshToken, rs[1].Tokens().RefreshToken)
+		assert.Equal(t, rs[0].Tokens().AccessToken, rs[1].Tokens().AccessToken)
 		st := c.up.Stats()
 		assert.Equal(t, expiry, st.Refreshes)
 		assert.Zero(t, st.Reuses)
@@ -180,17 +190,17 @@ func TestNonRotatingUpstream(t *testing.T) {
 	require.NoError(t, err)
 	old := s.Cookies() // a tab whose call is still in flight keeps these
 
-	rs := c.burst(s, 8, s.DueNow(), "")
+	rs := c.burst(s, 8, s.Cookies(), "")
 	allOK(t, rs)
 	assert.Equal(t, 1, c.up.Stats().Refreshes)
-	assert.Equal(t, old[cookies.RefreshCookie], s.Cookies()[cookies.RefreshCookie], "not rotated")
+	assert.Equal(t, Open(old).RefreshToken, s.Tokens().RefreshToken, "not rotated")
 
 	// The shared pair's access token expires: a real deadline of a real
 	// process's token, not an ordering of this test's goroutines.
 	exp := s.Expires()
 	require.False(t, exp.IsZero())
 	time.Sleep(time.Until(exp) + 100*time.Millisecond)
-	rs = c.burst(s, 4, Due(old), "")
+	rs = c.burst(s, 4, old, "")
 	allOK(t, rs) // a stale pair would have made these 401
 	st := c.up.Stats()
 	assert.Equal(t, 2, st.Refreshes, "one refresh per expiry")
@@ -216,19 +226,19 @@ func TestRedisKilled(t *testing.T) {
 	c := newCluster(t, demo.Config{}, 2)
 	s, err := Login(context.Background(), c.lb.Next())
 	require.NoError(t, err)
-	allOK(t, c.burst(s, 8, s.DueNow(), ""))
+	allOK(t, c.burst(s, 8, s.Cookies(), ""))
 	require.Equal(t, 1, c.up.Stats().Refreshes)
 
 	c.redis.Kill()
 	refreshes := 1
 	for range 4 { // one expiry after another, each on the next instance
-		r, err := s.DoWith(context.Background(), c.lb.Next(), "GET", "/api/departments", "", s.DueNow())
+		r, err := s.DoWith(context.Background(), c.lb.Next(), "POST", "/api/auth/refresh", "", s.Cookies())
 		require.NoError(t, err)
 		assert.Equal(t, http.StatusOK, r.Status, r.Body)
 		refreshes++
 		assert.Equal(t, refreshes, c.up.Stats().Refreshes)
 	}
-	allOK(t, c.burst(s, 8, s.DueNow(), c.instances[0].Base)) // duplicates on one instance
+	allOK(t, c.burst(s, 8, s.Cookies(), c.instances[0].Base)) // duplicates on one instance
 	refreshes++
 	assert.Equal(t, refreshes, c.up.Stats().Refreshes)
 	status, body := readyz(t, c.instances[1].Base)
@@ -245,7 +255,7 @@ func TestRedisKilled(t *testing.T) {
 		res.Body.Close()
 		return res.StatusCode == http.StatusOK
 	}, 20*time.Second, 50*time.Millisecond)
-	allOK(t, c.burst(s, 8, s.DueNow(), ""))
+	allOK(t, c.burst(s, 8, s.Cookies(), ""))
 	refreshes++
 	assert.Equal(t, refreshes, c.up.Stats().Refreshes)
 	assert.Zero(t, c.up.Stats().Reuses)

@@ -28,6 +28,7 @@ import (
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/site"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/browsertest"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/workertest"
+	"github.com/fetch-with-refresh/fetch-with-refresh/refresh/authclient"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -86,7 +87,7 @@ func start(m *testing.M) int {
 	public, _ := url.Parse(servers["native"])
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	h, err := bff.New(bff.Config{
-		Upstream: apiURL, Logger: log,
+		Upstream: apiURL, Logger: log, Cookies: codec,
 		OIDC: &bff.OIDC{Issuer: provider.Issuer, ClientID: ClientID, ClientSecret: ClientSecret, PublicURL: public},
 	})
 	if err != nil {
@@ -102,7 +103,7 @@ func start(m *testing.M) int {
 	defer srv.Close()
 
 	_, stopWorker, err := workertest.Start(root, "cmd/worker/wrangler.toml", workerPort,
-		"--assets", filepath.Join(root, "build/worker/assets"), "--var", "FWR_UPSTREAM:"+apiServer.URL,
+		"--assets", filepath.Join(root, "build/worker/assets"), "--var", "FWR_UPSTREAM:"+apiServer.URL, "--var", "FWR_SESSION_KEYS:"+sessionKey,
 		"--var", "FWR_OIDC_ISSUER:"+provider.Issuer, "--var", "FWR_OIDC_CLIENT_ID:"+ClientID,
 		"--var", "FWR_OIDC_CLIENT_SECRET:"+ClientSecret, "--var", "FWR_PUBLIC_URL:"+servers["worker"])
 	if err != nil {
@@ -179,7 +180,7 @@ func TestLoginStormLogout(t *testing.T) {
 			require.NoError(t, err)
 			assert.False(t, active, "the %s token is inactive after logout", name)
 		}
-		res := post(t, server, "/api/auth/refresh", &http.Cookie{Name: wire(cookies.RefreshCookie), Value: rotated})
+		res := post(t, server, "/api/auth/refresh", sealed(t, rotated)...)
 		assert.Equal(t, http.StatusUnauthorized, res.StatusCode, "the old refresh cookie no longer refreshes")
 	})
 }
@@ -310,26 +311,24 @@ func TestLogoutPage(t *testing.T) {
 		flow, authURL := startLogin(t, server, "/")
 		res := get(t, authorize(t, server, authURL.String()).String(), flow)
 		require.Equal(t, http.StatusSeeOther, res.StatusCode)
-		var refresh string
-		for _, c := range res.Cookies() {
-			if c.Name == wire(cookies.RefreshCookie) {
-				refresh = c.Value
-			}
-		}
+		s := open(res.Cookies())
+		require.NotNil(t, s, "the callback sets the session")
+		refresh := s.RefreshToken
 		require.NotEmpty(t, refresh)
 
-		res = get(t, server+"/auth/logout", &http.Cookie{Name: wire(cookies.RefreshCookie), Value: refresh})
+		res = get(t, server+"/auth/logout", res.Cookies()...)
 		require.Equal(t, http.StatusSeeOther, res.StatusCode)
 		end, err := url.Parse(res.Header.Get("Location"))
 		require.NoError(t, err)
 		assert.Equal(t, provider.Issuer+"/session/end", end.Scheme+"://"+end.Host+end.Path)
 		assert.Equal(t, ClientID, end.Query().Get("client_id"))
 		assert.Equal(t, server+"/", end.Query().Get("post_logout_redirect_uri"))
+		cleared := map[string]bool{}
 		for _, c := range res.Cookies() {
-			if c.Name == wire(cookies.RefreshCookie) || c.Name == wire(cookies.AccessCookie) {
-				assert.Negative(t, c.MaxAge, "%s cleared", c.Name)
-			}
+			cleared[c.Name] = c.MaxAge < 0
 		}
+		assert.True(t, cleared[wire(cookies.SessionCookie+".0")], "the session cleared")
+		assert.True(t, cleared[wire(cookies.ExpiresCookie)], "its expiry too")
 		active, err := provider.Active(context.Background(), refresh)
 		require.NoError(t, err)
 		assert.False(t, active)
@@ -452,17 +451,17 @@ func browserTokens(t *testing.T, ctx context.Context, server string) (access, re
 	t.Helper()
 	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{server + "/"}})
 	require.NoError(t, err)
+	var jar []*http.Cookie
 	for _, c := range res.Cookies {
-		switch c.Name {
-		case wire(cookies.AccessCookie):
-			access = c.Value
-		case wire(cookies.RefreshCookie):
-			refresh = c.Value
-		}
+		jar = append(jar, &http.Cookie{Name: c.Name, Value: c.Value})
 	}
-	require.NotEmpty(t, access)
-	require.NotEmpty(t, refresh)
-	return access, refresh
+	s := open(jar)
+	require.NotNil(t, s, "the browser holds a session")
+	for _, c := range jar {
+		assert.NotContains(t, c.Value, s.AccessToken, "no token in a cookie")
+		assert.NotContains(t, c.Value, s.RefreshToken, "no token in a cookie")
+	}
+	return s.AccessToken, s.RefreshToken
 }
 
 // startLogin starts a login without a browser: the flow cookie and the
@@ -484,6 +483,48 @@ func startLogin(t *testing.T, server, next string) (*http.Cookie, *url.URL) {
 	return &http.Cookie{Name: cookies[0].Name, Value: cookies[0].Value}, u
 }
 
+// sessionKey seals the sessions of both servers (the native one and the
+// Worker, FWR_SESSION_KEYS), so that the tests open them too.
+const sessionKey = "b2lkY3Rlc3Qtc2Vzc2lvbi1rZXktMzItYnl0ZXMhISE="
+
+// codec is the servers' session codec.
+var codec = func() cookies.Codec {
+	keys, err := cookies.ParseKeys(sessionKey)
+	if err != nil {
+		panic(err)
+	}
+	return cookies.Codec{Keys: keys}
+}()
+
+// open returns the session jar holds, or nil.
+func open(jar []*http.Cookie) *cookies.Session {
+	r, _ := http.NewRequest("GET", "http://server.test/", nil)
+	for _, c := range jar {
+		if c.MaxAge >= 0 {
+			r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+		}
+	}
+	s, err := codec.Read(r)
+	if err != nil {
+		return nil
+	}
+	return s
+}
+
+// sealed returns the cookies of a session holding refresh.
+func sealed(t *testing.T, refresh string) []*http.Cookie {
+	t.Helper()
+	w := httptest.NewRecorder()
+	require.NoError(t, codec.Set(w, nil, codec.NewSession(authclient.Tokens{RefreshToken: refresh}, "")))
+	var out []*http.Cookie
+	for _, c := range w.Result().Cookies() {
+		if c.MaxAge >= 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // wire is a session cookie's name on the wire: the servers run in secure
 // mode (__Host- names).
 var wire = cookies.Codec{}.Name
@@ -491,18 +532,18 @@ var wire = cookies.Codec{}.Name
 // noRedirects is a client that returns redirects as they are.
 var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
-func get(t *testing.T, u string, cookie *http.Cookie) *http.Response {
+func get(t *testing.T, u string, cookies ...*http.Cookie) *http.Response {
 	t.Helper()
-	return do(t, http.MethodGet, u, nil, cookie)
+	return do(t, http.MethodGet, u, nil, cookies...)
 }
 
 // post POSTs a login body with the CSRF header to path.
-func post(t *testing.T, server, path string, cookie *http.Cookie) *http.Response {
+func post(t *testing.T, server, path string, cookies ...*http.Cookie) *http.Response {
 	t.Helper()
-	return do(t, http.MethodPost, server+path, strings.NewReader(`{"username":"demo","password":"demo"}`), cookie)
+	return do(t, http.MethodPost, server+path, strings.NewReader(`{"username":"demo","password":"demo"}`), cookies...)
 }
 
-func do(t *testing.T, method, u string, body io.Reader, cookie *http.Cookie) *http.Response {
+func do(t *testing.T, method, u string, body io.Reader, cookies ...*http.Cookie) *http.Response {
 	t.Helper()
 	req, err := http.NewRequest(method, u, body)
 	require.NoError(t, err)
@@ -510,8 +551,10 @@ func do(t *testing.T, method, u string, body io.Reader, cookie *http.Cookie) *ht
 		req.Header.Set("X-CSRF", "1")
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if cookie != nil {
-		req.AddCookie(cookie)
+	for _, c := range cookies {
+		if c != nil && c.MaxAge >= 0 {
+			req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+		}
 	}
 	res, err := noRedirects.Do(req)
 	require.NoError(t, err)
@@ -523,7 +566,7 @@ func do(t *testing.T, method, u string, body io.Reader, cookie *http.Cookie) *ht
 func sessionCookies(res *http.Response) []string {
 	var names []string
 	for _, c := range res.Cookies() {
-		if (c.Name == wire(cookies.AccessCookie) || c.Name == wire(cookies.RefreshCookie) || c.Name == wire(cookies.ExpiresCookie)) && c.Value != "" {
+		if (strings.HasPrefix(c.Name, wire(cookies.SessionCookie+".")) || c.Name == wire(cookies.ExpiresCookie)) && c.Value != "" {
 			names = append(names, c.Name)
 		}
 	}
