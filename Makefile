@@ -109,7 +109,8 @@ worker-dev: worker npm ## the demo through the Worker on http://127.0.0.1:$(WORK
 	@trap 'kill 0' EXIT INT TERM; \
 	$(GO) run ./cmd/server -addr 127.0.0.1:0 -demo-addr $(DEMO_UPSTREAM_ADDR) & \
 	$(WRANGLER) dev --ip 127.0.0.1 --port $(WORKER_PORT) --inspector-port 0 \
-		--var FWR_UPSTREAM:http://$(DEMO_UPSTREAM_ADDR) --var FWR_INSECURE_COOKIES:false & \
+		--var FWR_UPSTREAM:http://$(DEMO_UPSTREAM_ADDR) --var FWR_INSECURE_COOKIES:false \
+		--var FWR_SESSION_KEYS:$$(head -c 32 /dev/urandom | base64) & \
 	wait
 
 .PHONY: worker-deploy

@@ -62,7 +62,38 @@ export interface Options {
   onRefresh?: (event: RefreshEvent) => void;
   /** Where the page goes after a definite refresh failure. Default: nowhere. */
   loginURL?: string;
+  /** The session endpoint that client.session() reads. Default "/api/auth/session". */
+  sessionURL?: string;
 }
+
+/**
+ * What the server knows of the user: the claims it was told to keep
+ * (-session-claims; by default sub, name, email, picture,
+ * preferred_username), from the ID token or the login answer's "user".
+ * Never a token.
+ */
+export interface User {
+  sub?: string;
+  name?: string;
+  email?: string;
+  picture?: string;
+  preferred_username?: string;
+  [claim: string]: unknown;
+}
+
+/** The answer of the session endpoint (client.session()). */
+export type SessionInfo =
+  | {
+      authenticated: true;
+      /** The access token's expiry (Unix ms). */
+      expiresAt: number;
+      /** The access token's lifetime (ms). */
+      lifetimeMs: number;
+      /** When the session cookie expires (Unix ms). */
+      sessionExpiresAt: number;
+      user: User;
+    }
+  | { authenticated: false };
 
 /** The outcome of one refresh. */
 export interface RefreshEvent {
@@ -132,6 +163,8 @@ export interface SessionEventDetail {
   otherTab: boolean;
   /** The new access token's expiry (Unix ms), 0 if unknown. */
   expiresAt: number;
+  /** "login", "refresh": the user, as the server's answer said (undefined if it said nothing). */
+  user?: User;
 }
 
 /** A loaded module: the fetch, the session's lifecycle, its events. */
@@ -144,6 +177,12 @@ export interface Client extends EventTarget {
   /** Resolves once the counters can be read (the module runs). */
   stats(): Promise<Stats>;
   /**
+   * Asks the server who is logged in (GET sessionURL): never a 401, never
+   * a token. Rejects only when the server cannot be reached or answers
+   * with an error.
+   */
+  session(): Promise<SessionInfo>;
+  /**
    * Resolves when the module runs; rejects if it cannot be compiled or
    * started (a Content-Security-Policy without 'wasm-unsafe-eval', a
    * corrupt file), with the error that the calls needing the module (an
@@ -154,6 +193,8 @@ export interface Client extends EventTarget {
   ready: Promise<void>;
   addEventListener(type: SessionEventType, listener: (event: CustomEvent<SessionEventDetail>) => void, options?: boolean | AddEventListenerOptions): void;
   addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  removeEventListener(type: SessionEventType, listener: (event: CustomEvent<SessionEventDetail>) => void, options?: boolean | EventListenerOptions): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
 }
 
 /** A definite refresh failure (the refresh endpoint answered 401 or 403). */

@@ -25,6 +25,14 @@
 /** @typedef {import("./fetch-with-refresh.js").SessionEventType} SessionEventType */
 /** @typedef {import("./fetch-with-refresh.js").SessionEventDetail} SessionEventDetail */
 /** @typedef {import("./fetch-with-refresh.js").RequestInitWithRefresh} RequestInitWithRefresh */
+/** @typedef {import("./fetch-with-refresh.js").User} User */
+/** @typedef {import("./fetch-with-refresh.js").SessionInfo} SessionInfo */
+
+/**
+ * What the page's loader knows of the session: the user the server's last
+ * login or refresh answer named (here or in another tab).
+ * @typedef {{user: User | undefined}} SessionState
+ */
 
 /**
  * The module's side of the contract (wasm/main.go).
@@ -95,6 +103,7 @@ const DEFAULTS = {
   refreshURL: "/api/auth/refresh",
   loginEndpoint: "/api/auth/login",
   logoutEndpoint: "/api/auth/logout",
+  sessionURL: "/api/auth/session",
   headers: { "X-CSRF": "1" },
   crossTab: true,
   sessionCookie: "accessExpires",
@@ -157,7 +166,9 @@ export function load(options = {}) {
   const exited = new Promise((_, reject) => { exit = reject; });
   exited.catch(() => {}); // only raced against
 
-  const hooks = moduleHooks(opts, urls, tabs, events);
+  /** @type {SessionState} */
+  const state = { user: undefined };
+  const hooks = moduleHooks(opts, urls, tabs, events, state);
   const key = `__fetchWithRefresh${instances++}`;
   /** @type {(api: ModuleAPI) => void} */
   let ready = () => {};
@@ -179,7 +190,7 @@ export function load(options = {}) {
   hooks.withdraw = (id, after) => {
     core.pending.get(id)?.forEach((n, ctl) => n > after && ctl.abort(WITHDRAWN));
   };
-  tabs.listen(core);
+  tabs.listen(core, state);
   /** @type {any} */ (globalThis)[key] = { options: moduleOptions(opts, urls), hooks };
   const { fetched, running } = start(opts, key);
   // A module that fails to start or ends: calls go on as before it ran, and
@@ -209,7 +220,7 @@ export function load(options = {}) {
     const kind = prepared.optOut ? PLAIN : kindOf(request.url, urls);
     if (kind === OURS) return send(core, request, signal);
     if (kind === PLAIN) return fetch(request);
-    return authCall(core, kind, request);
+    return authCall(core, kind, request, state);
   }
 
   /** @type {Omit<Client, keyof EventTarget>} */
@@ -230,6 +241,12 @@ export function load(options = {}) {
       return /** @type {Stats} */ ({ ...named, calls: named.calls + core.fast, leased: core.fast });
     }),
     ready: core.module.then(() => undefined),
+    /** @returns {Promise<SessionInfo>} */
+    session: () => fetch(urls.session, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((res) => {
+        if (!res.ok) throw new Error(`fetch-with-refresh: the session endpoint answered ${res.status}`);
+        return res.json();
+      }),
   };
   methods.ready.catch(() => {}); // a page that never awaits it hears of a failure from its calls
   const client = /** @type {Client} */ (Object.assign(events, methods));
@@ -354,10 +371,12 @@ function unwatch(pending, id, ctl) {
  * @param {Core} core
  * @param {number} kind LOGIN or LOGOUT
  * @param {Request} request
+ * @param {SessionState} state
  */
-async function authCall(core, kind, request) {
+async function authCall(core, kind, request, state) {
   const res = await fetch(request);
   const token = tokenOf(res);
+  if (res.ok) state.user = kind === LOGIN ? await userOf(res.clone()) : undefined;
   /** @param {ModuleAPI} api */
   const tell = (api) => api.session(kind === LOGIN ? LOGGED_IN : LOGGED_OUT, token.expiresMs, token.lifetimeMs);
   if (res.ok && core.api) tell(core.api);
@@ -394,6 +413,7 @@ function endpoints(opts) {
     refresh: refresh.href,
     login: new URL(opts.loginEndpoint ?? DEFAULTS.loginEndpoint, base).href,
     logout: new URL(opts.logoutEndpoint ?? DEFAULTS.logoutEndpoint, base).href,
+    session: new URL(opts.sessionURL ?? DEFAULTS.sessionURL, base).href,
     origins: [globalThis.location?.origin ?? refresh.origin, ...(opts.refreshOrigins ?? []).map((o) => new URL(o).origin)]
       .map((o) => o + "/"),
     statuses: opts.statusCodes?.length ? opts.statusCodes : [401],
@@ -420,8 +440,9 @@ function moduleOptions(opts, urls) {
  * @param {ReturnType<typeof endpoints>} urls
  * @param {ReturnType<typeof crossTab>} tabs
  * @param {EventTarget} events
+ * @param {SessionState} state
  */
-function moduleHooks(opts, urls, tabs, events) {
+function moduleHooks(opts, urls, tabs, events, state) {
   return {
     /** @type {(begin: ModuleAPI["begin"], end: ModuleAPI["end"], stats: ModuleAPI["stats"], session: ModuleAPI["session"]) => void} */
     ready: () => {},
@@ -439,7 +460,10 @@ function moduleHooks(opts, urls, tabs, events) {
       credentials: "same-origin",
       headers: sameOrigin(urls.refresh) ? opts.headers : {},
       signal: AbortSignal.timeout(timeoutMs),
-    }).then((res) => ({ status: res.status, ...tokenOf(res) })),
+    }).then(async (res) => {
+      if (res.ok) state.user = (await userOf(res)) ?? state.user;
+      return { status: res.status, ...tokenOf(res) };
+    }),
     deferred,
     /** @param {string} name @param {string} message @param {number} status */
     error: (name, message, status) =>
@@ -455,9 +479,11 @@ function moduleHooks(opts, urls, tabs, events) {
      * @param {number} expiresAt @param {number} lifetime
      */
     emit: (type, error, elsewhere, otherTab, broadcast, expiresAt, lifetime) => {
-      if (broadcast) tabs.post({ type, expiresAt, lifetime, status: error?.status ?? 0 });
+      if (type === "end" || type === "logout") state.user = undefined;
+      const user = type === "login" || type === "refresh" ? state.user : undefined;
+      if (broadcast) tabs.post({ type, expiresAt, lifetime, status: error?.status ?? 0, user });
       /** @type {SessionEventDetail} */
-      const detail = { error: error ?? undefined, elsewhere, otherTab, expiresAt };
+      const detail = { error: error ?? undefined, elsewhere, otherTab, expiresAt, user };
       events.dispatchEvent(new CustomEvent(type, { detail }));
       if (type === "refresh" && !otherTab) opts.onRefresh?.({ ok: !error, elsewhere, error: error ?? undefined });
       if (type === "end") {
@@ -501,18 +527,20 @@ function crossTab(opts) {
     lock: locks && ((timeoutMs) => new Promise((held, failed) => locks.request(CHANNEL,
       { signal: AbortSignal.timeout(timeoutMs) },
       () => new Promise((release) => held(() => release(undefined)))).catch(failed))),
-    /** @param {{type: string, expiresAt: number, lifetime: number, status: number}} news */
+    /** @param {{type: string, expiresAt: number, lifetime: number, status: number, user: User | undefined}} news */
     post: (news) => channel?.postMessage(news),
     /**
      * Hands the other tabs' news to the module, in order: at once while it
      * runs, once it runs before that.
      * @param {Core} core
+     * @param {SessionState} state
      */
-    listen: (core) => {
+    listen: (core, state) => {
       if (!channel) return;
       channel.onmessage = ({ data }) => {
         const kind = TAB_NEWS[/** @type {keyof typeof TAB_NEWS} */ (data?.type)];
         if (!kind) return;
+        if (kind === TAB_NEWS.login || kind === TAB_NEWS.refresh) state.user = data.user ?? state.user;
         /** @param {ModuleAPI} api */
         const tell = (api) => api.session(kind, kind === TAB_NEWS.end ? data.status : data.expiresAt, data.lifetime);
         if (core.api) tell(core.api);
@@ -535,6 +563,16 @@ const NO_TOKEN = Object.freeze({ expiresMs: 0, lifetimeMs: 0 });
  */
 function tokenOf(res) {
   return { expiresMs: Number(res.headers.get(EXPIRES_HEADER)) || 0, lifetimeMs: Number(res.headers.get(LIFETIME_HEADER)) || 0 };
+}
+
+/**
+ * The user that a login or refresh answer names ({"user": {...}}), or
+ * undefined.
+ * @param {Response} res
+ * @returns {Promise<User | undefined>}
+ */
+function userOf(res) {
+  return res.json().then((body) => (body && typeof body.user === "object" ? body.user : undefined), () => undefined);
 }
 
 /** A Promise and the functions that settle it (Promise.withResolvers, which Node 20 lacks). */

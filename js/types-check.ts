@@ -1,6 +1,6 @@
 // Compiled by `make test-types` (tsc --noEmit) to check that
 // fetch-with-refresh.d.ts describes the API the README shows.
-import { load, AuthError, RefreshUnavailableError, EXPIRES_HEADER, LIFETIME_HEADER, type Client, type Stats } from "./fetch-with-refresh.mjs";
+import { load, AuthError, RefreshUnavailableError, EXPIRES_HEADER, LIFETIME_HEADER, type Client, type Stats, type SessionInfo, type SessionEventDetail } from "./fetch-with-refresh.mjs";
 
 async function demo(): Promise<void> {
   const client: Client = await load({
@@ -17,9 +17,15 @@ async function demo(): Promise<void> {
     loginEndpoint: "/api/auth/login",
     logoutEndpoint: "/api/auth/logout",
     refreshOrigins: ["https://api.example.test"],
+    sessionURL: "/api/auth/session",
   });
   client.addEventListener("end", (e) => console.log(e.detail.error?.status, e.detail.otherTab));
-  client.addEventListener("login", (e) => console.log(e.detail.expiresAt));
+  client.addEventListener("login", (e) => console.log(e.detail.expiresAt, e.detail.user?.name));
+  const onRefresh = (e: CustomEvent<SessionEventDetail>) => console.log(e.detail.user?.email);
+  client.addEventListener("refresh", onRefresh);
+  client.removeEventListener("refresh", onRefresh); // a React effect's cleanup
+  const who: SessionInfo = await client.session();
+  if (who.authenticated) console.log(who.user.sub, who.user.name, who.expiresAt, who.sessionExpiresAt, who.lifetimeMs);
   const login: Response = await client.login({ username: "demo", password: "demo" });
   const logout: Response = await client.logout();
   console.log(login.status, logout.status, LIFETIME_HEADER);

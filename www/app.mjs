@@ -17,6 +17,7 @@ const api = client.fetchWithRefresh;
 // The session's events, once per tab, whichever tab (or route) caused them.
 client.addEventListener("login", (e) => {
   expiredEarly = false;
+  showUser(e.detail.user);
   if (!e.detail.otherTab) return; // this tab's own login is handled by the form
   log("logged in in another tab", "ok");
   showApp();
@@ -24,6 +25,7 @@ client.addEventListener("login", (e) => {
 });
 client.addEventListener("refresh", (e) => {
   if (!e.detail.error) expiredEarly = false;
+  if (e.detail.user) showUser(e.detail.user);
   if (e.detail.otherTab) log("another tab refreshed the session", "ok");
 });
 client.addEventListener("logout", (e) => {
@@ -57,6 +59,12 @@ function showLogin(message = "") {
 function showApp() {
   $("login").hidden = true;
   $("app").hidden = false;
+}
+
+// showUser shows who is signed in: the claims the server keeps of the user
+// (the login and refresh events carry them, client.session() asks).
+function showUser(user) {
+  $("user").textContent = user?.name ?? user?.preferred_username ?? user?.email ?? user?.sub ?? "–";
 }
 
 // describe turns a call's failure into words; auth failures are handled by
@@ -223,6 +231,8 @@ if (/(?:^|;\s*)(?:__Host-)?accessExpires=/.test(document.cookie)) {
     await loadDepartments();
     showApp();
     log("session restored", "ok");
+    const who = await client.session().catch(() => ({ authenticated: false }));
+    if (who.authenticated) showUser(who.user);
   } catch (err) {
     if (!(err instanceof AuthError)) showLogin(describe(err));
   }

@@ -11,7 +11,10 @@
 // names and defaults: FWR_UPSTREAM (required: a Worker keeps no state
 // between requests, so the embedded demo upstream cannot run here),
 // FWR_ACCESS_COOKIE_MAX_AGE, FWR_REFRESH_COOKIE_MAX_AGE,
-// FWR_INSECURE_COOKIES, FWR_AUTH_TIMEOUT, FWR_PROXY_TIMEOUT, and the
+// FWR_INSECURE_COOKIES, FWR_AUTH_TIMEOUT, FWR_PROXY_TIMEOUT,
+// FWR_SESSION_KEYS (required, a secret: every request runs a fresh
+// instance, which must open the sessions another sealed),
+// FWR_SESSION_CLAIMS, and the
 // OpenID Connect mode's FWR_OIDC_ISSUER, FWR_OIDC_CLIENT_ID,
 // FWR_OIDC_CLIENT_SECRET (a secret), FWR_OIDC_SCOPES, FWR_PUBLIC_URL.
 //

@@ -5,6 +5,7 @@
 // small one: the module calls globalThis.fetch, and gets the jar too.
 
 let base, client, mod;
+let lastLoginUser = null; // the user of the last "login" event
 const authFailures = [];
 const events = []; // every session event of this tab: {type, otherTab, error, status}
 
@@ -21,6 +22,7 @@ export async function setup(baseURL, loaderURL, options = {}) {
   // A call made before the module is ready waits for it.
   const early = globalThis.fetchWithRefresh(`${base}/healthz`);
   client = await loading;
+  client.addEventListener("login", (e) => { lastLoginUser = e.detail.user ?? null; });
   for (const type of ["login", "refresh", "end", "logout"]) {
     client.addEventListener(type, (e) => events.push({
       type, otherTab: e.detail.otherTab, error: e.detail.error?.name ?? "", status: e.detail.error?.status ?? 0,
@@ -62,6 +64,12 @@ async function login() {
 
 // The pieces of the cross-tab tests, which the Go side runs in several tabs.
 export const loginOnly = () => login();
+// whoAmI: what the session endpoint says, and the user the last login
+// event named.
+export async function whoAmI() {
+  await client.ready; // a login before the module ran is told to it once it runs
+  return { session: await client.session(), loginUser: lastLoginUser };
+}
 export const logoutOnly = async () => (await client.logout()).status;
 export const expireNow = () => expire();
 export const revokeNow = () => post("/api/demo/revoke");

@@ -8,12 +8,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -108,4 +112,38 @@ func WaitFor(t *testing.T, ctx context.Context, what, expr string) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// Jar returns the browser's cookies for base, HttpOnly ones included, as
+// the DevTools protocol reads them (so: what the browser kept).
+func Jar(t *testing.T, ctx context.Context, base string) []*network.Cookie {
+	t.Helper()
+	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/"}})
+	require.NoError(t, err)
+	return res.Cookies
+}
+
+// Session opens the session that the browser's cookies for base hold,
+// with codec (the server's keys), and checks that no cookie value holds
+// either of its tokens. nil when they hold none.
+func Session(t *testing.T, ctx context.Context, base string, codec cookies.Codec) *cookies.Session {
+	t.Helper()
+	r, _ := http.NewRequest(http.MethodGet, base+"/", nil)
+	jar := Jar(t, ctx, base)
+	for _, c := range jar {
+		r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	s, err := codec.Read(r)
+	if err != nil {
+		return nil
+	}
+	for _, c := range jar {
+		if s.AccessToken != "" {
+			assert.NotContains(t, c.Value, s.AccessToken, "cookie %s holds the access token", c.Name)
+		}
+		if s.RefreshToken != "" {
+			assert.NotContains(t, c.Value, s.RefreshToken, "cookie %s holds the refresh token", c.Name)
+		}
+	}
+	return s
 }

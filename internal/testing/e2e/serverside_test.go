@@ -3,13 +3,10 @@
 package e2e
 
 import (
-	"context"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/browsertest"
@@ -19,19 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// jar reads the browser's cookies for base through the DevTools protocol,
-// HttpOnly ones included, by their plain names (without __Host-).
-func jar(t *testing.T, ctx context.Context, base string) map[string]string {
-	t.Helper()
-	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/"}})
-	require.NoError(t, err)
-	m := map[string]string{}
-	for _, c := range res.Cookies {
-		m[strings.TrimPrefix(c.Name, cookies.HostPrefix)] = c.Value // by plain name
-	}
-	return m
-}
-
 // Opening the server-rendered page with an expired access token: the page
 // renders, the browser's jar holds the rotated tokens, one refresh.
 func TestServerRenderedPageRefreshes(t *testing.T) {
@@ -40,15 +24,15 @@ func TestServerRenderedPageRefreshes(t *testing.T) {
 	tab := tabs(t, srv, 1, "{}")[0]
 	inTab(t, tab, nil, "loginOnly", nil)
 	inTab(t, tab, nil, "expireNow", nil)
-	before, stats := jar(t, tab, srv.URL), srv.Stats()
+	before, stats := browsertest.Session(t, tab, srv.URL, cookies.Codec{}), srv.Stats()
+	require.NotNil(t, before)
 
 	require.NoError(t, chromedp.Do(tab, chromedp.Navigate(srv.URL+"/departments")))
 	browsertest.WaitFor(t, tab, "the rendered list", `document.querySelectorAll("#departments li").length === 5`)
-	after := jar(t, tab, srv.URL)
-	for _, name := range []string{"accessToken", "refreshToken"} {
-		require.NotEmpty(t, after[name])
-		assert.NotEqual(t, before[name], after[name], "the jar holds the rotated %s", name)
-	}
+	after := browsertest.Session(t, tab, srv.URL, cookies.Codec{})
+	require.NotNil(t, after)
+	assert.NotEqual(t, before.AccessToken, after.AccessToken, "the jar holds the rotated access token")
+	assert.NotEqual(t, before.RefreshToken, after.RefreshToken, "the jar holds the rotated refresh token")
 	assert.Equal(t, 1, srv.Stats().Upstream.Refreshes-stats.Upstream.Refreshes)
 	browsertest.WaitFor(t, tab, "the page saying it refreshed", `document.getElementById("refreshed").textContent.includes("was refreshed on the server")`)
 

@@ -6,10 +6,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/browsertest"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/scenario"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/testserver"
 	"github.com/stretchr/testify/assert"
@@ -159,4 +163,57 @@ func TestAbortWhileWaitingForARefreshAhead(t *testing.T) {
 	assert.Equal(t, scenario.Outcome{Status: 200}, got.Other)
 	assert.Zero(t, got.Unauthorized)
 	assert.Equal(t, 1, got.DepartmentsCalls, "the aborted call was never sent")
+}
+
+// Tokens of an identity provider's size (an 8 KB access token, a 2 KB
+// refresh token) in Chromium: the login keeps its session in __Host-Http-
+// cookies the browser keeps (none holding a token), the session endpoint
+// and the login event name the user, 50 concurrent calls after expiry cost
+// one upstream refresh and no reuse, a reload keeps the session, and a
+// logout ends it.
+func TestLargeTokens(t *testing.T) {
+	srv := testserver.Start(testserver.Config{AccessTTL: time.Hour, AccessTokenBytes: 8 << 10, RefreshTokenBytes: 2 << 10, Root: root})
+	defer srv.Close()
+	tab := tabs(t, srv, 1, "{}")[0]
+
+	inTab(t, tab, nil, "loginOnly", nil)
+	s := browsertest.Session(t, tab, srv.URL, cookies.Codec{})
+	require.NotNil(t, s, "Chromium kept the session")
+	assert.Len(t, s.AccessToken, 8<<10)
+	assert.Len(t, s.RefreshToken, 2<<10)
+	var chunks []string
+	for _, c := range browsertest.Jar(t, tab, srv.URL) {
+		if strings.HasPrefix(c.Name, cookies.HTTPOnlyPrefix+cookies.SessionCookie+".") {
+			chunks = append(chunks, c.Name)
+			assert.True(t, c.HTTPOnly, c.Name)
+		}
+	}
+	assert.Len(t, chunks, 4, "the sealed session in its __Host-Http- chunks")
+
+	var who struct {
+		Session struct {
+			Authenticated bool
+			User          map[string]any
+		}
+		LoginUser map[string]any
+	}
+	inTab(t, tab, &who, "whoAmI", nil)
+	assert.True(t, who.Session.Authenticated)
+	assert.Equal(t, "Demo User (demo)", who.Session.User["name"])
+	assert.Equal(t, "Demo User (demo)", who.LoginUser["name"], "the login event names the user")
+
+	scenario.Storm(t, func(t *testing.T, out any, name string, args ...any) { inTab(t, tab, out, name, args) })
+
+	require.NoError(t, chromedp.Do(tab, chromedp.Reload()))
+	inTab(t, tab, nil, "", nil)
+	var after burstResult
+	inTab(t, tab, &after, "burst", []any{3})
+	for _, o := range after.Outcomes {
+		assert.Equal(t, scenario.Outcome{Status: 200}, o, "the session survives a reload")
+	}
+
+	var status int
+	inTab(t, tab, &status, "logoutOnly", nil)
+	assert.Equal(t, 204, status)
+	assert.Nil(t, browsertest.Session(t, tab, srv.URL, cookies.Codec{}), "the logout ended the session")
 }

@@ -44,6 +44,9 @@ type Config struct {
 	// AbsorbWindow is the BFF's duplicate-refresh absorption window
 	// (negative: off, so that only the browser's coordination is tested).
 	AbsorbWindow time.Duration
+	// AccessTokenBytes and RefreshTokenBytes are the demo upstream's token
+	// sizes (zero: 43 bytes), for identity providers' large JWTs.
+	AccessTokenBytes, RefreshTokenBytes int
 	// Root is the repository root, whose www/ and js/ are served, and also
 	// wasm/testdata/ at /testdata/wasm/ and internal/testing/e2e/testdata/ at
 	// /testdata/e2e/; "" serves no static files.
@@ -86,7 +89,8 @@ const TestCSP = "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-uns
 // Start starts a server; Close stops it.
 func Start(cfg Config) *Server {
 	s := &Server{
-		Upstream: demo.New(demo.Config{AccessTTL: cfg.AccessTTL, Grace: cfg.Grace}),
+		Upstream: demo.New(demo.Config{AccessTTL: cfg.AccessTTL, Grace: cfg.Grace,
+			AccessTokenBytes: cfg.AccessTokenBytes, RefreshTokenBytes: cfg.RefreshTokenBytes}),
 		requests: map[string]int{},
 		faults:   map[string]*fault{},
 		held:     map[string]chan struct{}{},

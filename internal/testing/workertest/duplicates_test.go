@@ -4,7 +4,6 @@ package workertest
 
 import (
 	"net/http"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -63,28 +62,34 @@ func concurrently(n int, method, path string, cookies ...*http.Cookie) []answer 
 	return out
 }
 
-// expireSoon expires the session's access token upstream and returns its
-// accessExpires cookie saying so: proxied calls are then inside the
-// server's refresh-ahead window, as they are just before expiry.
-func expireSoon(t *testing.T, c map[string]*http.Cookie) *http.Cookie {
+// expireSoon expires the session's access token upstream and returns the
+// session as it would be sealed at its expiry: proxied calls are then
+// inside the server's refresh-ahead window, as they are just before
+// expiry.
+func expireSoon(t *testing.T, c map[string]*http.Cookie) []*http.Cookie {
 	t.Helper()
-	res := call(t, "POST", "/api/demo/expire", "", c["accessToken"])
+	res := call(t, "POST", "/api/demo/expire", "", c[chunk])
 	require.Equal(t, http.StatusNoContent, res.StatusCode)
-	return &http.Cookie{Name: c["accessExpires"].Name, Value: strconv.FormatInt(time.Now().UnixMilli(), 10)} // its name on the wire (__Host-)
+	s := open(c)
+	require.NotNil(t, s)
+	return sealed(t, s.AccessToken, s.RefreshToken, time.Now())
 }
 
 // sameNewPair asserts that every answer succeeded with the same new pair
 // of cookies, other than the old one, and returns it.
 func sameNewPair(t *testing.T, got []answer, old map[string]*http.Cookie) map[string]*http.Cookie {
 	t.Helper()
+	before, first := open(old), open(got[0].cookies)
+	require.NotNil(t, before)
 	for i, a := range got {
 		require.NoError(t, a.err, "call %d", i)
 		assert.Equal(t, http.StatusOK, a.status, "call %d", i)
-		for _, name := range []string{"accessToken", "refreshToken"} {
-			require.Contains(t, a.cookies, name, "call %d", i)
-			assert.NotEqual(t, old[name].Value, a.cookies[name].Value, "call %d: %s rotated", i, name)
-			assert.Equal(t, got[0].cookies[name].Value, a.cookies[name].Value, "call %d: the same %s", i, name)
-		}
+		s := open(a.cookies)
+		require.NotNil(t, s, "call %d: a new session", i)
+		require.NotNil(t, first)
+		assert.NotEqual(t, before.RefreshToken, s.RefreshToken, "call %d: rotated", i)
+		assert.Equal(t, first.AccessToken, s.AccessToken, "call %d: the same access token", i)
+		assert.Equal(t, first.RefreshToken, s.RefreshToken, "call %d: the same refresh token", i)
 	}
 	return got[0].cookies
 }
@@ -93,9 +98,9 @@ func sameNewPair(t *testing.T, got []answer, old map[string]*http.Cookie) map[st
 // and a refresh.
 func usable(t *testing.T, pair map[string]*http.Cookie) {
 	t.Helper()
-	res := call(t, "GET", "/api/departments", "", pair["accessToken"])
+	res := call(t, "GET", "/api/departments", "", pair[chunk])
 	assert.Equal(t, http.StatusOK, res.StatusCode, "the new access token works")
-	res = call(t, "POST", "/api/auth/refresh", "", pair["refreshToken"], pair["accessToken"])
+	res = call(t, "POST", "/api/auth/refresh", "", pair[chunk])
 	assert.Equal(t, http.StatusOK, res.StatusCode, "the session was not revoked")
 }
 
@@ -106,7 +111,7 @@ func TestBurstNearExpiryRefreshesOnce(t *testing.T) {
 	c := login(t)
 	expires := expireSoon(t, c)
 	before := demoAPI.Stats()
-	got := concurrently(8, "GET", "/api/departments", c["accessToken"], c["refreshToken"], expires)
+	got := concurrently(8, "GET", "/api/departments", expires...)
 	after := demoAPI.Stats()
 	pair := sameNewPair(t, got, c)
 	assert.Equal(t, 1, after.Refreshes-before.Refreshes, "upstream refreshes")
@@ -119,7 +124,7 @@ func TestBurstNearExpiryRefreshesOnce(t *testing.T) {
 func TestConcurrentRefreshesShareOne(t *testing.T) {
 	c := login(t)
 	before := demoAPI.Stats()
-	got := concurrently(2, "POST", "/api/auth/refresh", c["accessToken"], c["refreshToken"])
+	got := concurrently(2, "POST", "/api/auth/refresh", c[chunk])
 	after := demoAPI.Stats()
 	pair := sameNewPair(t, got, c)
 	assert.Equal(t, 1, after.Refreshes-before.Refreshes, "upstream refreshes")

@@ -18,9 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/demo"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/browsertest"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/scenario"
+	"github.com/fetch-with-refresh/fetch-with-refresh/refresh/authclient"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -71,7 +73,7 @@ func run(m *testing.M) int {
 	defer os.RemoveAll(assets)
 	var stop, stopObjects func()
 	worker, stop, err = startWorker("cmd/worker/wrangler.toml",
-		"--var", "FWR_UPSTREAM:"+front.URL, "--assets", assets)
+		"--var", "FWR_UPSTREAM:"+front.URL, "--var", "FWR_SESSION_KEYS:"+SessionKey, "--assets", assets)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "workertest:", err)
 		return 1
@@ -130,12 +132,17 @@ func call(t *testing.T, method, path, body string, cookies ...*http.Cookie) *htt
 	return res
 }
 
+// chunk is the sealed session's first (in these tests, only) cookie, by
+// its plain name.
+const chunk = cookies.SessionCookie + ".0"
+
 // cookieMap returns the response's cookies by their plain names (without
-// __Host-); each keeps its name on the wire, to be sent back.
+// __Host-Http- or __Host-); each keeps its name on the wire, to be sent
+// back.
 func cookieMap(res *http.Response) map[string]*http.Cookie {
 	m := map[string]*http.Cookie{}
 	for _, c := range res.Cookies() {
-		m[strings.TrimPrefix(c.Name, "__Host-")] = c
+		m[strings.TrimPrefix(strings.TrimPrefix(c.Name, cookies.HTTPOnlyPrefix), cookies.HostPrefix)] = c
 	}
 	return m
 }
@@ -163,41 +170,48 @@ func TestContract(t *testing.T) {
 	assert.Equal(t, 403, res.StatusCode, "no X-CSRF")
 
 	c := login(t)
-	for name, maxAge := range map[string]int{"accessToken": 3600, "refreshToken": 604800} {
-		require.Contains(t, c, name)
-		assert.True(t, c[name].HttpOnly)
-		assert.True(t, c[name].Secure)
-		assert.Equal(t, http.SameSiteStrictMode, c[name].SameSite)
-		assert.Equal(t, "/", c[name].Path)
-		assert.Equal(t, maxAge, c[name].MaxAge)
-	}
+	require.Contains(t, c, chunk)
+	ck := c[chunk]
+	assert.Equal(t, cookies.HTTPOnlyPrefix+chunk, ck.Name)
+	assert.True(t, ck.HttpOnly)
+	assert.True(t, ck.Secure)
+	assert.Equal(t, http.SameSiteStrictMode, ck.SameSite)
+	assert.Equal(t, "/", ck.Path)
+	assert.Equal(t, 604800, ck.MaxAge)
+	old := open(c)
+	require.NotNil(t, old, "the Worker seals with FWR_SESSION_KEYS")
+	assert.NotContains(t, ck.Value, old.RefreshToken, "no token in the cookie")
 
-	res = call(t, "POST", "/api/auth/refresh", "", c["refreshToken"])
+	// A session that presents the refresh token alone (no access token):
+	// the absorption key is the pair, so what follows is no duplicate.
+	alone := sealed(t, "", old.RefreshToken, time.Time{})
+	res = call(t, "POST", "/api/auth/refresh", "", alone...)
 	require.Equal(t, 200, res.StatusCode)
-	next := cookieMap(res)
-	assert.NotEqual(t, c["refreshToken"].Value, next["refreshToken"].Value, "rotated")
-	assert.NotEqual(t, c["accessToken"].Value, next["accessToken"].Value, "rotated")
+	next := open(cookieMap(res))
+	require.NotNil(t, next)
+	assert.NotEqual(t, old.RefreshToken, next.RefreshToken, "rotated")
+	assert.NotEqual(t, old.AccessToken, next.AccessToken, "rotated")
+	assert.Equal(t, "demo", next.Subject, "the session's identity is kept")
 
-	// The old refresh token with other cookies is no duplicate of the
-	// first refresh (the absorption key binds the access cookie too): it
-	// goes upstream, which sees a reuse.
-	res = call(t, "POST", "/api/auth/refresh", "", c["refreshToken"], c["accessToken"])
+	// The old pair is no duplicate of that refresh: it goes upstream,
+	// which sees a reuse.
+	res = call(t, "POST", "/api/auth/refresh", "", c[chunk])
 	assert.Equal(t, 401, res.StatusCode, "reuse is rejected")
-	assert.Equal(t, -1, cookieMap(res)["refreshToken"].MaxAge, "and clears the cookies")
+	assert.Equal(t, -1, cookieMap(res)[chunk].MaxAge, "and clears the cookies")
 }
 
 func TestProxy(t *testing.T) {
 	c := login(t)
 	res := call(t, "GET", "/api/departments", "")
 	assert.Equal(t, 401, res.StatusCode, "no token: the upstream's 401")
-	res = call(t, "GET", "/api/departments", "", c["accessToken"])
+	res = call(t, "GET", "/api/departments", "", c[chunk])
 	assert.Equal(t, 200, res.StatusCode, "the bearer is attached")
 
 	body := `{"name":"ünïcode","n":[1,2,3]}`
 	req, _ := http.NewRequest("PUT", worker+"/api/echo?x=1", strings.NewReader(body))
 	req.Header.Set("X-CSRF", "1")
 	req.Header.Set("Content-Type", "application/json")
-	req.AddCookie(c["accessToken"])
+	req.AddCookie(c[chunk])
 	res, err := http.DefaultTransport.RoundTrip(req)
 	require.NoError(t, err)
 	defer res.Body.Close()
@@ -217,12 +231,12 @@ func TestRefreshWithUpstreamDown(t *testing.T) {
 		want int
 	}{{"500", 503}, {"down", 502}} {
 		mode.Store(tt.mode)
-		res := call(t, "POST", "/api/auth/refresh", "", c["refreshToken"])
+		res := call(t, "POST", "/api/auth/refresh", "", c[chunk])
 		assert.Equal(t, tt.want, res.StatusCode, tt.mode)
 		assert.Empty(t, res.Header.Values("Set-Cookie"), tt.mode)
 	}
 	mode.Store("up")
-	res := call(t, "POST", "/api/auth/refresh", "", c["refreshToken"])
+	res := call(t, "POST", "/api/auth/refresh", "", c[chunk])
 	assert.Equal(t, 200, res.StatusCode, "the session survived")
 }
 
@@ -287,4 +301,47 @@ func TestDeployDryRun(t *testing.T) {
 	require.NoError(t, err)
 	assert.Less(t, gzip, 3e6/1024, "KiB gzip: the free plan takes 3 MB")
 	assert.Regexp(t, `env\.ABSORB \(AbsorbObject\)\s+Durable Object`, string(out))
+}
+
+// SessionKey seals the Worker's sessions (FWR_SESSION_KEYS), so that the
+// tests open them.
+const SessionKey = "d29ya2VydGVzdC1zZXNzaW9uLWtleS0zMmJ5dGVzISE="
+
+// codec is the Worker's session codec.
+var codec = func() cookies.Codec {
+	keys, err := cookies.ParseKeys(SessionKey)
+	if err != nil {
+		panic(err)
+	}
+	return cookies.Codec{Keys: keys}
+}()
+
+// open returns the session of cookies set by an answer (cookieMap), or nil.
+func open(set map[string]*http.Cookie) *cookies.Session {
+	r, _ := http.NewRequest("GET", "https://worker.test/", nil)
+	for _, c := range set {
+		if c.MaxAge >= 0 {
+			r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+		}
+	}
+	s, err := codec.Read(r)
+	if err != nil {
+		return nil
+	}
+	return s
+}
+
+// sealed returns the cookies of a session holding the pair (and expiring
+// at expires, if not zero), as the Worker seals them.
+func sealed(t *testing.T, access, refresh string, expires time.Time) []*http.Cookie {
+	t.Helper()
+	w := httptest.NewRecorder()
+	require.NoError(t, codec.Set(w, nil, codec.NewSession(authclient.Tokens{AccessToken: access, RefreshToken: refresh, Expires: expires}, "")))
+	var out []*http.Cookie
+	for _, c := range w.Result().Cookies() {
+		if c.MaxAge >= 0 {
+			out = append(out, &http.Cookie{Name: c.Name, Value: c.Value})
+		}
+	}
+	return out
 }
