@@ -83,24 +83,11 @@ func start(m *testing.M) int {
 	apiServer := httptest.NewServer(api)
 	defer apiServer.Close()
 
-	apiURL, _ := url.Parse(apiServer.URL)
-	public, _ := url.Parse(servers["native"])
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	h, err := bff.New(bff.Config{
-		Upstream: apiURL, Logger: log, Cookies: codec,
-		OIDC: &bff.OIDC{Issuer: provider.Issuer, ClientID: ClientID, ClientSecret: ClientSecret, PublicURL: public},
-	})
+	stopNative, err := serveNative(ln, provider, apiServer.URL, nil)
 	if err != nil {
 		return fail(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := h.Discover(ctx); err != nil {
-		return fail(err)
-	}
-	srv := &http.Server{Handler: site.New(h, nil, os.DirFS(filepath.Join(root, "www")), os.DirFS(filepath.Join(root, "js")))}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	defer stopNative()
 
 	_, stopWorker, err := workertest.Start(root, "cmd/worker/wrangler.toml", workerPort,
 		"--assets", filepath.Join(root, "build/worker/assets"), "--var", "FWR_UPSTREAM:"+apiServer.URL, "--var", "FWR_SESSION_KEYS:"+sessionKey,
@@ -117,6 +104,29 @@ func start(m *testing.M) int {
 	}
 	defer stop()
 	return m.Run()
+}
+
+// serveNative serves the native BFF in OIDC mode at p on ln, in front of
+// the API at apiURL, asking for scopes (nil: the default), until stop.
+func serveNative(ln net.Listener, p *Provider, apiURL string, scopes []string) (stop func(), err error) {
+	upstream, _ := url.Parse(apiURL)
+	public, _ := url.Parse("http://" + ln.Addr().String())
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	h, err := bff.New(bff.Config{
+		Upstream: upstream, Logger: log, Cookies: codec,
+		OIDC: &bff.OIDC{Issuer: p.Issuer, ClientID: ClientID, ClientSecret: ClientSecret, PublicURL: public, Scopes: scopes},
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.Discover(ctx); err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: site.New(h, nil, os.DirFS(filepath.Join(root, "www")), os.DirFS(filepath.Join(root, "js")))}
+	go func() { _ = srv.Serve(ln) }()
+	return func() { _ = srv.Close() }, nil
 }
 
 // Log in through the provider from the demo page's button and land back on
@@ -576,4 +586,75 @@ func sessionCookies(res *http.Response) []string {
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// A provider whose JWT access tokens carry 7 KB of claims (an Entra ID or
+// Keycloak token with many groups): in Chromium, the login keeps its
+// session (sealed, chunked), the session endpoint shows the configured
+// claims of the ID token, calls go through, an expiry costs one refresh at
+// the provider, and the logout ends it all.
+func TestLargeProviderTokens(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	server := "http://" + ln.Addr().String()
+	p, err := StartProvider(Config{Dir: "provider", Servers: []string{server}, AccessTTL: time.Minute, JWTClaimsBytes: 7000})
+	require.NoError(t, err)
+	defer p.Close()
+	papi := p.API()
+	apiServer := httptest.NewServer(papi)
+	defer apiServer.Close()
+	stopNative, err := serveNative(ln, p, apiServer.URL, []string{"openid", "offline_access", "profile", "email"})
+	require.NoError(t, err)
+	defer stopNative()
+
+	ctx := browsertest.NewTab(t, browser)
+	_, err = chromedp.Call(ctx, network.ClearBrowserCookies, cdp.Empty{})
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(server+"/")))
+	browsertest.WaitFor(t, ctx, "the login button", `document.body.dataset.ready === "true" && !!document.querySelector("#login-form button")`)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`window.fwrSeen = true`)))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#login-form button"))))
+	passProvider(t, ctx, `location.origin === `+jsString(server))
+	browsertest.WaitFor(t, ctx, "the departments", `!document.getElementById("app").hidden &&
+		document.querySelectorAll("#departments li").length === 5`)
+
+	s := browsertest.Session(t, ctx, server, codec)
+	require.NotNil(t, s, "Chromium kept the session")
+	assert.Greater(t, len(s.AccessToken), 6000, "a JWT access token of over 6 KB")
+	assert.NotEmpty(t, s.ID, "the ID token's sid, or a random one")
+	who, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`fetch("/api/auth/session").then((r) => r.json())`, chromedp.EvalAwaitPromise))
+	require.NoError(t, err)
+	assert.Equal(t, true, who["authenticated"])
+	user, _ := who["user"].(map[string]any)
+	require.NotNil(t, user, "the configured claims: %v", who)
+	assert.NotEmpty(t, user["sub"])
+	assert.Equal(t, "Test User "+user["sub"].(string), user["name"])
+	assert.Equal(t, user["sub"].(string)+"@example.test", user["email"])
+	assert.NotContains(t, user, "groups", "only the configured claims")
+	browsertest.WaitFor(t, ctx, "the name in the page", `document.getElementById("user").textContent.startsWith("Test User")`)
+
+	papi.Expire(s.AccessToken)
+	before, err := p.Stats(ctx)
+	require.NoError(t, err)
+	statuses, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`Promise.all(Array.from({ length: 20 },
+		() => fetchWithRefresh("/api/departments").then((r) => r.status)))`, chromedp.EvalAwaitPromise))
+	require.NoError(t, err)
+	for i, st := range statuses {
+		assert.Equal(t, 200, st, "call %d", i)
+	}
+	after, err := p.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, after.Refresh-before.Refresh, "one refresh at the provider")
+	assert.Equal(t, before.RefreshError, after.RefreshError, "and no reuse")
+	rotated := browsertest.Session(t, ctx, server, codec)
+	require.NotNil(t, rotated)
+	assert.Greater(t, len(rotated.AccessToken), 6000)
+	assert.Equal(t, s.ID, rotated.ID, "the same session")
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#logout"))))
+	browsertest.WaitFor(t, ctx, "the login form after logout", `!document.getElementById("login").hidden`)
+	active, err := p.Active(ctx, rotated.RefreshToken)
+	require.NoError(t, err)
+	assert.False(t, active, "the refresh token is revoked")
+	assert.Nil(t, browsertest.Session(t, ctx, server, codec), "no session in the browser")
 }

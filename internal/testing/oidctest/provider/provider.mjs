@@ -5,7 +5,10 @@
 //
 // Environment: PORT (0: any free one), REDIRECT_URI and
 // POST_LOGOUT_REDIRECT_URI (each a space-separated list), CLIENT_ID,
-// CLIENT_SECRET, ACCESS_TTL (seconds).
+// CLIENT_SECRET, ACCESS_TTL (seconds), JWT_CLAIMS_BYTES (when set: access
+// tokens are JWTs for the resource urn:fwr:test-api, carrying a "groups"
+// claim of about that many bytes, as an Entra ID or Keycloak token with
+// many groups or roles does).
 //
 // GET /demo-api/departments is a resource for the README's example: 200
 // for a live access token of this provider, 401 otherwise.
@@ -22,6 +25,10 @@ import Provider from "oidc-provider";
 const env = (name, fallback) => process.env[name] ?? fallback;
 
 const counts = { refresh: 0, refreshError: 0, code: 0, codeError: 0 };
+const jwtClaimsBytes = Number(env("JWT_CLAIMS_BYTES", "0"));
+const resource = "urn:fwr:test-api";
+// groups is a "groups" claim of about n bytes.
+const groups = (n) => Array.from({ length: Math.ceil(n / 40) }, (_, i) => `fwr-test-group-${String(i).padStart(4, "0")}-members-all`);
 
 const server = http.createServer();
 const departments = ["Engineering", "Design", "Sales", "Support", "Finance"].map((name, i) => ({ id: i + 1, name }));
@@ -42,7 +49,26 @@ server.listen(Number(env("PORT", "0")), "127.0.0.1", () => {
       devInteractions: { enabled: true },
       introspection: { enabled: true },
       revocation: { enabled: true },
+      resourceIndicators: jwtClaimsBytes > 0 ? {
+        enabled: true,
+        defaultResource: () => resource,
+        useGrantedResource: () => true,
+        getResourceServerInfo: () => ({
+          scope: "openid offline_access profile email", audience: resource,
+          accessTokenFormat: "jwt", accessTokenTTL: Number(env("ACCESS_TTL", "60")),
+        }),
+      } : { enabled: false },
     },
+    extraTokenClaims: async (ctx, token) => (jwtClaimsBytes > 0 && token.kind === "AccessToken" ? { groups: groups(jwtClaimsBytes) } : undefined),
+    // Every account has a name and an address: the BFF keeps them (-session-claims).
+    findAccount: async (ctx, sub) => ({
+      accountId: sub,
+      claims: async () => ({ sub, name: `Test User ${sub}`, email: `${sub}@example.test`, email_verified: true }),
+    }),
+    claims: { openid: ["sub"], profile: ["name"], email: ["email", "email_verified"] },
+    // The ID token carries the claims of the scopes asked for, as most
+    // providers' do (OpenID Connect Core would keep them for userinfo).
+    conformIdTokenClaims: false,
     pkce: { required: () => true },
     // oidc-provider keeps offline_access only with prompt=consent (OpenID
     // Connect Core §11); like Keycloak, this provider instead issues refresh
