@@ -3,6 +3,11 @@
 // fetch to settle whatever the context says; wrapped, a timed-out call
 // returns the context's error at once (the fetch is left to finish in the
 // background), so that the proxy and the auth calls can answer 504.
+//
+// It also gives an answer that has no body (a 204, a 304, the answer to a
+// HEAD) http.NoBody: the Workers fetch API hands such an answer a null
+// body, which syumai/workers' reader panics on (a logout's 204 from the
+// upstream crashed the Worker's Go program).
 package deadline
 
 import "net/http"
@@ -27,6 +32,9 @@ func (t transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}()
 	select {
 	case out := <-ch:
+		if out.res != nil && bodiless(r, out.res) {
+			out.res.Body = http.NoBody // the null body is not read, nor closed: both would panic
+		}
 		return out.res, out.err
 	case <-r.Context().Done():
 		go func() { // close a late answer's body
@@ -36,4 +44,11 @@ func (t transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		}()
 		return nil, r.Context().Err()
 	}
+}
+
+// bodiless reports whether res carries no body by HTTP's rules (RFC 9110,
+// 6.4.1).
+func bodiless(r *http.Request, res *http.Response) bool {
+	return r.Method == http.MethodHead || res.StatusCode/100 == 1 ||
+		res.StatusCode == http.StatusNoContent || res.StatusCode == http.StatusNotModified
 }

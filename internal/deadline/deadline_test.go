@@ -60,3 +60,41 @@ func TestTransport(t *testing.T) {
 		})
 	}
 }
+
+// nullBody is a body that must not be touched, as the Workers fetch API's
+// null body of a 204 is for syumai/workers' reader.
+type nullBody struct{}
+
+func (nullBody) Read([]byte) (int, error) { panic("read of a null body") }
+func (nullBody) Close() error             { panic("close of a null body") }
+
+type answer struct{ status int }
+
+func (a answer) RoundTrip(*http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: a.status, Body: nullBody{}}, nil
+}
+
+// An answer without a body by HTTP's rules gets http.NoBody: reading it
+// (the auth client reads every answer) does not reach the null body.
+func TestBodilessAnswers(t *testing.T) {
+	tests := []struct {
+		method string
+		status int
+		empty  bool
+	}{
+		{"POST", 204, true}, {"GET", 304, true}, {"HEAD", 200, true}, {"GET", 101, true}, {"GET", 200, false},
+	}
+	for _, tt := range tests {
+		r, _ := http.NewRequest(tt.method, "http://upstream.test/auth/logout", nil)
+		res, err := Transport(answer{tt.status}).RoundTrip(r)
+		require.NoError(t, err)
+		if !tt.empty {
+			assert.IsType(t, nullBody{}, res.Body, "%s %d: a body is left alone", tt.method, tt.status)
+			continue
+		}
+		b, err := io.ReadAll(res.Body)
+		assert.NoError(t, err, "%s %d", tt.method, tt.status)
+		assert.Empty(t, b)
+		assert.NoError(t, res.Body.Close())
+	}
+}

@@ -74,11 +74,19 @@ func NewTab(t *testing.T, browser context.Context) context.Context {
 
 // Scenario opens base's test page (internal/testing/e2e/testdata/index.html
 // served at /testdata/e2e/) in a new tab, runs harness[name](args...) there
-// and decodes its result into out.
-func Scenario(t *testing.T, browser context.Context, base string, out any, name string, args ...any) {
+// and decodes its result into out. It returns the tab, for more Calls.
+func Scenario(t *testing.T, browser context.Context, base string, out any, name string, args ...any) context.Context {
 	t.Helper()
 	ctx := NewTab(t, browser)
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(base+"/testdata/e2e/index.html")))
+	Call(t, ctx, out, name, args...)
+	return ctx
+}
+
+// Call runs harness[name](args...) in a tab of the test page (once its
+// setup is done) and decodes its result into out.
+func Call(t *testing.T, ctx context.Context, out any, name string, args ...any) {
+	t.Helper()
 	if args == nil {
 		args = []any{}
 	}
@@ -87,11 +95,13 @@ func Scenario(t *testing.T, browser context.Context, base string, out any, name 
 	expr := fmt.Sprintf(`(async () => {
 		while (!window.setupDone) await new Promise((r) => setTimeout(r, 10));
 		await window.setupDone;
-		return JSON.stringify(await window.harness[%q](...%s));
+		return JSON.stringify((await window.harness[%q](...%s)) ?? null);
 	})()`, name, argJSON)
 	res, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
 	require.NoError(t, err, "scenario %s", name)
-	require.NoError(t, json.Unmarshal([]byte(res), out), res)
+	if out != nil {
+		require.NoError(t, json.Unmarshal([]byte(res), out), res)
+	}
 }
 
 // WaitFor polls a JavaScript expression in the tab until it is truthy. A

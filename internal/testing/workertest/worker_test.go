@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/demo"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/browsertest"
@@ -348,4 +349,69 @@ func sealed(t *testing.T, access, refresh string, expires time.Time) []*http.Coo
 		}
 	}
 	return out
+}
+
+// Tokens of an identity provider's size through the Worker, in Chromium:
+// an upstream issuing 8 KB access tokens and 2 KB refresh tokens; login,
+// 50 concurrent calls after expiry (one upstream refresh, no reuse), the
+// user named, a reload, a logout; the browser keeps the sealed session in
+// __Host-Http- cookies, none of which holds a token.
+func TestLargeTokensThroughTheWorker(t *testing.T) {
+	up := demo.New(demo.Config{AccessTokenBytes: 8 << 10, RefreshTokenBytes: 2 << 10})
+	srv := httptest.NewServer(up)
+	defer srv.Close()
+	assets, err := testAssets()
+	require.NoError(t, err)
+	defer os.RemoveAll(assets)
+	base, stop, err := startWorker("cmd/worker/wrangler.toml",
+		"--var", "FWR_UPSTREAM:"+srv.URL, "--var", "FWR_SESSION_KEYS:"+SessionKey, "--assets", assets)
+	require.NoError(t, err)
+	defer stop()
+	browser, stopBrowser, err := browsertest.Start()
+	require.NoError(t, err)
+	defer stopBrowser()
+
+	var storm struct {
+		Results                   []scenario.CallResult
+		UpstreamRefreshes, Reuses int
+	}
+	tab := browsertest.Scenario(t, browser, base, &storm, "storm", 50)
+	require.Len(t, storm.Results, 50)
+	for i, r := range storm.Results {
+		assert.True(t, r.Intact, "call %d (%s) status %d %s", i, r.Kind, r.Status, r.Error)
+	}
+	assert.Equal(t, 1, storm.UpstreamRefreshes)
+	assert.Zero(t, storm.Reuses)
+
+	s := browsertest.Session(t, tab, base, codec)
+	require.NotNil(t, s, "Chromium kept the Worker's session")
+	assert.Len(t, s.AccessToken, 8<<10)
+	assert.Len(t, s.RefreshToken, 2<<10)
+	chunks := 0
+	for _, c := range browsertest.Jar(t, tab, base) {
+		if strings.HasPrefix(c.Name, cookies.HTTPOnlyPrefix+cookies.SessionCookie+".") {
+			chunks++
+		}
+	}
+	assert.Equal(t, 4, chunks)
+	var who struct {
+		Session struct {
+			Authenticated bool
+			User          map[string]any
+		}
+	}
+	browsertest.Call(t, tab, &who, "whoAmI")
+	assert.True(t, who.Session.Authenticated)
+	assert.Equal(t, "Demo User (demo)", who.Session.User["name"])
+
+	require.NoError(t, chromedp.Do(tab, chromedp.Reload()))
+	var after struct{ Outcomes []scenario.Outcome }
+	browsertest.Call(t, tab, &after, "burst", 3)
+	for _, o := range after.Outcomes {
+		assert.Equal(t, scenario.Outcome{Status: 200}, o, "the session survives a reload")
+	}
+	var status int
+	browsertest.Call(t, tab, &status, "logoutOnly")
+	assert.Equal(t, 204, status)
+	assert.True(t, browsertest.Session(t, tab, base, codec) == nil, "the logout ended the session")
 }
