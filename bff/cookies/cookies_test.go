@@ -278,7 +278,6 @@ func BenchmarkOpenSeal(b *testing.B) {
 	s := c.NewSession(pair(9<<10, 2<<10), "")
 	cs := live(set(b, c, nil, s))
 	r := request(cs...)
-	b.SetBytes(int64(len(s.encode())))
 	b.ReportAllocs()
 	for b.Loop() {
 		got, err := c.Read(r)

@@ -36,7 +36,7 @@ func server(root string) []row {
 	out, err := build.CombinedOutput()
 	check(errorf(err, out))
 
-	up := startProc(root, filepath.Join(bin, "upstream"), nil)
+	up := startProc(root, filepath.Join(bin, "demoupstream"), nil)
 	defer up.stop()
 	// Default flags, but for the addresses: free ports, so that a second
 	// run on the machine does not collide.
