@@ -110,14 +110,7 @@ func open(t *testing.T, jar []*http.Cookie, codec ...cookies.Codec) *cookies.Ses
 	if len(codec) > 0 {
 		c = codec[0]
 	}
-	r := httptest.NewRequest("GET", "http://app.test/", nil)
-	for _, ck := range jar {
-		r.AddCookie(ck)
-	}
-	s, err := c.Read(r)
-	if err != nil {
-		return nil
-	}
+	s, _ := c.Open(jar)
 	return s
 }
 
@@ -126,10 +119,9 @@ func open(t *testing.T, jar []*http.Cookie, codec ...cookies.Codec) *cookies.Ses
 func sealed(t *testing.T, access, refresh string, expires time.Time) []*http.Cookie {
 	t.Helper()
 	c := cookies.Codec{}
-	s := c.NewSession(authclient.Tokens{AccessToken: access, RefreshToken: refresh, Expires: expires}, "")
-	w := httptest.NewRecorder()
-	require.NoError(t, c.Set(w, nil, s))
-	return live(w.Result())
+	jar, err := c.Seal(c.NewSession(authclient.Tokens{AccessToken: access, RefreshToken: refresh, Expires: expires}, ""))
+	require.NoError(t, err)
+	return jar
 }
 
 func jsonError(t *testing.T, res *http.Response) string {

@@ -333,6 +333,43 @@ func (c Codec) Guard(next http.Handler) http.Handler {
 	})
 }
 
+// Open opens the session that a browser holding jar would present (the
+// cookies of a jar, or those an answer set: deletions are skipped), as Read
+// does: for tests and tools that hold cookies rather than a request.
+func (c Codec) Open(jar []*http.Cookie) (*Session, error) {
+	r := &http.Request{Header: http.Header{}}
+	for _, ck := range jar {
+		if ck.MaxAge >= 0 && ck.Value != "" {
+			r.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+		}
+	}
+	return c.Read(r)
+}
+
+// Seal returns the cookies of s that a browser keeps after Set (not the
+// deletions), to send back: for tests and tools that need a session
+// without a login.
+func (c Codec) Seal(s Session) ([]*http.Cookie, error) {
+	h := headers{}
+	if err := c.Set(h, nil, s); err != nil {
+		return nil, err
+	}
+	var jar []*http.Cookie
+	for _, line := range http.Header(h).Values("Set-Cookie") {
+		if ck, err := http.ParseSetCookie(line); err == nil && ck.MaxAge >= 0 {
+			jar = append(jar, &http.Cookie{Name: ck.Name, Value: ck.Value})
+		}
+	}
+	return jar, nil
+}
+
+// headers is a ResponseWriter that keeps only its headers (Seal's).
+type headers http.Header
+
+func (h headers) Header() http.Header       { return http.Header(h) }
+func (headers) Write(p []byte) (int, error) { return len(p), nil }
+func (headers) WriteHeader(int)             {}
+
 // Read opens the session of r's cookies: ErrNoSession when it carries
 // none, ErrBadSession when they do not open, ErrDuplicate when a session
 // cookie came twice.

@@ -296,3 +296,19 @@ type discard struct{}
 func (discard) Header() http.Header         { return http.Header{} }
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 func (discard) WriteHeader(int)             {}
+
+// Seal gives the cookies a browser keeps after Set, and Open reads them
+// back (skipping deletions), as a request behind Guard would.
+func TestSealOpen(t *testing.T) {
+	c := Codec{Insecure: true}
+	s := c.NewSession(pair(8<<10, 10), "sid-1")
+	jar, err := c.Seal(s)
+	require.NoError(t, err)
+	require.Len(t, jar, 4, "3 chunks and the expiry, no deletions")
+	got, err := c.Open(append(jar, &http.Cookie{Name: "fwr-session.3", Value: "", MaxAge: -1}))
+	require.NoError(t, err)
+	assert.Equal(t, "sid-1", got.ID)
+	assert.Equal(t, s.AccessToken, got.AccessToken)
+	_, err = c.Seal(c.NewSession(pair(20<<10, 10), ""))
+	assert.ErrorIs(t, err, ErrTooLarge)
+}

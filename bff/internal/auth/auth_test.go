@@ -101,9 +101,7 @@ func tokensIn(t *testing.T, c *http.Cookie) authclient.Tokens {
 	if c == nil {
 		return authclient.Tokens{}
 	}
-	r := httptest.NewRequest("GET", "/", nil)
-	r.AddCookie(c)
-	s, err := codec.Read(r)
+	s, err := codec.Open([]*http.Cookie{c})
 	require.NoError(t, err)
 	return s.Tokens()
 }
@@ -112,9 +110,9 @@ func tokensIn(t *testing.T, c *http.Cookie) authclient.Tokens {
 // token).
 func sealedCookie(t *testing.T, refresh string) *http.Cookie {
 	t.Helper()
-	w := httptest.NewRecorder()
-	require.NoError(t, codec.Set(w, nil, codec.NewSession(authclient.Tokens{RefreshToken: refresh}, "")))
-	return sessionCookie(w)
+	jar, err := codec.Seal(codec.NewSession(authclient.Tokens{RefreshToken: refresh}, ""))
+	require.NoError(t, err)
+	return jar[0]
 }
 
 func loginCookie(t *testing.T, h http.Handler) *http.Cookie {

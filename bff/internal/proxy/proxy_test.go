@@ -114,17 +114,11 @@ func access(token string) string {
 // session returns the cookies of a session holding the pair.
 func session(access, refresh string, expires time.Time) []*http.Cookie {
 	c := cookies.Codec{}
-	w := httptest.NewRecorder()
-	if err := c.Set(w, nil, c.NewSession(authclient.Tokens{AccessToken: access, RefreshToken: refresh, Expires: expires}, "")); err != nil {
+	jar, err := c.Seal(c.NewSession(authclient.Tokens{AccessToken: access, RefreshToken: refresh, Expires: expires}, ""))
+	if err != nil {
 		panic(err)
 	}
-	var out []*http.Cookie
-	for _, ck := range w.Result().Cookies() {
-		if ck.MaxAge >= 0 {
-			out = append(out, &http.Cookie{Name: ck.Name, Value: ck.Value})
-		}
-	}
-	return out
+	return jar
 }
 
 func errorCode(t *testing.T, res *http.Response) string {
