@@ -56,10 +56,19 @@ export async function untilDue(windowMs) {
 }
 
 // A login through the module: it starts a new session in the policy,
-// which forgets an earlier definite failure.
+// which forgets an earlier definite failure. It returns once the module
+// has been told (and has fired the "login" event): a login answered
+// before the module runs is told to it when it starts, which on a busy
+// machine comes later than the answer, and a scenario that forgets the
+// events after its login would otherwise see that "login" among its own
+// (TestCrossOrigin401IsNotOurs did).
 async function login() {
   const res = await client.login({ username: "demo", password: "demo" });
   if (res.status !== 200) throw new Error(`login: ${res.status}`);
+  // client.ready and the telling both wait on the module; ready's reaction
+  // was registered first (at load), so by the time this await resumes the
+  // module has been told.
+  await client.ready;
 }
 
 // The pieces of the cross-tab tests, which the Go side runs in several tabs.
@@ -67,7 +76,7 @@ export const loginOnly = () => login();
 // whoAmI: what the session endpoint says, and the user the last login
 // event named.
 export async function whoAmI() {
-  await client.ready; // a login before the module ran is told to it once it runs
+  await client.ready; // a login by plain fetch before the module ran is told to it once it runs
   return { session: await client.session(), loginUser: lastLoginUser };
 }
 export const logoutOnly = async () => (await client.logout()).status;
