@@ -29,6 +29,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff/absorb"
@@ -64,6 +65,9 @@ const (
 // token for good. Errors of Exchange wrap it; test with errors.Is.
 var ErrRejected = auth.ErrRejected
 
+// warnNoKeys says once per process that a BFF seals with the process's key.
+var warnNoKeys sync.Once
+
 // ErrConfig is wrapped by every error of New: the Config is unusable.
 var ErrConfig = errors.New("bff: invalid config")
 
@@ -86,8 +90,10 @@ type Config struct {
 	AuthTimeout time.Duration
 	// ProxyTimeout bounds a proxied call. If zero, DefaultProxyTimeout.
 	ProxyTimeout time.Duration
-	// Cookies names and sets the session cookies: secure (__Host-) unless
-	// Cookies.Insecure.
+	// Cookies seals, names and sets the session cookies: secure
+	// (__Host-Http-) unless Cookies.Insecure. Give every instance the same
+	// Cookies.Keys (cookies.ParseKeys); without them, a key of this
+	// process (a warning in the log; an error under GOOS=js).
 	Cookies cookies.Codec
 	// AbsorbWindow is how long duplicate refreshes get the same new pair.
 	// If zero, DefaultAbsorbWindow; negative: off.
@@ -161,6 +167,14 @@ func New(cfg Config) (*BFF, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Cookies.Keys == nil {
+		if keysRequired {
+			return nil, errors.Join(ErrConfig, errors.New("bff: Cookies.Keys is required under GOOS=js: every request runs in a fresh instance"))
+		}
+		warnNoKeys.Do(func() {
+			cfg.Logger.Warn("bff: no session keys (Config.Cookies.Keys): sessions are sealed with a key of this process; a restart ends them, and no other instance opens them")
+		})
 	}
 	if cfg.Observer == nil {
 		cfg.Observer = observe.Nop{}

@@ -70,8 +70,9 @@ const (
 	// name and attributes a Set-Cookie stays well under 4,096 bytes. A
 	// multiple of 4, so that each chunk decodes on its own.
 	ChunkSize = 3800
-	// MaxChunks is how many cookies a sealed session of MaxSealed takes.
-	MaxChunks = (4*(MaxSealed+sealOverhead)/3 + ChunkSize - 1) / ChunkSize
+	// MaxChunks is how many cookies a sealed session of MaxSealed bytes
+	// (base64: 4 characters per 3 bytes) takes.
+	MaxChunks = ((MaxSealed+2)/3*4 + ChunkSize - 1) / ChunkSize
 )
 
 // ExpiresHeader carries the access token's expiry, in Unix milliseconds, on
@@ -115,7 +116,7 @@ func (e *TooLargeError) Unwrap() error { return ErrTooLarge }
 // FormatExpires is the value of ExpiresCookie for a token that expires at
 // expires and lives lifetime: "<expires ms>.<lifetime ms>".
 func FormatExpires(expires time.Time, lifetime time.Duration) string {
-	return strconv.FormatInt(expires.UnixMilli(), 10) + "." + strconv.FormatInt(lifetime.Milliseconds(), 10)
+	return strconv.FormatInt(millis(expires), 10) + "." + strconv.FormatInt(lifetime.Milliseconds(), 10)
 }
 
 // ParseExpires reads a value of ExpiresCookie: the expiry, and the
@@ -143,10 +144,6 @@ type Codec struct {
 	// the ID token, or the JSON upstream's "user" object). If nil,
 	// DefaultClaims.
 	Claims []string
-	// AccessMaxAge is no longer used: the access token lives in the sealed
-	// session, whose cookies last RefreshMaxAge. (The flag stays
-	// accepted.)
-	AccessMaxAge time.Duration
 	// RefreshMaxAge is the session cookies' Max-Age, and how long a sealed
 	// session opens. If zero, seven days.
 	RefreshMaxAge time.Duration
@@ -183,9 +180,10 @@ func (c Codec) NewSession(t authclient.Tokens, id string) Session {
 func (c Codec) Renew(s Session, t authclient.Tokens) Session { return s.renew(t, c.Claims) }
 
 // Set seals s into the session cookies on w, with ExpiresCookie,
-// ExpiresHeader and LifetimeHeader, and deletes the chunks of a larger
-// session and the legacy cookies that r (the request, behind Guard)
-// carried. A session that does not fit is a *TooLargeError, and nothing
+// ExpiresHeader and LifetimeHeader, and deletes the other chunk names
+// (a larger session's, whichever answer set them: two answers may cross)
+// and, when r (the request, behind Guard) carried them, the legacy
+// cookies. A session that does not fit is a *TooLargeError, and nothing
 // is set.
 func (c Codec) Set(w http.ResponseWriter, r *http.Request, s Session) error {
 	s.NotAfter = time.Now().Add(c.refreshMaxAge())
@@ -200,18 +198,14 @@ func (c Codec) Set(w http.ResponseWriter, r *http.Request, s Session) error {
 		value = value[len(part):]
 		w.Header().Add("Set-Cookie", c.chunkLine(n, part)) // base64url: nothing for http.SetCookie to sanitize
 	}
-	had, legacy := MaxChunks, true // unknown: delete whatever may be there
-	if st := stateOf(r); st != nil {
-		had, legacy = st.chunks, st.legacy
-	}
-	for i := n; i < had; i++ {
+	for i := n; i < MaxChunks; i++ {
 		http.SetCookie(w, c.cookie(chunkName(i), "", -1, true))
 	}
-	if legacy {
+	if st := stateOf(r); st == nil || st.legacy {
 		c.clearLegacy(w)
 	}
 	http.SetCookie(w, c.cookie(ExpiresCookie, FormatExpires(s.Expires, s.Lifetime), c.refreshMaxAge(), false))
-	w.Header().Set(ExpiresHeader, strconv.FormatInt(s.Expires.UnixMilli(), 10))
+	w.Header().Set(ExpiresHeader, strconv.FormatInt(millis(s.Expires), 10))
 	w.Header().Set(LifetimeHeader, strconv.FormatInt(s.Lifetime.Milliseconds(), 10))
 	return nil
 }
@@ -262,7 +256,7 @@ func (c Codec) cookie(name, value string, maxAge time.Duration, httpOnly bool) *
 }
 
 func (c Codec) keys() *Keys {
-	if c.Keys == nil {
+	if c.Keys == nil || len(c.Keys.keys) == 0 { // an empty Keys is not one ParseKeys makes
 		return processKeys()
 	}
 	return c.Keys
@@ -278,8 +272,7 @@ func (c Codec) refreshMaxAge() time.Duration {
 // state is what Guard learned of a request's session cookies.
 type state struct {
 	session *Session // nil: none
-	chunks  int      // how many chunks the request carried
-	legacy  bool     // it carried legacy cookies
+	legacy  bool     // it carried legacy cookies (until Guard upgraded them)
 	bad     bool     // it carried chunks that did not open
 }
 
@@ -307,7 +300,7 @@ func From(r *http.Request) *Session {
 func With(r *http.Request, s *Session) *http.Request {
 	st := state{session: s}
 	if old := stateOf(r); old != nil {
-		st.chunks, st.legacy = old.chunks, old.legacy
+		st.legacy = old.legacy
 	}
 	return r.WithContext(context.WithValue(r.Context(), stateKey{}, &st))
 }
@@ -326,7 +319,8 @@ func (c Codec) Guard(next http.Handler) http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 		if st.legacy && st.session != nil {
 			if err := c.Set(w, r, *st.session); err == nil {
-				st.chunks, st.legacy = 0, false
+				st.legacy = false
+				st.session.NotAfter = time.Now().Add(c.refreshMaxAge()) // as Set sealed it
 			}
 		}
 		next.ServeHTTP(w, r)
@@ -337,10 +331,21 @@ func (c Codec) Guard(next http.Handler) http.Handler {
 // cookies of a jar, or those an answer set: deletions are skipped), as Read
 // does: for tests and tools that hold cookies rather than a request.
 func (c Codec) Open(jar []*http.Cookie) (*Session, error) {
-	r := &http.Request{Header: http.Header{}}
+	kept := map[string]string{} // by name, as a browser keeps them: the last one wins, a deletion removes
+	var order []string
 	for _, ck := range jar {
-		if ck.MaxAge >= 0 && ck.Value != "" {
-			r.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+		if _, ok := kept[ck.Name]; !ok {
+			order = append(order, ck.Name)
+		}
+		kept[ck.Name] = ck.Value
+		if ck.MaxAge < 0 {
+			kept[ck.Name] = ""
+		}
+	}
+	r := &http.Request{Header: http.Header{}}
+	for _, name := range order {
+		if v := kept[name]; v != "" {
+			r.AddCookie(&http.Cookie{Name: name, Value: v})
 		}
 	}
 	return c.Read(r)
@@ -394,6 +399,7 @@ func (c Codec) read(r *http.Request) (*state, error) {
 	var chunks [MaxChunks]string
 	var legacyAccess, legacyRefresh, expires string
 	st := &state{}
+	n := 0 // chunks: one past the highest index seen
 	seen := map[string]bool{}
 	for _, line := range r.Header["Cookie"] {
 		// Not r.Cookies(): it checks every byte of every value, 12 KB of
@@ -402,7 +408,7 @@ func (c Codec) read(r *http.Request) (*state, error) {
 		for part := range strings.SplitSeq(line, ";") {
 			name, value, _ := strings.Cut(strings.TrimSpace(part), "=")
 			plain, ok := c.plainName(name)
-			if !ok {
+			if !ok || value == "" { // an empty value is a deleted cookie sent back by a client that kept it
 				continue
 			}
 			if seen[plain] {
@@ -420,12 +426,12 @@ func (c Codec) read(r *http.Request) (*state, error) {
 			default:
 				i, _ := strconv.Atoi(strings.TrimPrefix(plain, SessionCookie+"."))
 				chunks[i] = value
-				st.chunks = max(st.chunks, i+1)
+				n = max(n, i+1)
 			}
 		}
 	}
-	if st.chunks > 0 {
-		st.session = c.open(chunks[:st.chunks])
+	if n > 0 {
+		st.session = c.open(chunks[:n])
 		st.bad = st.session == nil
 		return st, nil
 	}
@@ -458,14 +464,16 @@ func (c Codec) plainName(wire string) (string, bool) {
 	return plain, c.Insecure && isChunk(plain)
 }
 
-// isChunk reports whether plain names a chunk this codec reads.
+// isChunk reports whether plain names a chunk this codec reads: its index
+// written as chunkName writes it (no sign, no leading zero), so that two
+// names never stand for one chunk.
 func isChunk(plain string) bool {
 	n, ok := strings.CutPrefix(plain, SessionCookie+".")
-	if !ok || n == "" || len(n) > 1 && n[0] == '0' {
+	if !ok {
 		return false
 	}
 	i, err := strconv.Atoi(n)
-	return err == nil && i >= 0 && i < MaxChunks
+	return err == nil && i >= 0 && i < MaxChunks && strconv.Itoa(i) == n
 }
 
 // open reassembles and opens the chunks; nil when they do not open, are
@@ -473,8 +481,8 @@ func isChunk(plain string) bool {
 func (c Codec) open(chunks []string) *Session {
 	size := 0
 	for i, part := range chunks {
-		if part == "" || i < len(chunks)-1 && len(part) != ChunkSize {
-			return nil // a chunk is missing, or cut short
+		if part == "" || len(part) > ChunkSize || i < len(chunks)-1 && len(part) != ChunkSize {
+			return nil // a chunk is missing, cut short, or longer than any we set
 		}
 		size += base64.RawURLEncoding.DecodedLen(len(part))
 	}

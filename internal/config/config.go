@@ -166,7 +166,7 @@ func (c *Config) BFF() bff.Config {
 		AuthTimeout:  c.AuthTimeout,
 		ProxyTimeout: c.ProxyTimeout,
 		Cookies: cookies.Codec{Keys: c.SessionKeys, Claims: c.SessionClaims,
-			AccessMaxAge: c.AccessMaxAge, RefreshMaxAge: c.RefreshMaxAge, Insecure: c.Insecure},
+			RefreshMaxAge: c.RefreshMaxAge, Insecure: c.Insecure},
 		TrustedProxies: c.TrustedProxies,
 	}
 	if o := c.OIDC; o.Issuer != "" {

@@ -33,7 +33,7 @@ func (t transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	select {
 	case out := <-ch:
 		if out.res != nil && bodiless(r, out.res) {
-			out.res.Body = http.NoBody // the null body is not read, nor closed: both would panic
+			out.res.Body = http.NoBody // the null body is not read: syumai/workers' reader panics on it
 		}
 		return out.res, out.err
 	case <-r.Context().Done():
@@ -47,8 +47,11 @@ func (t transport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // bodiless reports whether res carries no body by HTTP's rules (RFC 9110,
-// 6.4.1).
+// 6.4.1) and fetch's null-body statuses (101, 103, 204, 205, 304).
 func bodiless(r *http.Request, res *http.Response) bool {
-	return r.Method == http.MethodHead || res.StatusCode/100 == 1 ||
-		res.StatusCode == http.StatusNoContent || res.StatusCode == http.StatusNotModified
+	switch res.StatusCode {
+	case http.StatusNoContent, http.StatusResetContent, http.StatusNotModified:
+		return true
+	}
+	return r.Method == http.MethodHead || res.StatusCode/100 == 1
 }

@@ -82,7 +82,7 @@ func TestBodilessAnswers(t *testing.T) {
 		status int
 		empty  bool
 	}{
-		{"POST", 204, true}, {"GET", 304, true}, {"HEAD", 200, true}, {"GET", 101, true}, {"GET", 200, false},
+		{"POST", 204, true}, {"POST", 205, true}, {"GET", 304, true}, {"HEAD", 200, true}, {"GET", 101, true}, {"GET", 200, false},
 	}
 	for _, tt := range tests {
 		r, _ := http.NewRequest(tt.method, "http://upstream.test/auth/logout", nil)

@@ -116,7 +116,8 @@ func (t *Table) Begin(now refresh.Shared, shared bool, wait func(*Wait) any) any
 // Ahead waits for w's refresh ahead (only ctx's end stops it early) and
 // returns the lease to send w's calls under.
 func (t *Table) Ahead(ctx refresh.Context, w *Wait) (int, error) {
-	err := t.cfg.Policy.Ahead(ctx, &w.c)
+	c := w.c // w.c is read by Begin as calls join: never written once w is shared
+	err := t.cfg.Policy.Ahead(ctx, &c)
 	t.mu.Lock()
 	w.done = true
 	if t.ahead == w {
@@ -126,7 +127,7 @@ func (t *Table) Ahead(ctx refresh.Context, w *Wait) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return t.Of(&w.c), nil
+	return t.Of(&c), nil
 }
 
 // Of returns the id of the lease for attempts sent as c was started: the

@@ -55,7 +55,8 @@ func (h *Handler) Ahead(window time.Duration, next http.Handler) http.Handler {
 		renewed := h.cookies.Renew(*s, t)
 		if err := h.cookies.Set(w, r, renewed); err != nil {
 			h.obs.Auth("ahead", "too_large")
-			next.ServeHTTP(w, r)
+			h.cookies.Clear(w) // the pair it holds is spent
+			next.ServeHTTP(w, cookies.With(r, &renewed))
 			return
 		}
 		h.obs.Auth("ahead", "ok")

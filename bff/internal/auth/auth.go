@@ -215,6 +215,7 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 	s := cookies.From(r)
 	if s == nil || s.RefreshToken == "" {
 		h.obs.Auth("refresh", "rejected")
+		h.cookies.Clear(w) // cookies that do not open (a key rotated out, a restart without keys) go too
 		reply.Error(w, http.StatusUnauthorized, "no_session", "no session: log in")
 		return
 	}
@@ -281,6 +282,9 @@ func (h *Handler) Cookies() cookies.Codec { return h.cookies }
 // (reported as ok), or 502 session_too_large when it does not fit in them.
 func (h *Handler) open(w http.ResponseWriter, r *http.Request, endpoint, ok string, s cookies.Session) {
 	if err := h.cookies.Set(w, r, s); err != nil {
+		// The cookies held are spent (a refresh rotated them) or another
+		// session's (a login): neither may go on.
+		h.cookies.Clear(w)
 		h.obs.Auth(endpoint, "too_large")
 		var large *cookies.TooLargeError
 		if errors.As(err, &large) {
@@ -292,7 +296,7 @@ func (h *Handler) open(w http.ResponseWriter, r *http.Request, endpoint, ok stri
 		return
 	}
 	h.obs.Auth(endpoint, ok)
-	reply.JSON(w, http.StatusOK, success{Success: true, ExpiresAt: s.Expires.UnixMilli(), User: s.User})
+	reply.JSON(w, http.StatusOK, success{Success: true, ExpiresAt: unixMilli(s.Expires), User: s.User})
 }
 
 // fail answers a login or refresh that failed with err (not a rejection).
@@ -376,7 +380,16 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
 		user = json.RawMessage("{}")
 	}
 	reply.JSON(w, http.StatusOK, sessionInfo{
-		Authenticated: true, ExpiresAt: s.Expires.UnixMilli(), LifetimeMs: s.Lifetime.Milliseconds(),
-		SessionExpiresAt: s.NotAfter.UnixMilli(), User: user,
+		Authenticated: true, ExpiresAt: unixMilli(s.Expires), LifetimeMs: s.Lifetime.Milliseconds(),
+		SessionExpiresAt: unixMilli(s.NotAfter), User: user,
 	})
+}
+
+// unixMilli is t in Unix milliseconds, 0 for the zero time (an upstream
+// that did not say when its token expires).
+func unixMilli(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
 }
