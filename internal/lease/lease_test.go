@@ -261,3 +261,35 @@ func TestExpiry(t *testing.T) {
 
 // bg is the Context of a call that is never aborted.
 var bg = refresh.FromContext(context.Background())
+
+// Calls that find a shared wait while its refresh ahead ends read the
+// wait's call as Ahead finishes with it (-race: Ahead writes a copy).
+func TestBeginWhileAheadEnds(t *testing.T) {
+	r := newRig(t)
+	expiry := r.clock.Now().Add(10 * time.Second)
+	due := refresh.Shared{Version: expiry.UnixMilli(), Expiry: expiry, Lifetime: time.Minute}
+	var waits sync.WaitGroup
+	start := func(w *Wait) any {
+		waits.Add(1)
+		go func() {
+			defer waits.Done()
+			id, err := r.table.Ahead(bg, w)
+			assert.NoError(t, err)
+			assert.Positive(t, id)
+		}()
+		return w
+	}
+	r.table.Begin(due, true, start)
+	<-r.entered // the refresh ahead runs
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 50 {
+				r.table.Begin(due, true, start)
+			}
+		})
+	}
+	close(r.release) // Ahead returns while the others Begin
+	wg.Wait()
+	waits.Wait()
+}
