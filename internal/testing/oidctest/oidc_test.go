@@ -106,6 +106,26 @@ func start(m *testing.M) int {
 	return m.Run()
 }
 
+// stormAfterExpiry makes n concurrent calls in the tab once its access
+// token has expired at the API: all succeed, and p saw exactly one
+// refresh and no reuse.
+func stormAfterExpiry(t *testing.T, ctx context.Context, p *Provider, n int) {
+	t.Helper()
+	before, err := p.Stats(ctx)
+	require.NoError(t, err)
+	statuses, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](fmt.Sprintf(`Promise.all(Array.from({ length: %d },
+		() => fetchWithRefresh("/api/departments").then((r) => r.status)))`, n), chromedp.EvalAwaitPromise))
+	require.NoError(t, err)
+	require.Len(t, statuses, n)
+	for i, s := range statuses {
+		assert.Equal(t, 200, s, "call %d", i)
+	}
+	after, err := p.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, after.Refresh-before.Refresh, "the provider saw exactly one refresh")
+	assert.Equal(t, before.RefreshError, after.RefreshError, "and no reuse")
+}
+
 // serveNative serves the native BFF in OIDC mode at p on ln, in front of
 // the API at apiURL, asking for scopes (nil: the default), until stop.
 func serveNative(ln net.Listener, p *Provider, apiURL string, scopes []string) (stop func(), err error) {
@@ -161,19 +181,7 @@ func TestLoginStormLogout(t *testing.T) {
 		require.True(t, active, "the provider issued a live refresh token")
 
 		api.Expire(access) // the API now answers 401 to it, as to an expired one
-		before, err := provider.Stats(ctx)
-		require.NoError(t, err)
-		statuses, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`Promise.all(Array.from({ length: 50 },
-			() => fetchWithRefresh("/api/departments").then((r) => r.status)))`, chromedp.EvalAwaitPromise))
-		require.NoError(t, err)
-		require.Len(t, statuses, 50)
-		for i, s := range statuses {
-			assert.Equal(t, 200, s, "call %d", i)
-		}
-		after, err := provider.Stats(ctx)
-		require.NoError(t, err)
-		assert.Equal(t, 1, after.Refresh-before.Refresh, "the provider saw exactly one refresh")
-		assert.Equal(t, before.RefreshError, after.RefreshError, "and no reuse")
+		stormAfterExpiry(t, ctx, provider, 50)
 
 		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		require.NoError(t, err)
@@ -619,18 +627,7 @@ func TestLargeProviderTokens(t *testing.T) {
 	browsertest.WaitFor(t, ctx, "the name in the page", `document.getElementById("user").textContent.startsWith("Test User")`)
 
 	papi.Expire(s.AccessToken)
-	before, err := p.Stats(ctx)
-	require.NoError(t, err)
-	statuses, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`Promise.all(Array.from({ length: 20 },
-		() => fetchWithRefresh("/api/departments").then((r) => r.status)))`, chromedp.EvalAwaitPromise))
-	require.NoError(t, err)
-	for i, st := range statuses {
-		assert.Equal(t, 200, st, "call %d", i)
-	}
-	after, err := p.Stats(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, 1, after.Refresh-before.Refresh, "one refresh at the provider")
-	assert.Equal(t, before.RefreshError, after.RefreshError, "and no reuse")
+	stormAfterExpiry(t, ctx, p, 20)
 	rotated := browsertest.Session(t, ctx, server, codec)
 	require.NotNil(t, rotated)
 	assert.Greater(t, len(rotated.AccessToken), 6000)

@@ -24,14 +24,14 @@ func microBenchmarks(root string) microResult {
 	out, err := cmd.CombinedOutput()
 	check(errorf(err, out))
 	res := microResult{raw: string(out)}
-	for _, m := range regexp.MustCompile(`(?m)^Benchmark(\w+)-\d+\s+\d+\s+([\d.]+) ns/op\s+(\d+) B/op\s+(\d+) allocs/op`).FindAllStringSubmatch(res.raw, -1) {
+	for _, m := range regexp.MustCompile(`(?m)^Benchmark([\w/]+)-\d+\s+\d+\s+([\d.]+) ns/op\s+(\d+) B/op\s+(\d+) allocs/op`).FindAllStringSubmatch(res.raw, -1) {
 		r := row{figure: "Go: " + m[1], ours: m[2] + " ns/op, " + m[4] + " allocs/op"}
 		switch m[1] {
 		case "DoValidToken":
 			r.figure, r.bar, r.met = "Go: policy hot path, a call with a valid token", "0 allocs/op", m[4] == "0"
-		case "OpenSeal":
+		case "OpenSeal/12KB":
 			r.figure = "Go: open + seal of a 12 KB session (an 8 KB access token's): every proxied call opens, every refresh seals"
-		case "OpenSealSmall":
+		case "OpenSeal/43B":
 			r.figure = "Go: open + seal of a session of 43-byte tokens"
 		}
 		res.rows = append(res.rows, r)
