@@ -185,18 +185,28 @@ async function updateCounters() {
   $("c-others").textContent = s.refreshedByOthers + s.elsewhere;
 }
 
-// localPath returns next as a path of this origin, or null: it is resolved
-// as the browser would resolve it ("/\\evil.example", a tab in "//", a
-// scheme all leave the origin) and must stay on this one.
+// localPath returns next as a path of this origin, or null: the server's
+// rule (internal/localpath), as the browser applies it. Backslashes,
+// whitespace and control characters are refused; next is resolved as the
+// browser resolves it (dot segments too: "/.//evil.example" is
+// "//evil.example") and must stay a path of this origin that does not
+// start with "//", nor once decoded ("/%2F/evil.example").
 function localPath(next) {
-  if (!next?.startsWith("/")) return null;
-  let url;
+  if (!next?.startsWith("/") || /[\s\\\x00-\x1f\x7f]/.test(next)) return null;
+  const onOrigin = (path) => {
+    try {
+      const url = new URL(path, location.origin);
+      return url.origin === location.origin && !url.pathname.startsWith("//") ? url : null;
+    } catch {
+      return null;
+    }
+  };
+  const url = onOrigin(next);
+  let decoded = null;
   try {
-    url = new URL(next, location.origin);
-  } catch {
-    return null;
-  }
-  return url.origin === location.origin ? url.pathname + url.search + url.hash : null;
+    decoded = url && onOrigin(decodeURIComponent(url.pathname));
+  } catch {} // a malformed escape: refused below
+  return url && decoded ? url.pathname + url.search + url.hash : null;
 }
 
 // The access token's remaining lifetime, from the readable accessExpires

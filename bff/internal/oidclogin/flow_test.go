@@ -2,17 +2,16 @@ package oidclogin
 
 import (
 	"encoding/base64"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/localpath"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func TestSafeNext(t *testing.T) {
-	origin, _ := url.Parse("https://app.example")
 	tests := []struct{ next, want string }{
 		{"/departments", "/departments"},
 		{"/a/b?x=1#frag", "/a/b?x=1#frag"},
@@ -33,11 +32,14 @@ func TestSafeNext(t *testing.T) {
 		{"data:text/html,x", "/"},
 		{"evil.example", "/"},
 		{"/../../etc", "/etc"},
-		{"/" + strings.Repeat("a", maxNext), "/"},
+		{"/" + strings.Repeat("a", localpath.MaxLen), "/"},
+		{"/.//evil.example", "/"}, // finding 1: the dot segment resolved, then checked
+		{"/..///evil.example", "/"},
+		{"/%2e//evil.example", "/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.next, func(t *testing.T) {
-			assert.Equal(t, tt.want, safeNext(origin, tt.next))
+			assert.Equal(t, tt.want, safeNext(tt.next))
 		})
 	}
 }

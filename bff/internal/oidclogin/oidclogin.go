@@ -222,7 +222,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		State:    random(32),
 		Nonce:    random(32),
 		Verifier: oauth2.GenerateVerifier(),
-		Next:     safeNext(h.cfg.PublicURL, r.URL.Query().Get("next")),
+		Next:     safeNext(r.URL.Query().Get("next")),
 		Expires:  now.Add(flowTTL).Unix(),
 	}
 	name := flowName(h.flowPrefix, f.State)

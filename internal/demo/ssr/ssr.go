@@ -16,10 +16,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff"
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/localpath"
 	"github.com/fetch-with-refresh/fetch-with-refresh/refresh"
 	"github.com/fetch-with-refresh/fetch-with-refresh/refresh/transport"
 )
@@ -40,32 +40,12 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("GET /departments", cfg.departments)
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
 		to := "/"
-		if next, ok := LocalPath(r.URL.Query().Get("next")); ok {
+		if next, ok := localpath.Of(r.URL.Query().Get("next")); ok {
 			to += "?next=" + url.QueryEscape(next)
 		}
 		http.Redirect(w, r, to, http.StatusSeeOther)
 	})
 	return cfg.Auth.Cookies().Guard(mux)
-}
-
-// LocalPath returns next as a path on this origin, or false when a browser
-// could read it as anything else: it must start with one "/", and hold no
-// backslash, whitespace or control character (browsers read "/\host" as
-// "//host" and drop tabs and newlines, so "/\t/host" is "//host" too).
-func LocalPath(next string) (string, bool) {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
-		return "", false
-	}
-	for _, c := range []byte(next) {
-		if c <= ' ' || c == 0x7f || c == '\\' {
-			return "", false
-		}
-	}
-	u, err := url.Parse(next)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") {
-		return "", false
-	}
-	return next, true
 }
 
 // Department is one row of the upstream's /departments.

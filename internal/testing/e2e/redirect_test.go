@@ -31,6 +31,10 @@ func TestLoginNextStaysOnTheOrigin(t *testing.T) {
 		{"protocol-relative", "//evil.example/", "/"},
 		{"absolute", "https://evil.example/", "/"},
 		{"a script", "javascript:document.title='pwned'", "/"},
+		{"a dot segment before the slashes", "/.//evil.example", "/"}, // security round 3, finding 2
+		{"two dots before three slashes", "/..///evil.example", "/"},
+		{"an encoded dot", "/%2e//evil.example", "/"},
+		{"an encoded slash", "/%2F/evil.example", "/"},
 	} {
 		for _, entry := range []string{"/login?next=", "/?next="} {
 			t.Run(tt.name+" via "+entry, func(t *testing.T) {

@@ -640,3 +640,26 @@ func TestLargeProviderTokens(t *testing.T) {
 	assert.False(t, active, "the refresh token is revoked")
 	assert.Nil(t, browsertest.Session(t, ctx, server, codec), "no session in the browser")
 }
+
+// Security round 3, finding 1: after the provider's login, the callback
+// sends the browser to next only as a path of this origin, resolved as the
+// browser resolves it: dot segments before the slashes, encoded forms and
+// backslashes end on "/", natively and on the Worker.
+func TestCallbackNextStaysOnTheOrigin(t *testing.T) {
+	forEachServer(t, func(t *testing.T, server string) {
+		for _, tt := range []struct{ next, want string }{
+			{"/departments?x=1", "/departments?x=1"},
+			{"/.//evil.example", "/"},
+			{"/..///evil.example", "/"},
+			{"/%2e//evil.example", "/"},
+			{"/%2F/evil.example", "/"},
+			{"/\\evil.example", "/"},
+			{"//evil.example", "/"},
+		} {
+			flow, authURL := startLogin(t, server, tt.next)
+			res := get(t, authorize(t, server, authURL.String()).String(), flow)
+			require.Equal(t, http.StatusSeeOther, res.StatusCode, tt.next)
+			assert.Equal(t, tt.want, res.Header.Get("Location"), tt.next)
+		}
+	})
+}
