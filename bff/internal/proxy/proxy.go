@@ -170,7 +170,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer res.Body.Close()
-	h.respond(w, res)
+	h.respond(w, res, token != "")
 }
 
 // buffer reads r's body into out within the byte budget. It answers the
@@ -199,8 +199,13 @@ func (h *handler) buffer(ctx context.Context, w http.ResponseWriter, r *http.Req
 	return release, true
 }
 
-// respond writes the upstream's answer, filtered.
-func (h *handler) respond(w http.ResponseWriter, res *http.Response) {
+// respond writes the upstream's answer, filtered: no redirect, none of
+// the upstream's cookies, expiry headers, CORS grants, Clear-Site-Data or
+// Content-Security-Policy (the BFF is same-origin, and a page's policy is
+// the operator's), nosniff, and, for a call made with the session's token
+// (authenticated), never shared caching: Cache-Control private unless the
+// upstream said no-store.
+func (h *handler) respond(w http.ResponseWriter, res *http.Response, authenticated bool) {
 	if res.StatusCode >= 300 && res.StatusCode < 400 && res.StatusCode != http.StatusNotModified {
 		h.cfg.Observer.Proxied(http.StatusBadGateway)
 		reply.Error(w, http.StatusBadGateway, "upstream_redirect", "the API answered with a redirect, which is not passed to the browser")
@@ -210,12 +215,19 @@ func (h *handler) respond(w http.ResponseWriter, res *http.Response) {
 	hdr := w.Header()
 	for k, vv := range res.Header {
 		switch k {
-		case "Set-Cookie", "Set-Cookie2", cookies.ExpiresHeader, cookies.LifetimeHeader: // the upstream's are not for this origin; ours (Ahead) stay
+		case "Set-Cookie", "Set-Cookie2", cookies.ExpiresHeader, cookies.LifetimeHeader, // the upstream's are not for this origin; ours (Ahead) stay
+			"Clear-Site-Data", "Content-Security-Policy", "Content-Security-Policy-Report-Only":
+			continue
+		}
+		if strings.HasPrefix(k, "Access-Control-") {
 			continue
 		}
 		hdr[k] = vv
 	}
 	hdr.Set("X-Content-Type-Options", "nosniff")
+	if authenticated {
+		hdr.Set("Cache-Control", privateCaching(hdr.Get("Cache-Control")))
+	}
 	if len(hdr["Set-Cookie"]) > 0 {
 		hdr.Set("Cache-Control", "no-store") // an answer that sets the session is nobody else's
 		hdr.Del("Expires")
@@ -250,4 +262,22 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	h.cfg.Observer.Proxied(status)
 	reply.Error(w, status, code, "the API could not be reached; try again")
+}
+
+// privateCaching returns an authenticated answer's Cache-Control: the
+// upstream's, with private in the place of public (a shared cache must not
+// keep one user's answer), or no-store kept as it is.
+func privateCaching(cc string) string {
+	var out []string
+	for d := range strings.SplitSeq(cc, ",") {
+		d = strings.TrimSpace(d)
+		switch strings.ToLower(d) {
+		case "no-store":
+			return cc
+		case "public", "private", "":
+			continue
+		}
+		out = append(out, d)
+	}
+	return strings.Join(append([]string{"private"}, out...), ", ")
 }

@@ -399,7 +399,14 @@ func TestUpstreamAnswersAreFiltered(t *testing.T) {
 			h.Set(cookies.ExpiresHeader, "1")
 			h.Set(cookies.LifetimeHeader, "1")
 			h.Add("Set-Cookie", "upstream=x; Path=/")
+			h.Set("Access-Control-Allow-Origin", "*")
+			h.Set("Access-Control-Allow-Credentials", "true")
+			h.Set("Clear-Site-Data", `"cookies"`)
+			h.Set("Content-Security-Policy", "script-src *")
+			h.Set("Content-Security-Policy-Report-Only", "script-src *")
 			_, _ = io.WriteString(w, "<script>alert(1)</script>")
+		case "/private":
+			h.Set("Cache-Control", "no-store, max-age=0")
 		default:
 			demo.ServeHTTP(w, r)
 		}
@@ -432,7 +439,14 @@ func TestUpstreamAnswersAreFiltered(t *testing.T) {
 	assert.Empty(t, res.Header.Values("Set-Cookie"), "the upstream's cookies are not the origin's")
 	assert.Empty(t, res.Header.Get(cookies.ExpiresHeader), "the upstream's expiry is not ours")
 	assert.Empty(t, res.Header.Get(cookies.LifetimeHeader))
-	assert.Equal(t, "public, max-age=3600", res.Header.Get("Cache-Control"), "no cookie set here: the upstream decides")
+	assert.Equal(t, "private, max-age=3600", res.Header.Get("Cache-Control"), "an authenticated answer is nobody else's: private in the place of public")
+	for _, name := range []string{"Access-Control-Allow-Origin", "Access-Control-Allow-Credentials", "Clear-Site-Data", "Content-Security-Policy", "Content-Security-Policy-Report-Only"} {
+		assert.Empty(t, res.Header.Values(name), "the upstream's %s does not reach the browser", name)
+	}
+	res = call("/api/private", tok)
+	assert.Equal(t, "no-store, max-age=0", res.Header.Get("Cache-Control"), "no-store stays as the upstream said it")
+	res = call("/api/page")
+	assert.Equal(t, "public, max-age=3600", res.Header.Get("Cache-Control"), "without a session the upstream decides")
 
 	// With a refresh ahead, the same answer carries our cookies: no-store,
 	// and our X-Access-Expires, not the upstream's.
