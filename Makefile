@@ -14,7 +14,8 @@ WASM := js/fetch-with-refresh.wasm
 
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}' | \
+		sed -e 's|$$(ADDR)|$(ADDR)|g' -e 's|$$(WORKER_PORT)|$(WORKER_PORT)|g' -e 's|$$(DEMO_UPSTREAM_ADDR)|$(DEMO_UPSTREAM_ADDR)|g'
 
 ## Build
 

@@ -82,7 +82,7 @@ func New(cfg Config, tokens authclient.Tokens) *Session {
 		Ahead:   cfg.Ahead,
 		Now:     cfg.Now,
 	})
-	s.policy.Reset(tokens.Expires, 0)
+	s.policy.Reset(tokens.Expires, lifetime(cfg.Now(), tokens.Expires))
 	return s
 }
 
@@ -153,7 +153,7 @@ func (s *Session) refresh(ctx refresh.Context) (refresh.Result, error) {
 		return refresh.Result{}, err
 	}
 	s.store(next)
-	return refresh.Result{Status: http.StatusOK, Expiry: next.Expires}, nil
+	return refresh.Result{Status: http.StatusOK, Expiry: next.Expires, Lifetime: lifetime(s.cfg.Now(), next.Expires)}, nil
 }
 
 // store keeps a rotated pair.
@@ -161,4 +161,15 @@ func (s *Session) store(t authclient.Tokens) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tokens, s.rotated = t, true
+}
+
+// lifetime is what the policy takes for a token's lifetime, which
+// authclient.Tokens does not carry: the time it has left (all of it, for a
+// token just issued). Ahead is capped by it (refresh.Window): a 3 s token
+// is not refreshed before every call when Ahead is 30 s.
+func lifetime(now, expires time.Time) time.Duration {
+	if expires.IsZero() {
+		return 0
+	}
+	return max(expires.Sub(now), 0)
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/testclock"
 	"github.com/fetch-with-refresh/fetch-with-refresh/refresh"
 	"github.com/fetch-with-refresh/fetch-with-refresh/refresh/authclient"
 	"github.com/stretchr/testify/assert"
@@ -194,11 +195,15 @@ func TestRefreshFailures(t *testing.T) {
 	}
 }
 
+// Ahead is capped by the token's lifetime, as the module's and the proxy's
+// are: a token with 10 s left under Ahead 30 s is used until a quarter of
+// that is left, then refreshed ahead, with no 401 on the way; the new one
+// (60 s) is not refreshed again at once.
 func TestRefreshAhead(t *testing.T) {
 	u, srv := newUpstream(t)
-	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	s := New(Config{Base: http.DefaultTransport, RefreshURL: srv.URL + "/auth/refresh", Ahead: 30 * time.Second, Now: func() time.Time { return now }},
-		authclient.Tokens{AccessToken: u.access(), RefreshToken: u.refresh(), Expires: now.Add(10 * time.Second)})
+	clock := testclock.New(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	s := New(Config{Base: http.DefaultTransport, RefreshURL: srv.URL + "/auth/refresh", Ahead: 30 * time.Second, Now: clock.Now},
+		authclient.Tokens{AccessToken: u.access(), RefreshToken: u.refresh(), Expires: clock.Now().Add(10 * time.Second)})
 	var unauthorized atomic.Int64
 	base := s.cfg.Base
 	s.cfg.Base = roundTripFunc(func(r *http.Request) (*http.Response, error) {
@@ -208,11 +213,20 @@ func TestRefreshAhead(t *testing.T) {
 		}
 		return res, err
 	})
-	res, err := (&http.Client{Transport: s}).Get(srv.URL + "/departments")
-	require.NoError(t, err)
-	res.Body.Close()
-	assert.Equal(t, 200, res.StatusCode)
+	get := func() {
+		t.Helper()
+		res, err := (&http.Client{Transport: s}).Get(srv.URL + "/departments")
+		require.NoError(t, err)
+		res.Body.Close()
+		assert.Equal(t, 200, res.StatusCode)
+	}
+	get()
+	assert.Zero(t, u.refreshes.Load(), "10 s left: not due (30 s capped to 2.5 s)")
+	clock.Advance(8 * time.Second)
+	get()
 	assert.EqualValues(t, 1, u.refreshes.Load(), "refreshed ahead")
+	get()
+	assert.EqualValues(t, 1, u.refreshes.Load(), "the new token is not due")
 	assert.Zero(t, unauthorized.Load(), "no 401 on the way")
 }
 
