@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -52,11 +53,12 @@ var signingAlgs = []string{
 // the ID tokens are still verified by go-oidc (oidc.NewVerifier).
 func (h *Handler) discover(ctx context.Context) (*provider, error) {
 	var doc document
-	if err := h.getJSON(ctx, h.cfg.Issuer+"/.well-known/openid-configuration", &doc); err != nil {
+	issuer := strings.TrimSuffix(h.cfg.Issuer, "/") // Auth0's ends with one: both forms are the issuer
+	if err := h.getJSON(ctx, issuer+"/.well-known/openid-configuration", &doc); err != nil {
 		return nil, fmt.Errorf("oidclogin: discovery at %s: %w", h.cfg.Issuer, err)
 	}
 	switch {
-	case doc.Issuer != h.cfg.Issuer:
+	case strings.TrimSuffix(doc.Issuer, "/") != issuer: // the ID tokens are then checked against doc.Issuer, exactly
 		return nil, fmt.Errorf("oidclogin: discovery at %s names the issuer %q", h.cfg.Issuer, doc.Issuer)
 	case doc.AuthorizationEndpoint == "" || doc.TokenEndpoint == "" || doc.JWKSURI == "":
 		return nil, errors.New("oidclogin: the discovery document lacks an authorization, token or jwks_uri endpoint")

@@ -117,6 +117,27 @@ func TestDiscoveryChecks(t *testing.T) {
 	}
 }
 
+// An issuer configured with or without the trailing slash its provider
+// states (Auth0's ends with one) is discovered at one well-known URL, and
+// its ID tokens are held to the issuer as the provider states it.
+func TestIssuerWithATrailingSlash(t *testing.T) {
+	for _, stated := range []string{"", "/"} {
+		for _, configured := range []string{"", "/"} {
+			var srv *httptest.Server
+			var paths []string
+			srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				paths = append(paths, r.URL.Path)
+				_, _ = w.Write([]byte(`{"issuer":"` + srv.URL + stated + `","authorization_endpoint":"a","token_endpoint":"t","jwks_uri":"j"}`))
+			}))
+			h, err := discover(Config{Issuer: srv.URL + configured, ClientID: "app", ClientSecret: "s", PublicURL: public, Transport: http.DefaultTransport})
+			srv.Close()
+			require.NoError(t, err, "stated %q, configured %q", stated, configured)
+			assert.Equal(t, []string{"/.well-known/openid-configuration"}, paths)
+			require.NotNil(t, h)
+		}
+	}
+}
+
 // discover is New, then Discover: the Handler, or the first error.
 func discover(cfg Config) (*Handler, error) {
 	h, err := New(cfg)
