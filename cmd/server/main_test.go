@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -92,18 +93,41 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	assert.Contains(t, out, "shutting down")
 }
 
-// -metrics-addr "" turns the metrics listener off.
+// No metrics listener unless asked for: by default, with "" and with
+// "none" (how an environment says it).
 func TestRunWithoutMetrics(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan listening, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-metrics-addr", ""}, env(nil), io.Discard, ready)
-	}()
-	at := <-ready
-	assert.Empty(t, at.metrics)
-	cancel()
-	require.NoError(t, <-done)
+	for _, tt := range []struct {
+		args []string
+		env  map[string]string
+	}{
+		{nil, nil}, {[]string{"-metrics-addr", ""}, nil}, {nil, map[string]string{"FWR_METRICS_ADDR": "none"}},
+		{[]string{"-metrics-addr", "none"}, map[string]string{"FWR_METRICS_ADDR": "127.0.0.1:1"}},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		ready := make(chan listening, 1)
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, tt.args...), env(tt.env), io.Discard, ready)
+		}()
+		select {
+		case at := <-ready:
+			assert.Empty(t, at.metrics, "%v %v", tt.args, tt.env)
+		case err := <-done:
+			t.Fatal(err)
+		}
+		cancel()
+		require.NoError(t, <-done)
+	}
+}
+
+// An -metrics-addr that is taken names the flag.
+func TestRunWithMetricsPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	err = run(context.Background(), []string{"-addr", "127.0.0.1:0", "-metrics-addr", ln.Addr().String()}, env(nil), io.Discard, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "-metrics-addr")
 }
 
 // An -upstream URL with credentials is logged without its password.

@@ -84,7 +84,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 	fs.DurationVar(&c.ProxyTimeout, "proxy-timeout", 30*time.Second, "timeout of a proxied call")
 	fs.BoolVar(&c.LogJSON, "log-json", false, "log JSON lines instead of text")
 	fs.BoolVar(&c.AccessLog, "access-log", false, "log a line per request (method, path, status, size, duration; never the query or headers); off by default, as it costs a busy proxy about a third of its throughput")
-	fs.StringVar(&c.MetricsAddr, "metrics-addr", "127.0.0.1:9100", "`address` of the Prometheus /metrics listener, kept off the public one (empty: no metrics)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "`address` of the Prometheus /metrics listener, kept off the public one, such as 127.0.0.1:9464 (empty or \"none\": no metrics listener; any fixed default would clash with another exporter or a second instance on the host)")
 	fs.StringVar(&trusted, "trusted-proxies", "", "comma-separated `CIDRs` of front proxies whose X-Forwarded-For, -Proto and -Host are believed (empty: none)")
 	fs.StringVar(&sessionKeys, "session-keys", "", "comma-separated base64 32-byte `keys` that seal the session cookies: the first seals, all open (rotate by putting a new key first); make one with `openssl rand -base64 32` (prefer FWR_SESSION_KEYS: a flag shows in the process list). Empty: a key made at start, which a restart loses")
 	fs.StringVar(&sessionClaims, "session-claims", strings.Join(cookies.DefaultClaims, " "), "the claims about the user a session keeps and GET /api/auth/session shows, separated by spaces (from the ID token, or the JSON upstream's \"user\" object)")
@@ -151,6 +151,9 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 		return nil, ErrNoSessionKeys
 	}
 	c.SessionClaims = strings.Fields(sessionClaims)
+	if c.MetricsAddr == "none" { // an environment cannot set a flag to "" over a non-empty FWR_METRICS_ADDR
+		c.MetricsAddr = ""
+	}
 	if c.RefreshGrace < 0 {
 		return nil, fmt.Errorf("-refresh-grace must not be negative, got %s", c.RefreshGrace)
 	}

@@ -34,7 +34,7 @@ func TestParseConfig(t *testing.T) {
 			assert.Equal(t, time.Hour, c.AccessMaxAge)
 			assert.Equal(t, 7*24*time.Hour, c.RefreshMaxAge)
 			assert.False(t, c.Insecure)
-			assert.Equal(t, "127.0.0.1:9100", c.MetricsAddr, "metrics off the public listener")
+			assert.Empty(t, c.MetricsAddr, "no metrics listener unless asked for")
 			assert.Empty(t, c.TrustedProxies)
 			assert.Empty(t, c.Redis)
 			assert.True(t, c.RefreshRotate)

@@ -158,7 +158,7 @@ func StartInstance(bin string, log io.Writer, args ...string) (*Instance, error)
 	if err != nil {
 		return nil, err
 	}
-	// No metrics listener: its default address (127.0.0.1:9100) is one
+	// No metrics listener (the default): a fixed address would be one
 	// port for every instance.
 	args = append([]string{"-addr", addr, "-metrics-addr", "", "-insecure-cookies", "-www", empty, "-js", empty,
 		"-session-keys", SessionKey}, args...)
