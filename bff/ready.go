@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/reply"
@@ -43,11 +44,12 @@ func ready(cfg Config) http.HandlerFunc {
 	if log == nil {
 		log = slog.Default()
 	}
+	upstream := &probe{check: func(ctx context.Context) error { return pingUpstream(ctx, cfg) }}
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
 		out := readiness{Ready: true, Upstream: "ok", Store: "in-process"}
-		if err := pingUpstream(ctx, cfg); err != nil {
+		if err := upstream.result(ctx); err != nil {
 			out.Ready, out.Upstream = false, unreachable
 			log.Warn("readyz: upstream unreachable", "err", err)
 		}
@@ -83,4 +85,29 @@ func pingUpstream(ctx context.Context, cfg Config) error {
 		return err
 	}
 	return res.Body.Close()
+}
+
+// probeTTL is how long an upstream probe's answer stands: /readyz is
+// public and unauthenticated, and must not let anyone drive the upstream.
+const probeTTL = 2 * time.Second
+
+// probe is the upstream check of /readyz, made at most once per probeTTL
+// whatever the rate of /readyz: the callers in between share its answer.
+type probe struct {
+	check func(context.Context) error
+
+	mu  sync.Mutex // protects at and err; held during a check
+	at  time.Time  // when the last check ended (zero: none yet)
+	err error      // its answer
+}
+
+// result returns the last check's answer, checking again when it is older
+// than probeTTL.
+func (p *probe) result(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.at.IsZero() || time.Since(p.at) >= probeTTL {
+		p.err, p.at = p.check(ctx), time.Now()
+	}
+	return p.err
 }

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff/absorb"
@@ -54,4 +57,33 @@ func TestReadyz(t *testing.T) {
 			assert.Equal(t, 200, serve(h, httptest.NewRequest("GET", "/healthz", nil)).StatusCode)
 		})
 	}
+}
+
+// Security round 3's hardening: anyone may call /readyz, but it checks the
+// upstream at most once per probeTTL; the answers in between are the last
+// check's.
+func TestReadyzProbesTheUpstreamAtMostOncePerTTL(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var hits atomic.Int64
+		up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })
+		u, _ := url.Parse("http://upstream.test")
+		h, err := New(Config{Upstream: u, Transport: handlerTransport{up}})
+		require.NoError(t, err)
+		for range 20 {
+			assert.Equal(t, 200, serve(h, httptest.NewRequest("GET", "/readyz", nil)).StatusCode)
+		}
+		assert.EqualValues(t, 1, hits.Load(), "one check for 20 probes")
+		time.Sleep(probeTTL)
+		serve(h, httptest.NewRequest("GET", "/readyz", nil))
+		assert.EqualValues(t, 2, hits.Load(), "checked again once the answer is old")
+	})
+}
+
+// handlerTransport serves requests with h, in memory.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	w := httptest.NewRecorder()
+	t.h.ServeHTTP(w, r)
+	return w.Result(), nil
 }

@@ -58,7 +58,7 @@ type Client struct {
 // proxy.
 func (t Trusted) Client(r *http.Request) Client {
 	c := Client{Proto: "http", Host: r.Host}
-	if r.TLS != nil {
+	if r.TLS != nil || schemeInURL && r.URL.Scheme == "https" {
 		c.Proto = "https"
 	}
 	peer, _, err := net.SplitHostPort(r.RemoteAddr)

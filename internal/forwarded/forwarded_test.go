@@ -78,3 +78,21 @@ func TestClient(t *testing.T) {
 		})
 	}
 }
+
+// Where the runtime hands the handler the client's URL (Workers:
+// schemeInURL), its scheme is the client's protocol; natively an absolute
+// request URL is the client's claim and changes nothing.
+func TestProtoFromTheURL(t *testing.T) {
+	for _, inURL := range []bool{false, true} {
+		old := schemeInURL
+		schemeInURL = inURL
+		r := httptest.NewRequest("GET", "https://app.example/api/x", nil)
+		r.TLS = nil // no TLS connection: on Workers there is none; natively, an absolute URL over plain http
+		want := "http"
+		if inURL {
+			want = "https"
+		}
+		assert.Equal(t, want, Trusted(nil).Client(r).Proto, "schemeInURL %v", inURL)
+		schemeInURL = old
+	}
+}

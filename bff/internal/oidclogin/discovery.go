@@ -25,6 +25,8 @@ type provider struct {
 	client     *authclient.OAuth
 	verifier   *oidc.IDTokenVerifier
 	endSession string // end_session_endpoint, or ""
+	issuer     string // as the provider states it
+	issParam   bool   // it puts iss in its authorization responses (RFC 9207)
 }
 
 // document is the part of the discovery document (OpenID Connect
@@ -39,6 +41,7 @@ type document struct {
 	TokenAuthMethods      []string `json:"token_endpoint_auth_methods_supported"`
 	CodeChallengeMethods  []string `json:"code_challenge_methods_supported"`
 	SigningAlgs           []string `json:"id_token_signing_alg_values_supported"`
+	IssParameter          bool     `json:"authorization_response_iss_parameter_supported"`
 }
 
 // signingAlgs are the ID token algorithms go-oidc verifies.
@@ -86,6 +89,8 @@ func (h *Handler) discover(ctx context.Context) (*provider, error) {
 		},
 		verifier:   oidc.NewVerifier(doc.Issuer, keys, &oidc.Config{ClientID: h.cfg.ClientID, SupportedSigningAlgs: algs, Now: h.cfg.Now}),
 		endSession: doc.EndSessionEndpoint,
+		issuer:     doc.Issuer,
+		issParam:   doc.IssParameter,
 	}, nil
 }
 

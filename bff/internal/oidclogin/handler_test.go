@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -50,12 +51,22 @@ var signingKey = sync.OnceValue(func() *rsa.PrivateKey {
 	return key
 })
 
-func newFakeProvider(t *testing.T) *fakeProvider {
+func newFakeProvider(t *testing.T, discovery ...map[string]any) *fakeProvider {
 	key := signingKey()
 	f := &fakeProvider{key: key, grants: map[string]*grant{}}
 	disco := &oidctest.Server{PublicKeys: []oidctest.PublicKey{{PublicKey: key.Public(), KeyID: "k1", Algorithm: "RS256"}}}
 	mux := http.NewServeMux()
 	mux.Handle("/", disco)
+	if len(discovery) > 0 { // more fields in the discovery document
+		mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+			rec := httptest.NewRecorder()
+			disco.ServeHTTP(rec, r)
+			doc := map[string]any{}
+			_ = json.Unmarshal(rec.Body.Bytes(), &doc)
+			maps.Copy(doc, discovery[0])
+			_ = json.NewEncoder(w).Encode(doc)
+		})
+	}
 	mux.HandleFunc("POST /token", f.token)
 	f.Server = httptest.NewServer(mux)
 	disco.SetIssuer(f.URL)
@@ -216,6 +227,12 @@ func TestCallback(t *testing.T) {
 		{"expired ID token", "/", func(c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() }, ""},
 		{"wrong nonce", "/", func(c map[string]any) { c["nonce"] = "other" }, ""},
 		{"at_hash of another access token", "/", func(c map[string]any) { c["at_hash"] = "AAAAAAAAAAAAAAAAAAAAAA" }, ""},
+		{"issued in the future", "/", func(c map[string]any) { c["iat"] = time.Now().Add(time.Hour).Unix() }, ""},
+		{"issued a moment ahead (clock skew)", "/", func(c map[string]any) { c["iat"] = time.Now().Add(30 * time.Second).Unix() }, "/"},
+		{"several audiences, no azp", "/", func(c map[string]any) { c["aud"] = []string{"app", "other"} }, ""},
+		{"several audiences, azp another client", "/", func(c map[string]any) { c["aud"] = []string{"app", "other"}; c["azp"] = "other" }, ""},
+		{"several audiences, azp this client", "/", func(c map[string]any) { c["aud"] = []string{"app", "other"}; c["azp"] = "app" }, "/"},
+		{"azp another client", "/", func(c map[string]any) { c["azp"] = "other" }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -308,4 +325,46 @@ func TestDiscoveryFailure(t *testing.T) {
 	assert.Contains(t, err.Error(), "discovery")
 	_, err = discover(Config{Issuer: dead.URL})
 	require.Error(t, err)
+}
+
+// Security round 3's hardening (RFC 9207, the mix-up defence): a callback
+// whose iss is not the provider's is refused with no session, and so is one
+// without iss from a provider that says it sends it.
+func TestCallbackIssuerParameter(t *testing.T) {
+	tests := []struct {
+		name      string
+		advertise bool
+		iss       func(f *fakeProvider) string // "": no iss parameter
+		ok        bool
+	}{
+		{"not advertised, absent", false, nil, true},
+		{"not advertised, this issuer", false, func(f *fakeProvider) string { return f.URL }, true},
+		{"not advertised, another issuer", false, func(*fakeProvider) string { return "https://evil.example" }, false},
+		{"advertised, this issuer", true, func(f *fakeProvider) string { return f.URL }, true},
+		{"advertised, absent", true, nil, false},
+		{"advertised, another issuer", true, func(*fakeProvider) string { return "https://evil.example" }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeProvider(t, map[string]any{"authorization_response_iss_parameter_supported": tt.advertise})
+			h := newHandler(t, f)
+			flow, q := login(t, f, h, "/")
+			target := "/auth/callback?code=c1&state=" + url.QueryEscape(q.Get("state"))
+			if tt.iss != nil {
+				target += "&iss=" + url.QueryEscape(tt.iss(f))
+			}
+			res := serve(h, target, flow)
+			jar := map[string]*http.Cookie{}
+			for _, c := range res.Cookies() {
+				jar[c.Name] = c
+			}
+			if tt.ok {
+				assert.Equal(t, http.StatusSeeOther, res.StatusCode)
+				assert.NotNil(t, sessionIn(jar))
+				return
+			}
+			assert.Equal(t, http.StatusBadRequest, res.StatusCode)
+			assert.Nil(t, sessionIn(jar), "no session cookies")
+		})
+	}
 }

@@ -277,6 +277,12 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 		h.page(w, http.StatusBadGateway, "the identity provider could not be reached; log in again", err)
 		return
 	}
+	// RFC 9207 (mix-up defence): a provider that says it sends iss is held
+	// to it, and a present iss must be this provider's.
+	if iss, sent := q["iss"]; (p.issParam || sent) && (len(iss) != 1 || iss[0] != p.issuer) {
+		h.fail(w, "the authorization response names another issuer", errors.New("oidclogin: iss mismatch"))
+		return
+	}
 	tokens, rawID, err := p.client.Exchange(r.Context(), q.Get("code"), f.Verifier, h.redirectURI)
 	if err != nil {
 		h.fail(w, "the provider did not accept the authorization code", err)
@@ -284,6 +290,10 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	id, err := p.verifier.Verify(r.Context(), rawID)
 	if err != nil {
+		h.fail(w, "the ID token is not valid", err)
+		return
+	}
+	if err := h.checkIDToken(id); err != nil {
 		h.fail(w, "the ID token is not valid", err)
 		return
 	}
@@ -383,3 +393,27 @@ const failPage = `<!doctype html>
 </body>
 </html>
 `
+
+// iatLeeway is how far in the future an ID token's iat may be: clocks
+// differ a little, not more.
+const iatLeeway = time.Minute
+
+// checkIDToken applies what go-oidc's verifier leaves to the client: an
+// iat not in the future (beyond iatLeeway), and the azp rule of OpenID
+// Connect Core 3.1.3.7 (several audiences need azp; a present azp must be
+// this client).
+func (h *Handler) checkIDToken(id *oidc.IDToken) error {
+	if id.IssuedAt.After(h.cfg.Now().Add(iatLeeway)) {
+		return errors.New("oidclogin: the ID token was issued in the future")
+	}
+	var claims struct {
+		Azp string `json:"azp"`
+	}
+	if err := id.Claims(&claims); err != nil {
+		return err
+	}
+	if (len(id.Audience) > 1 || claims.Azp != "") && claims.Azp != h.cfg.ClientID {
+		return errors.New("oidclogin: the ID token's azp is not this client")
+	}
+	return nil
+}
