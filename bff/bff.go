@@ -112,6 +112,11 @@ type Config struct {
 	// TrustedProxies lists the front proxies whose X-Forwarded-For,
 	// -Proto and -Host are believed. If empty, only the connection is.
 	TrustedProxies []netip.Prefix
+	// ForwardHeaders names the app's own request headers that the proxy
+	// passes upstream, besides its allowlist (content negotiation,
+	// conditionals, caching, tracing: see the README). Every other header
+	// of the browser's stays at the BFF.
+	ForwardHeaders []string
 	// AuthClient is the upstream's auth dialect, for an auth server that
 	// speaks neither the JSON contract nor OpenID Connect. If nil, the
 	// JSON contract at Upstream (or OIDC's provider).
@@ -216,6 +221,8 @@ func New(cfg Config) (*BFF, error) {
 		Timeout:   cfg.ProxyTimeout,
 		Observer:  cfg.Observer,
 		Trusted:   trusted,
+
+		ForwardHeaders: cfg.ForwardHeaders,
 	})
 	if cfg.RefreshAhead > 0 {
 		forward = b.auth.Ahead(cfg.RefreshAhead, forward)

@@ -577,3 +577,37 @@ func BenchmarkRefresh(b *testing.B) {
 		c = live(w.Result())
 	}
 }
+
+// Security round 3, finding 5: only an allowlist of the browser's request
+// headers goes upstream (plus the app's own, named in ForwardHeaders): the
+// identity and auth headers an upstream may trust from its proxy stay here.
+func TestProxyForwardsAnAllowlist(t *testing.T) {
+	rec := &recordingUpstream{}
+	srv := httptest.NewServer(rec)
+	t.Cleanup(srv.Close)
+	h := newHandler(t, srv.URL, func(c *Config) { c.ForwardHeaders = []string{"x-tenant"} })
+	r := request("GET", "/api/items", "", sealed(t, "tok", "", time.Time{})...)
+	dropped := []string{"CF-Connecting-IP", "Fastly-Client-IP", "X-Originating-IP", "X-Remote-IP", "X-Remote-User", "Remote-User",
+		"X-Authenticated-User", "X-Auth-Request-Email", "X-Auth-Request-User", "X-Forwarded-User", "X-Forwarded-Email",
+		"X-User", "X-Client-IP", "True-Client-IP", "X-Real-IP", "Forwarded", "X-Original-URL", "X-Api-Key", "X-Unlisted"}
+	for _, name := range dropped {
+		r.Header.Set(name, "forged")
+	}
+	kept := map[string]string{"Accept": "application/json", "Accept-Language": "fr", "If-None-Match": `"v1"`, "Range": "bytes=0-9",
+		"Traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "X-Request-Id": "r1", "Idempotency-Key": "k1", "X-Tenant": "acme"}
+	for name, v := range kept {
+		r.Header.Set(name, v)
+	}
+	serve(h, r)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.NotNil(t, rec.last)
+	for _, name := range dropped {
+		assert.Empty(t, rec.last.Header.Get(name), "%s reached the upstream", name)
+	}
+	for name, v := range kept {
+		assert.Equal(t, v, rec.last.Header.Get(name), "%s", name)
+	}
+	assert.Equal(t, "Bearer tok", rec.last.Header.Get("Authorization"))
+	assert.Equal(t, "192.0.2.1", rec.last.Header.Get("X-Forwarded-For"), "set by the BFF")
+}

@@ -50,6 +50,9 @@ type Config struct {
 	SessionKeys *cookies.Keys
 	// SessionClaims names the claims about the user a session keeps.
 	SessionClaims []string
+	// ForwardHeaders names the app's own request headers the proxy passes
+	// upstream.
+	ForwardHeaders []string
 }
 
 // ErrNoSessionKeys is the error of a configuration that needs
@@ -64,7 +67,7 @@ var ErrNoSessionKeys = errors.New("-session-keys (FWR_SESSION_KEYS) is required 
 // -h returns flag.ErrHelp.
 func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, error) {
 	c := &Config{}
-	var upstream, trusted, sessionKeys, sessionClaims string
+	var upstream, trusted, sessionKeys, sessionClaims, forwardHeaders string
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "`address` to listen on")
@@ -88,6 +91,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 	fs.StringVar(&trusted, "trusted-proxies", "", "comma-separated `CIDRs` of front proxies whose X-Forwarded-For, -Proto and -Host are believed (empty: none)")
 	fs.StringVar(&sessionKeys, "session-keys", "", "comma-separated base64 32-byte `keys` that seal the session cookies: the first seals, all open (rotate by putting a new key first); make one with `openssl rand -base64 32` (prefer FWR_SESSION_KEYS: a flag shows in the process list). Empty: a key made at start, which a restart loses")
 	fs.StringVar(&sessionClaims, "session-claims", strings.Join(cookies.DefaultClaims, " "), "the claims about the user a session keeps and GET /api/auth/session shows, separated by spaces (from the ID token, or the JSON upstream's \"user\" object)")
+	fs.StringVar(&forwardHeaders, "forward-headers", "", "the app's own request `headers` (comma- or space-separated, such as X-Tenant) that the proxy passes upstream besides its allowlist (content negotiation, conditionals, caching, tracing); every other header of the browser's stays here")
 	finishOIDC := oidcFlags(fs, &c.OIDC)
 	fs.Usage = func() {
 		fmt.Fprintln(out, "Usage: server [flags]\n\nThe fetch-with-refresh backend-for-frontend: auth endpoints, API proxy, static files.\nEvery flag can also be set with an FWR_ environment variable (-access-ttl: FWR_ACCESS_TTL); flags win.\n\nFlags:")
@@ -151,6 +155,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 		return nil, ErrNoSessionKeys
 	}
 	c.SessionClaims = strings.Fields(sessionClaims)
+	c.ForwardHeaders = strings.FieldsFunc(forwardHeaders, func(r rune) bool { return r == ',' || r == ' ' })
 	if c.MetricsAddr == "none" { // an environment cannot set a flag to "" over a non-empty FWR_METRICS_ADDR
 		c.MetricsAddr = ""
 	}
@@ -171,6 +176,7 @@ func (c *Config) BFF() bff.Config {
 		Cookies: cookies.Codec{Keys: c.SessionKeys, Claims: c.SessionClaims,
 			RefreshMaxAge: c.RefreshMaxAge, Insecure: c.Insecure},
 		TrustedProxies: c.TrustedProxies,
+		ForwardHeaders: c.ForwardHeaders,
 	}
 	if o := c.OIDC; o.Issuer != "" {
 		b.OIDC = &bff.OIDC{

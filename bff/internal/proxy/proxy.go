@@ -29,6 +29,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -79,15 +80,24 @@ type Config struct {
 	// MaxBuffered bounds the bytes that buffered bodies hold at once; a
 	// call waits (within Timeout) for room. If zero, DefaultMaxBuffered.
 	MaxBuffered int64
+	// ForwardHeaders names the request headers of the app's own that go
+	// upstream besides Forwarded (content negotiation, conditionals,
+	// tracing): every other header of the browser's stays here.
+	ForwardHeaders []string
 }
 
 type handler struct {
-	cfg    Config
-	budget *semaphore.Weighted // bytes of buffered bodies; nil when streaming
+	cfg     Config
+	forward map[string]bool     // the request headers that go upstream, canonical
+	budget  *semaphore.Weighted // bytes of buffered bodies; nil when streaming
 }
 
 // New returns the proxy handler.
 func New(cfg Config) http.Handler {
+	forward := maps.Clone(Forwarded)
+	for _, name := range cfg.ForwardHeaders {
+		forward[http.CanonicalHeaderKey(name)] = true
+	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
@@ -100,7 +110,7 @@ func New(cfg Config) http.Handler {
 	if runtime.GOOS == "js" {
 		cfg.Buffer = true
 	}
-	h := &handler{cfg: cfg}
+	h := &handler{cfg: cfg, forward: forward}
 	if cfg.Buffer {
 		h.budget = semaphore.NewWeighted(max(cfg.MaxBuffered, MaxBody))
 	}

@@ -8,8 +8,6 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
-
-	"github.com/fetch-with-refresh/fetch-with-refresh/bff/internal/csrf"
 )
 
 // Errors of CheckPath.
@@ -61,32 +59,34 @@ var hopHeaders = []string{
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
 }
 
-// clientHeaders state who the client is or which URL it asked for. A client
-// may send any of them; only the server's own values (requestHeader) go on.
-var clientHeaders = []string{
-	"Forwarded", "X-Real-Ip", "X-Original-Url", "X-Rewrite-Url", "X-Client-Ip",
-	"True-Client-Ip", "X-Cluster-Client-Ip", "X-Original-Host", "X-Host", "Client-Ip",
+// Forwarded are the request headers that go upstream by default (an
+// allowlist: an upstream that trusts its proxy must not take a client's
+// X-Remote-User, CF-Connecting-IP or the like at face value): content
+// negotiation, conditionals and ranges, caching directives, idempotency,
+// tracing (W3C Trace Context and baggage, B3, request ids) and the user
+// agent. Config.ForwardHeaders adds the app's own.
+var Forwarded = map[string]bool{
+	"Accept": true, "Accept-Encoding": true, "Accept-Language": true,
+	"Content-Type": true, "Content-Encoding": true, "Content-Language": true, "Content-Length": true,
+	"If-Match": true, "If-None-Match": true, "If-Modified-Since": true, "If-Unmodified-Since": true, "If-Range": true, "Range": true,
+	"Cache-Control": true, "Pragma": true, "Prefer": true, "Idempotency-Key": true,
+	"Traceparent": true, "Tracestate": true, "Baggage": true, "B3": true,
+	"X-B3-Traceid": true, "X-B3-Spanid": true, "X-B3-Parentspanid": true, "X-B3-Sampled": true,
+	"X-Request-Id": true, "X-Correlation-Id": true, "User-Agent": true,
 }
 
-// requestHeader is the header sent upstream: the browser's, without
-// hop-by-hop headers, cookies, the CSRF header, any Authorization or what
-// the client says about itself, with the session's bearer token and
-// X-Forwarded-For, -Proto and -Host (passed on from a trusted proxy, else
-// from the connection).
+// requestHeader is the header sent upstream: the browser's allowlisted
+// headers (Forwarded, and Config.ForwardHeaders) but those that Connection
+// names, with the session's bearer token and X-Forwarded-For, -Proto and
+// -Host (passed on from a trusted proxy, else from the connection).
 func (h *handler) requestHeader(r *http.Request, token string) http.Header {
-	out := r.Header.Clone()
-	removeHop(out)
-	for _, k := range []string{"Cookie", csrf.Header, "Authorization", "Expect"} {
-		out.Del(k)
-	}
-	for _, k := range clientHeaders {
-		out.Del(k)
-	}
-	for k := range out {
-		if strings.HasPrefix(k, "X-Forwarded-") {
-			delete(out, k)
+	out := make(http.Header, len(r.Header)+4)
+	for k, vv := range r.Header {
+		if h.forward[k] {
+			out[k] = vv
 		}
 	}
+	removeHop(connectionOf(r.Header, out))
 	c := h.cfg.Trusted.Client(r)
 	if token != "" {
 		out["Authorization"] = []string{"Bearer " + token}
@@ -94,6 +94,15 @@ func (h *handler) requestHeader(r *http.Request, token string) http.Header {
 	out["X-Forwarded-For"] = []string{c.For}
 	out["X-Forwarded-Host"] = []string{c.Host}
 	out["X-Forwarded-Proto"] = []string{c.Proto}
+	return out
+}
+
+// connectionOf returns out with the browser's Connection header, so that
+// removeHop drops the headers it names (and then Connection itself).
+func connectionOf(in, out http.Header) http.Header {
+	if v := in["Connection"]; len(v) > 0 {
+		out["Connection"] = v
+	}
 	return out
 }
 
