@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -30,6 +31,10 @@ const (
 	minCompress = 1 << 10
 	// maxCompress bounds what is held in memory per encoding and file.
 	maxCompress = 32 << 20
+	// maxCompressed bounds the bytes the cache of compressed files holds
+	// in all: past it, the oldest entries go (and are made again when
+	// asked for).
+	maxCompressed = 64 << 20
 	// brotliQuality trades ratio for the first request's wait: for the
 	// 2.8 MB module, quality 5 takes about half a second and gives 667 KB,
 	// quality 11 (what make wasm's .br siblings use) 592 KB in several
@@ -55,8 +60,10 @@ var codings = []struct {
 type compressed struct {
 	group singleflight.Group // one compression per file and encoding at a time
 
-	mu      sync.Mutex         // protects entries
+	mu      sync.Mutex         // protects entries, bytes and order
 	entries map[string]encoded // by file name + suffix
+	bytes   int                // the entries' data, in all
+	order   []string           // the keys, oldest first
 }
 
 // encoded is one file's content in one encoding, valid while the file
@@ -73,27 +80,27 @@ type encoded struct {
 // codings, the encoded content and the name its ETag is cached under
 // (name + suffix, as for a sibling). Otherwise it returns name and data
 // unchanged.
-func (h *Handler) compress(r *http.Request, name string, info fs.FileInfo, data []byte) (served, encoding string, out []byte, variants bool) {
-	if !compressible[path.Ext(name)] || len(data) < minCompress || len(data) > maxCompress {
-		return name, "", data, false
+func (h *Handler) compress(r *http.Request, name string, info fs.FileInfo) (served, encoding string, out []byte, variants bool) {
+	if !compressible[path.Ext(name)] || info.Size() < minCompress || info.Size() > maxCompress {
+		return name, "", nil, false
 	}
 	for _, c := range codings {
 		if !accepts(r, c.name) {
 			continue
 		}
-		coded, err := h.gen.get(name+c.suffix, info, data, c.encode)
+		coded, err := h.gen.get(name+c.suffix, info, func() ([]byte, error) { return fs.ReadFile(h.fsys, name) }, c.encode)
 		if err != nil {
 			break // serve it as it is
 		}
 		return name + c.suffix, c.name, coded, true
 	}
-	return name, "", data, true
+	return name, "", nil, true
 }
 
 // get returns data encoded with encode, cached under key until the file's
 // modification time or size changes. Concurrent first requests share one
 // compression.
-func (c *compressed) get(key string, info fs.FileInfo, data []byte, encode func(io.Writer) io.WriteCloser) ([]byte, error) {
+func (c *compressed) get(key string, info fs.FileInfo, read func() ([]byte, error), encode func(io.Writer) io.WriteCloser) ([]byte, error) {
 	c.mu.Lock()
 	e, ok := c.entries[key]
 	c.mu.Unlock()
@@ -102,6 +109,10 @@ func (c *compressed) get(key string, info fs.FileInfo, data []byte, encode func(
 	}
 	flight := key + "\x00" + strconv.FormatInt(info.ModTime().UnixNano(), 10) + "\x00" + strconv.FormatInt(info.Size(), 10)
 	v, err, _ := c.group.Do(flight, func() (any, error) {
+		data, err := read() // once per file and encoding, not per request
+		if err != nil {
+			return nil, err
+		}
 		var buf bytes.Buffer
 		w := encode(&buf)
 		if _, err := w.Write(data); err != nil {
@@ -110,16 +121,33 @@ func (c *compressed) get(key string, info fs.FileInfo, data []byte, encode func(
 		if err := w.Close(); err != nil {
 			return nil, err
 		}
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.entries == nil {
-			c.entries = map[string]encoded{}
-		}
-		c.entries[key] = encoded{mod: info.ModTime(), size: info.Size(), data: buf.Bytes()}
+		c.keep(key, encoded{mod: info.ModTime(), size: info.Size(), data: buf.Bytes()})
 		return buf.Bytes(), nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return v.([]byte), nil
+}
+
+// keep caches e under key, dropping the oldest entries past maxCompressed.
+func (c *compressed) keep(key string, e encoded) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[string]encoded{}
+	}
+	if old, ok := c.entries[key]; ok {
+		c.bytes -= len(old.data)
+		c.order = slices.DeleteFunc(c.order, func(k string) bool { return k == key })
+	}
+	for c.bytes+len(e.data) > maxCompressed && len(c.order) > 0 {
+		oldest := c.order[0]
+		c.order = c.order[1:]
+		c.bytes -= len(c.entries[oldest].data)
+		delete(c.entries, oldest)
+	}
+	c.entries[key] = e
+	c.bytes += len(e.data)
+	c.order = append(c.order, key)
 }

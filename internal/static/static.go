@@ -17,13 +17,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"io"
 	"io/fs"
 	"mime"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
-	"sync"
-	"time"
 )
 
 // encodings in order of preference: the sibling's suffix and the
@@ -81,23 +81,13 @@ type Handler struct {
 	fsys         fs.FS
 	cacheControl string
 
-	mu    sync.Mutex       // protects etags
-	etags map[string]entry // by file name
-
 	gen compressed // files compressed on the fly (compress.go)
-}
-
-// entry caches a file's ETag against its modification time and size.
-type entry struct {
-	mod  time.Time
-	size int64
-	etag string
 }
 
 // New returns a Handler for fsys. Every answer carries cacheControl
 // (for example "no-cache": revalidate with the ETag each time).
 func New(fsys fs.FS, cacheControl string) *Handler {
-	return &Handler{CSP: CSP, fsys: fsys, cacheControl: cacheControl, etags: map[string]entry{}}
+	return &Handler{CSP: CSP, fsys: fsys, cacheControl: cacheControl}
 }
 
 // ServeHTTP serves r.URL.Path from the FS: "/" and paths ending in "/" as
@@ -135,13 +125,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			served, encoding = name+e.suffix, e.name
 		}
 	}
-	data, info, err := h.read(served)
+	info, err := h.stat(served)
 	if err != nil {
 		http.NotFound(w, r)
 		return
 	}
-	if !variants { // no precompressed sibling
-		served, encoding, data, variants = h.compress(r, name, info, data)
+	var coded []byte // the content compressed on the fly, shared by every answer; nil: the file's
+	if !variants {   // no precompressed sibling
+		served, encoding, coded, variants = h.compress(r, name, info)
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", ctype)
@@ -158,35 +149,50 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(ctype, "text/html") {
 		PageHeaders(hd, h.CSP)
 	}
-	hd.Set("ETag", h.etag(served, info, data))
-	http.ServeContent(w, r, name, info.ModTime(), bytes.NewReader(data))
+	hd.Set("ETag", etag(served, info))
+	if coded != nil {
+		http.ServeContent(w, r, name, info.ModTime(), bytes.NewReader(coded))
+		return
+	}
+	// From the file, read as the answer is written: a HEAD, a 304 or a
+	// client that does not read costs an open file, not the file in memory.
+	f, err := h.fsys.Open(served)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	defer f.Close()
+	content, ok := f.(io.ReadSeeker)
+	if !ok { // an fs.FS whose files cannot seek: read it (none of the server's)
+		data, err := io.ReadAll(f)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		content = bytes.NewReader(data)
+	}
+	http.ServeContent(w, r, name, info.ModTime(), content)
 }
 
-// read returns a regular file's content; directories are not found.
-func (h *Handler) read(name string) ([]byte, fs.FileInfo, error) {
+// stat returns a regular file's FileInfo; directories are not found.
+func (h *Handler) stat(name string) (fs.FileInfo, error) {
 	info, err := fs.Stat(h.fsys, name)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if !info.Mode().IsRegular() {
-		return nil, nil, errors.New("static: not a regular file")
+		return nil, errors.New("static: not a regular file")
 	}
-	data, err := fs.ReadFile(h.fsys, name)
-	return data, info, err
+	return info, nil
 }
 
-// etag returns the strong ETag of a file's content, cached until the file
-// changes.
-func (h *Handler) etag(name string, info fs.FileInfo, data []byte) string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if e, ok := h.etags[name]; ok && e.mod.Equal(info.ModTime()) && e.size == info.Size() {
-		return e.etag
-	}
-	sum := sha256.Sum256(data)
-	tag := `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
-	h.etags[name] = entry{mod: info.ModTime(), size: info.Size(), etag: tag}
-	return tag
+// etag returns the strong ETag of a file (served: its name, a sibling's
+// for an encoding), from what identifies its content without reading it:
+// its name, size and modification time, as nginx's are. Each encoding has
+// its own.
+func etag(served string, info fs.FileInfo) string {
+	sum := sha256.Sum256([]byte(served + "\x00" + strconv.FormatInt(info.Size(), 10) + "\x00" + strconv.FormatInt(info.ModTime().UnixNano(), 10)))
+	return `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
 }
 
 // servable reports whether name is a file that pages and the bundle need:

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -47,6 +48,7 @@ func server(root string) []row {
 	defer bare.stop()
 
 	growth, before, refused := memory(srv)
+	slowGrowth, slowBefore, slowAnswered := slowReaders(srv)
 
 	ourCookies := bffLogin(srv.url)
 	bareToken := upstreamLogin(bare.url + "/api")
@@ -74,6 +76,8 @@ func server(root string) []row {
 	return []row{
 		{"server: RSS growth under 20 concurrent unauthenticated 10 MiB POSTs", fmt.Sprintf("%.1f MB (%d of 20 refused 401)", growth, refused),
 			fmt.Sprintf("%.1f MB (RSS before)", before), 0, "< 20 MB", growth < 20 && refused == 20},
+		{"server: RSS growth under 200 slow readers of the module (GET, HEAD, Range, 304; none reads its answer)", fmt.Sprintf("%.1f MB (%d of 200 answered)", slowGrowth, slowAnswered),
+			fmt.Sprintf("%.1f MB (RSS before)", slowBefore), 0, "< 50 MB", slowGrowth < 50 && slowAnswered == 200},
 		{"server (shipped binary, default flags): proxied GET, requests/s (p50 / p99)", g.String(), bg.String() + bareName,
 			g.RPS / bg.RPS, "≥ 0.9x bare, p99 ≤ 1.2x bare", g.RPS >= 0.9*bg.RPS && g.P99 <= 1.2*bg.P99 && g.Errors == 0},
 		{"server (shipped binary): refresh endpoint, requests/s (p50 / p99)", r.String(), br.String() + " (upstream refresh through the bare proxy)",
@@ -178,6 +182,52 @@ func memory(p *proc) (growth, before float64, refused int) {
 	wg.Wait()
 	_, peak := procStatus(p.cmd.Process.Pid)
 	return float64(peak-rss) / 1024, float64(rss) / 1024, refused
+}
+
+// slowReaders opens 200 connections that ask for the module (raw GETs,
+// HEADs, Ranges and conditional GETs that get 304, a quarter each) and
+// read only the status line, then measures how much the server's resident
+// set grew while they hang on: answers are written from the file as the
+// client reads them, so it must stay small.
+func slowReaders(p *proc) (growth, before float64, answered int) {
+	const n = 200
+	target := p.url + "/js/fetch-with-refresh.wasm"
+	res, err := http.Get(target) // the ETag, and a warm file cache
+	check(err)
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	tag := res.Header.Get("ETag")
+	rss, _ := procStatus(p.cmd.Process.Pid)
+	host := strings.TrimPrefix(p.url, "http://")
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range n {
+		c, err := net.Dial("tcp", host)
+		check(err)
+		conns = append(conns, c)
+		req := "GET /js/fetch-with-refresh.wasm HTTP/1.1\r\nHost: " + host + "\r\n"
+		switch i % 4 {
+		case 1:
+			req = strings.Replace(req, "GET", "HEAD", 1)
+		case 2:
+			req += "Range: bytes=0-2000000\r\n"
+		case 3:
+			req += "If-None-Match: " + tag + "\r\n"
+		}
+		_, err = io.WriteString(c, req+"\r\n")
+		check(err)
+		line := make([]byte, 12) // "HTTP/1.1 200"
+		if _, err := io.ReadFull(c, line); err == nil {
+			answered++
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // the writes fill the socket buffers and block
+	now, _ := procStatus(p.cmd.Process.Pid) // not the peak: the POSTs before raised it
+	return float64(now-rss) / 1024, float64(rss) / 1024, answered
 }
 
 // procStatus returns a process's resident set and its peak (VmRSS, VmHWM)
