@@ -20,7 +20,6 @@ import (
 // MaxLen bounds a next.
 const MaxLen = 2048
 
-
 // Of returns next resolved on this origin (its path, query and fragment,
 // as a Location header or location.assign takes them), or false when a
 // browser could read it as anything but a path of this origin.

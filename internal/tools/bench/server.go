@@ -225,7 +225,7 @@ func slowReaders(p *proc) (growth, before float64, answered int) {
 			answered++
 		}
 	}
-	time.Sleep(500 * time.Millisecond) // the writes fill the socket buffers and block
+	time.Sleep(500 * time.Millisecond)      // the writes fill the socket buffers and block
 	now, _ := procStatus(p.cmd.Process.Pid) // not the peak: the POSTs before raised it
 	return float64(now-rss) / 1024, float64(rss) / 1024, answered
 }
