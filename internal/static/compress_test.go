@@ -39,7 +39,13 @@ func decode(t *testing.T, encoding string, body []byte) []byte {
 }
 
 func get(h http.Handler, path, acceptEncoding, ifNoneMatch string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest("GET", path, nil)
+	return request(h, "GET", path, acceptEncoding, ifNoneMatch)
+}
+
+// request serves one method on path with the given Accept-Encoding and
+// If-None-Match ("" for none).
+func request(h http.Handler, method, path, acceptEncoding, ifNoneMatch string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, path, nil)
 	if acceptEncoding != "" {
 		r.Header.Set("Accept-Encoding", acceptEncoding)
 	}

@@ -171,16 +171,7 @@ func TestServedFromTheFile(t *testing.T) {
 	}, &reads}
 	h := New(fsys, "no-cache")
 	get := func(method, enc, inm string) *httptest.ResponseRecorder {
-		r := httptest.NewRequest(method, "/m.wasm", nil)
-		if enc != "" {
-			r.Header.Set("Accept-Encoding", enc)
-		}
-		if inm != "" {
-			r.Header.Set("If-None-Match", inm)
-		}
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
-		return w
+		return request(h, method, "/m.wasm", enc, inm)
 	}
 	head := get("HEAD", "", "")
 	assert.Equal(t, 200, head.Code)
