@@ -25,6 +25,7 @@ package bff
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -160,6 +161,9 @@ type BFF struct {
 func New(cfg Config) (*BFF, error) {
 	if cfg.Upstream == nil || (cfg.Upstream.Scheme != "http" && cfg.Upstream.Scheme != "https") || cfg.Upstream.Host == "" {
 		return nil, errors.Join(ErrConfig, errors.New("bff: Upstream must be an absolute http(s) URL"))
+	}
+	if err := proxy.CheckForwardHeaders(cfg.ForwardHeaders); err != nil {
+		return nil, errors.Join(ErrConfig, fmt.Errorf("bff: ForwardHeaders: %w", err))
 	}
 	if cfg.Transport == nil {
 		cfg.Transport = defaultTransport

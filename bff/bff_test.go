@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
+	"github.com/fetch-with-refresh/fetch-with-refresh/bff/internal/proxy"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/demo"
 	"github.com/fetch-with-refresh/fetch-with-refresh/refresh/authclient"
 	"github.com/stretchr/testify/assert"
@@ -610,4 +611,49 @@ func TestProxyForwardsAnAllowlist(t *testing.T) {
 	}
 	assert.Equal(t, "Bearer tok", rec.last.Header.Get("Authorization"))
 	assert.Equal(t, "192.0.2.1", rec.last.Header.Get("X-Forwarded-For"), "set by the BFF")
+}
+
+// A body's metadata goes upstream with it; the BFF's own headers (the
+// session's cookies, the CSRF header) and those that Connection names do
+// not.
+func TestProxyForwardsABodysHeaders(t *testing.T) {
+	rec := &recordingUpstream{}
+	srv := httptest.NewServer(rec)
+	t.Cleanup(srv.Close)
+	h := newHandler(t, srv.URL, func(c *Config) { c.ForwardHeaders = []string{"X-Tenant"} })
+	r := request("POST", "/api/files", "0123456789", sealed(t, "tok", "", time.Time{})...)
+	kept := map[string]string{"Content-Type": "text/plain", "Content-Disposition": `attachment; filename="a.txt"`,
+		"Content-Digest": "sha-256=:abc=:", "Last-Event-ID": "42", "X-Requested-With": "XMLHttpRequest"}
+	for name, v := range kept {
+		r.Header.Set(name, v)
+	}
+	r.Header.Set("X-Tenant", "acme")
+	r.Header.Set("Connection", "X-Tenant")
+	serve(h, r)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.NotNil(t, rec.last)
+	for name, v := range kept {
+		assert.Equal(t, v, rec.last.Header.Get(name), "%s", name)
+	}
+	for _, name := range []string{"Cookie", "X-CSRF", "X-Tenant"} {
+		assert.Empty(t, rec.last.Header.Get(name), "%s reached the upstream", name)
+	}
+}
+
+// ForwardHeaders cannot name a header the BFF owns, nor something that
+// is not a header name: New says so.
+func TestForwardHeadersRefused(t *testing.T) {
+	u, err := url.Parse("http://upstream.test")
+	require.NoError(t, err)
+	for _, name := range []string{"cookie", "Authorization", "Host", "Forwarded", "X-Forwarded-For", "x-forwarded-user",
+		"X-Real-IP", "X-CSRF", "Connection", "Transfer-Encoding", "Proxy-Authorization", "", "X Tenant", "X-Tenant:", "é"} {
+		t.Run(name, func(t *testing.T) {
+			_, err := New(Config{Upstream: u, Transport: http.DefaultTransport, ForwardHeaders: []string{"X-Tenant", name}})
+			require.ErrorIs(t, err, ErrConfig)
+			assert.ErrorIs(t, err, proxy.ErrForwardHeader)
+		})
+	}
+	_, err = New(Config{Upstream: u, Transport: http.DefaultTransport, ForwardHeaders: []string{"X-Tenant", "x-app-version"}})
+	assert.NoError(t, err)
 }

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff"
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
@@ -155,7 +156,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 		return nil, ErrNoSessionKeys
 	}
 	c.SessionClaims = strings.Fields(sessionClaims)
-	c.ForwardHeaders = strings.FieldsFunc(forwardHeaders, func(r rune) bool { return r == ',' || r == ' ' })
+	c.ForwardHeaders = strings.FieldsFunc(forwardHeaders, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
 	if c.MetricsAddr == "none" { // an environment cannot set a flag to "" over a non-empty FWR_METRICS_ADDR
 		c.MetricsAddr = ""
 	}

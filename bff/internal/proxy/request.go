@@ -62,17 +62,22 @@ var hopHeaders = []string{
 // Forwarded are the request headers that go upstream by default (an
 // allowlist: an upstream that trusts its proxy must not take a client's
 // X-Remote-User, CF-Connecting-IP or the like at face value): content
-// negotiation, conditionals and ranges, caching directives, idempotency,
-// tracing (W3C Trace Context and baggage, B3, request ids) and the user
-// agent. Config.ForwardHeaders adds the app's own.
+// negotiation, the body's metadata and digests, conditionals and ranges,
+// caching directives, idempotency, an event stream's resumption, tracing
+// (W3C Trace Context and baggage, B3, Sentry, AWS and Google trace ids,
+// request ids) and the user agent. Config.ForwardHeaders adds the app's own.
 var Forwarded = map[string]bool{
 	"Accept": true, "Accept-Encoding": true, "Accept-Language": true,
 	"Content-Type": true, "Content-Encoding": true, "Content-Language": true, "Content-Length": true,
+	"Content-Disposition": true, "Content-Range": true, "Content-Digest": true, "Repr-Digest": true,
+	"Want-Content-Digest": true, "Want-Repr-Digest": true, "Digest": true, "Content-Md5": true,
+	"Last-Event-Id": true, "X-Requested-With": true,
 	"If-Match": true, "If-None-Match": true, "If-Modified-Since": true, "If-Unmodified-Since": true, "If-Range": true, "Range": true,
 	"Cache-Control": true, "Pragma": true, "Prefer": true, "Idempotency-Key": true,
 	"Traceparent": true, "Tracestate": true, "Baggage": true, "B3": true,
 	"X-B3-Traceid": true, "X-B3-Spanid": true, "X-B3-Parentspanid": true, "X-B3-Sampled": true,
-	"X-Request-Id": true, "X-Correlation-Id": true, "User-Agent": true,
+	"X-Request-Id": true, "X-Correlation-Id": true, "Sentry-Trace": true,
+	"X-Amzn-Trace-Id": true, "X-Cloud-Trace-Context": true, "User-Agent": true,
 }
 
 // requestHeader is the header sent upstream: the browser's allowlisted
