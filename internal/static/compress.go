@@ -9,6 +9,7 @@ import (
 	"path"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,6 +89,9 @@ func (h *Handler) compress(r *http.Request, name string, info fs.FileInfo) (serv
 		if !accepts(r, c.name) {
 			continue
 		}
+		if revalidates(r, etag(name+c.suffix, info)) {
+			return name + c.suffix, c.name, []byte{}, true // a 304 needs no content: nothing read, nothing compressed
+		}
 		coded, err := h.gen.get(name+c.suffix, info, func() ([]byte, error) { return fs.ReadFile(h.fsys, name) }, c.encode)
 		if err != nil {
 			break // serve it as it is
@@ -150,4 +154,16 @@ func (c *compressed) keep(key string, e encoded) {
 	c.entries[key] = e
 	c.bytes += len(e.data)
 	c.order = append(c.order, key)
+}
+
+// revalidates reports whether r's If-None-Match names tag (or is "*"):
+// the answer is then a 304 (http.ServeContent's rule, weak comparison).
+func revalidates(r *http.Request, tag string) bool {
+	for cand := range strings.SplitSeq(r.Header.Get("If-None-Match"), ",") {
+		cand = strings.TrimPrefix(strings.TrimSpace(cand), "W/")
+		if cand == "*" || cand == tag {
+			return true
+		}
+	}
+	return false
 }

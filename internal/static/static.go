@@ -130,9 +130,34 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	var coded []byte // the content compressed on the fly, shared by every answer; nil: the file's
-	if !variants {   // no precompressed sibling
+	var content io.ReadSeeker // the answer's bytes, read as the answer is written
+	var coded []byte          // the content compressed on the fly, shared by every answer; nil: the file's
+	if !variants {            // no precompressed sibling
 		served, encoding, coded, variants = h.compress(r, name, info)
+		content = bytes.NewReader(coded)
+	}
+	if coded == nil {
+		// From the file: a HEAD, a 304 or a client that does not read costs
+		// an open file, not the file in memory. Its FileInfo is the open
+		// file's, so that the ETag names the bytes served.
+		f, err := h.fsys.Open(served)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			info = fi
+		}
+		var ok bool
+		if content, ok = f.(io.ReadSeeker); !ok { // an fs.FS whose files cannot seek: read it (none of the server's)
+			data, err := io.ReadAll(f)
+			if err != nil {
+				http.NotFound(w, r)
+				return
+			}
+			content = bytes.NewReader(data)
+		}
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", ctype)
@@ -150,27 +175,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		PageHeaders(hd, h.CSP)
 	}
 	hd.Set("ETag", etag(served, info))
-	if coded != nil {
-		http.ServeContent(w, r, name, info.ModTime(), bytes.NewReader(coded))
-		return
-	}
-	// From the file, read as the answer is written: a HEAD, a 304 or a
-	// client that does not read costs an open file, not the file in memory.
-	f, err := h.fsys.Open(served)
-	if err != nil {
-		http.NotFound(w, r)
-		return
-	}
-	defer f.Close()
-	content, ok := f.(io.ReadSeeker)
-	if !ok { // an fs.FS whose files cannot seek: read it (none of the server's)
-		data, err := io.ReadAll(f)
-		if err != nil {
-			http.NotFound(w, r)
-			return
-		}
-		content = bytes.NewReader(data)
-	}
 	http.ServeContent(w, r, name, info.ModTime(), content)
 }
 

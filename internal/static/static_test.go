@@ -201,3 +201,25 @@ func TestCompressedCacheIsBounded(t *testing.T) {
 	assert.NotContains(t, c.entries, "0", "the oldest went first")
 	assert.Contains(t, c.entries, "4")
 }
+
+// A file compressed on the fly is revalidated without being read or
+// compressed again: a 304 from a process whose cache is cold (a restart,
+// an eviction) reads nothing.
+func TestRevalidatedWithoutCompressing(t *testing.T) {
+	files := fstest.MapFS{"app.js": {Data: bytes.Repeat([]byte("let a = 1;\n"), 1000), ModTime: time.Unix(1_700_000_000, 0)}}
+	first := request(New(files, "no-cache"), "GET", "/app.js", "br", "")
+	require.Equal(t, "br", first.Header().Get("Content-Encoding"))
+	tag := first.Header().Get("ETag")
+	require.NotEmpty(t, tag)
+
+	var reads atomic.Int64
+	cold := New(countingFS{files, &reads}, "no-cache")
+	for _, inm := range []string{tag, `"other", ` + tag, "W/" + tag, "*"} {
+		w := request(cold, "GET", "/app.js", "br", inm)
+		assert.Equal(t, http.StatusNotModified, w.Code, inm)
+		assert.Equal(t, tag, w.Header().Get("ETag"), inm)
+	}
+	assert.Zero(t, reads.Load(), "a 304 reads and compresses nothing")
+	assert.Equal(t, http.StatusOK, request(cold, "GET", "/app.js", "br", `"other"`).Code)
+	assert.Positive(t, reads.Load())
+}
