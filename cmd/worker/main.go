@@ -14,7 +14,8 @@
 // FWR_INSECURE_COOKIES, FWR_AUTH_TIMEOUT, FWR_PROXY_TIMEOUT,
 // FWR_SESSION_KEYS (required, a secret: every request runs a fresh
 // instance, which must open the sessions another sealed),
-// FWR_SESSION_CLAIMS, and the
+// FWR_SESSION_CLAIMS, FWR_FORWARD_HEADERS (every flag has its FWR_
+// variable), and the
 // OpenID Connect mode's FWR_OIDC_ISSUER, FWR_OIDC_CLIENT_ID,
 // FWR_OIDC_CLIENT_SECRET (a secret), FWR_OIDC_SCOPES, FWR_PUBLIC_URL.
 //
