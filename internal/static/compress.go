@@ -80,8 +80,9 @@ type encoded struct {
 // depends on Accept-Encoding) and, when the client accepts one of the
 // codings, the encoded content and the name its ETag is cached under
 // (name + suffix, as for a sibling). Otherwise it returns name and data
-// unchanged.
-func (h *Handler) compress(r *http.Request, name string, info fs.FileInfo) (served, encoding string, out []byte, variants bool) {
+// unchanged. read returns the file's content; it is called only when the
+// cache does not hold the encoding.
+func (h *Handler) compress(r *http.Request, name string, info fs.FileInfo, read func() ([]byte, error)) (served, encoding string, out []byte, variants bool) {
 	if !compressible[path.Ext(name)] || info.Size() < minCompress || info.Size() > maxCompress {
 		return name, "", nil, false
 	}
@@ -92,7 +93,7 @@ func (h *Handler) compress(r *http.Request, name string, info fs.FileInfo) (serv
 		if revalidates(r, etag(name+c.suffix, info)) {
 			return name + c.suffix, c.name, []byte{}, true // a 304 needs no content: nothing read, nothing compressed
 		}
-		coded, err := h.gen.get(name+c.suffix, info, func() ([]byte, error) { return fs.ReadFile(h.fsys, name) }, c.encode)
+		coded, err := h.gen.get(name+c.suffix, info, read, c.encode)
 		if err != nil {
 			break // serve it as it is
 		}

@@ -125,39 +125,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			served, encoding = name+e.suffix, e.name
 		}
 	}
-	info, err := h.stat(served)
+	// From the file, read as the answer is written: a HEAD, a 304 or a
+	// client that does not read costs an open file, not the file in
+	// memory. The FileInfo is the open file's: the ETag names its bytes.
+	f, info, err := h.open(served)
 	if err != nil {
 		http.NotFound(w, r)
 		return
 	}
-	var content io.ReadSeeker // the answer's bytes, read as the answer is written
-	var coded []byte          // the content compressed on the fly, shared by every answer; nil: the file's
-	if !variants {            // no precompressed sibling
-		served, encoding, coded, variants = h.compress(r, name, info)
-		content = bytes.NewReader(coded)
+	defer f.Close()
+	content, ok := f.(io.ReadSeeker)
+	if !variants { // no precompressed sibling
+		var coded []byte // the content compressed on the fly, shared by every answer; nil: the file's
+		served, encoding, coded, variants = h.compress(r, name, info, func() ([]byte, error) { return io.ReadAll(f) })
+		if coded != nil {
+			content, ok = bytes.NewReader(coded), true
+		}
 	}
-	if coded == nil {
-		// From the file: a HEAD, a 304 or a client that does not read costs
-		// an open file, not the file in memory. Its FileInfo is the open
-		// file's, so that the ETag names the bytes served.
-		f, err := h.fsys.Open(served)
+	if !ok { // an fs.FS whose files cannot seek: read it (none of the server's)
+		data, err := io.ReadAll(f)
 		if err != nil {
 			http.NotFound(w, r)
 			return
 		}
-		defer f.Close()
-		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-			info = fi
-		}
-		var ok bool
-		if content, ok = f.(io.ReadSeeker); !ok { // an fs.FS whose files cannot seek: read it (none of the server's)
-			data, err := io.ReadAll(f)
-			if err != nil {
-				http.NotFound(w, r)
-				return
-			}
-			content = bytes.NewReader(data)
-		}
+		content = bytes.NewReader(data)
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", ctype)
@@ -178,16 +169,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, name, info.ModTime(), content)
 }
 
-// stat returns a regular file's FileInfo; directories are not found.
-func (h *Handler) stat(name string) (fs.FileInfo, error) {
-	info, err := fs.Stat(h.fsys, name)
+// open opens a regular file and returns its FileInfo; directories are
+// not found.
+func (h *Handler) open(name string) (fs.File, fs.FileInfo, error) {
+	f, err := h.fsys.Open(name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if !info.Mode().IsRegular() {
-		return nil, errors.New("static: not a regular file")
+	info, err := f.Stat()
+	if err == nil && !info.Mode().IsRegular() {
+		err = errors.New("static: not a regular file")
 	}
-	return info, nil
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, info, nil
 }
 
 // etag returns the strong ETag of a file (served: its name, a sibling's
