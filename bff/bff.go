@@ -16,7 +16,7 @@
 //	mux.HandleFunc("/hello", hello)
 //
 // and its server-side calls share the BFF's refreshes through
-// refresh/transport with Exchange. Call Wait at shutdown. cmd/server and
+// refresh/transport with ExchangeFor. Call Wait at shutdown. cmd/server and
 // cmd/worker are two such hosts.
 //
 // The Go API is v0.x: it may change between minor versions (CHANGELOG.md).
@@ -63,7 +63,7 @@ const (
 )
 
 // ErrRejected is refresh.ErrRejected: the upstream refused the refresh
-// token for good. Errors of Exchange wrap it; test with errors.Is.
+// token for good. Errors of ExchangeFor's refreshes wrap it; test with errors.Is.
 var ErrRejected = auth.ErrRejected
 
 // warnNoKeys says once per process that a BFF seals with the process's key.
@@ -198,6 +198,7 @@ func New(cfg Config) (*BFF, error) {
 			Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, Scopes: o.Scopes, Audience: o.Audience,
 			PublicURL: o.PublicURL, Transport: cfg.Transport, Timeout: cfg.AuthTimeout, Cookies: cfg.Cookies,
 			Log: cfg.Logger.With("component", "oidc"), Observe: func(d time.Duration) { obs.Upstream("auth", d) },
+			Ended: func(ctx context.Context, s *cookies.Session) { b.auth.Forget(ctx, s) },
 		})
 		if err != nil {
 			return nil, errors.Join(ErrConfig, err)
@@ -256,14 +257,16 @@ func New(cfg Config) (*BFF, error) {
 // ServeHTTP implements http.Handler.
 func (b *BFF) ServeHTTP(w http.ResponseWriter, r *http.Request) { b.handler.ServeHTTP(w, r) }
 
-// Exchange refreshes refreshToken through the BFF's absorber, as POST
-// /api/auth/refresh does, so that a server-side caller
-// (refresh/transport's Config.Exchange) and a browser refreshing the same
-// session at the same moment share one upstream refresh. accessToken is
-// the access token sent with it, if any (part of the absorption key).
-// A definite rejection wraps ErrRejected.
-func (b *BFF) Exchange(ctx context.Context, refreshToken, accessToken string) (authclient.Tokens, error) {
-	return b.auth.Exchange(ctx, refreshToken, accessToken)
+// ExchangeFor returns refresh/transport's Config.Exchange for a
+// server-side caller that serves r, a browser's request behind Guard (a
+// page rendered with the user's cookies): its refreshes go through the
+// BFF's absorber under the binding of r's session, as POST
+// /api/auth/refresh does, so that it and the browser refreshing the same
+// session at the same moment share one upstream refresh. With a nil r, or
+// one without a session, it refreshes on its own. A definite rejection
+// wraps ErrRejected.
+func (b *BFF) ExchangeFor(r *http.Request) func(ctx context.Context, refreshToken, accessToken string) (authclient.Tokens, error) {
+	return b.auth.ExchangeFor(r)
 }
 
 // Cookies returns the codec of the session cookies, for a handler of the

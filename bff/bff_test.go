@@ -214,9 +214,9 @@ func TestLoginSetsCookiesWithEveryAttribute(t *testing.T) {
 					c[ck.Name] = ck
 				}
 			}
-			session, expiry := tt.cookies.Name(chunk0), tt.cookies.Name(cookies.ExpiresCookie)
-			require.Len(t, c, 2, "one sealed cookie and the expiry")
-			for _, name := range []string{session, expiry} {
+			session, binding, expiry := tt.cookies.Name(chunk0), tt.cookies.Name(cookies.BindCookie), tt.cookies.Name(cookies.ExpiresCookie)
+			require.Len(t, c, 3, "one sealed cookie, the binding and the expiry")
+			for _, name := range []string{session, binding, expiry} {
 				require.Contains(t, c, name)
 				ck := c[name]
 				assert.NotEmpty(t, ck.Value)
@@ -225,8 +225,10 @@ func TestLoginSetsCookiesWithEveryAttribute(t *testing.T) {
 				assert.Equal(t, "/", ck.Path, name)
 				assert.Equal(t, tt.refreshMaxAge, ck.MaxAge, name)
 			}
-			assert.True(t, c[session].HttpOnly)
-			assert.Equal(t, !tt.cookies.Insecure, strings.HasPrefix(session, cookies.HTTPOnlyPrefix), session)
+			for _, name := range []string{session, binding} {
+				assert.True(t, c[name].HttpOnly, name)
+				assert.Equal(t, !tt.cookies.Insecure, strings.HasPrefix(name, cookies.HTTPOnlyPrefix), name)
+			}
 			assert.False(t, c[expiry].HttpOnly, "the expiry is readable by the page")
 			s := open(t, live(res), tt.cookies)
 			require.NotNil(t, s)

@@ -65,7 +65,7 @@ func Example() {
 	}
 	// Output:
 	// GET /hello 200 0 cookies set
-	// POST /api/auth/login 200 2 cookies set
+	// POST /api/auth/login 200 3 cookies set
 	// GET /api/departments 200 0 cookies set
-	// POST /api/auth/refresh 200 2 cookies set
+	// POST /api/auth/refresh 200 3 cookies set
 }

@@ -15,7 +15,11 @@ import (
 const (
 	// DefaultWindow is how long a refresh's result is handed to duplicates
 	// of it when Config.Window is zero.
-	DefaultWindow = 10 * time.Second
+	// It covers what coordination needs: a duplicate sent before the
+	// browser had the new pair, arriving up to a slow round trip and a
+	// queue of requests later. Every second more is a second in which a
+	// copy of the old session cookies gets the new pair.
+	DefaultWindow = 5 * time.Second
 	// DefaultLockTTL bounds how long one refresh holds a key when
 	// Config.LockTTL is zero.
 	DefaultLockTTL = 10 * time.Second
@@ -66,9 +70,10 @@ type Config struct {
 // upstream refresh. Create one with New; it is safe for concurrent use.
 //
 // The rules, the same over every Store:
-//   - The key is the SHA-256 of the presented refresh token and access
-//     cookie: the legitimate duplicates (tabs, a server-rendered page
-//     racing the browser) present both.
+//   - The key is the SHA-256 of the presented refresh token, access token
+//     and browser binding (Presented): the legitimate duplicates (tabs, a
+//     server-rendered page racing the browser) present all three; a copy
+//     of the session taken without the binding finds nothing.
 //   - Within a process, concurrent duplicates share one Store round trip
 //     (singleflight); across processes, the Store's lease serialises them
 //     and its waiters get the holder's result.
@@ -157,8 +162,8 @@ func New(cfg Config) *Absorber {
 	return a
 }
 
-// Rotate returns the result of refreshing refreshToken, presented with
-// accessToken (empty when the request had none): a duplicate's, or fn's.
+// Rotate returns the result of refreshing what p presents: a duplicate's
+// (one that presented the same), or fn's.
 // shared reports that the result was not this call's own upstream refresh.
 //
 // The whole refresh fits in one budget: the time until ctx's deadline,
@@ -173,8 +178,8 @@ func New(cfg Config) *Absorber {
 // returns ErrBudget without calling fn. The caller itself stops waiting
 // when ctx ends; the refresh goes on (Wait covers it). After Wait, Rotate
 // returns ErrClosed.
-func (a *Absorber) Rotate(ctx context.Context, refreshToken, accessToken string, fn func(context.Context) (authclient.Tokens, error)) (t authclient.Tokens, shared bool, err error) {
-	key := lookupKey(refreshToken, accessToken)
+func (a *Absorber) Rotate(ctx context.Context, p Presented, fn func(context.Context) (authclient.Tokens, error)) (t authclient.Tokens, shared bool, err error) {
+	key := p.Key()
 	type result struct {
 		tokens authclient.Tokens
 		cached bool
@@ -186,7 +191,7 @@ func (a *Absorber) Rotate(ctx context.Context, refreshToken, accessToken string,
 			return result{}, ErrClosed
 		}
 		defer a.flights.done()
-		t, cached, err := a.coordinate(context.WithoutCancel(ctx), newBudget(ctx, a.lockTTL), key, refreshToken, fn)
+		t, cached, err := a.coordinate(context.WithoutCancel(ctx), newBudget(ctx, a.lockTTL), key, p.RefreshToken, fn)
 		return result{t, cached}, err
 	})
 	select {

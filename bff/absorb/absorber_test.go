@@ -62,7 +62,7 @@ func rotateAll(a []*Absorber, n int, refresh, access string, u *upstream) []outc
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			t, shared, err := a[i%len(a)].Rotate(context.Background(), refresh, access, u.refresh(refresh))
+			t, shared, err := a[i%len(a)].Rotate(context.Background(), Presented{RefreshToken: refresh, AccessToken: access}, u.refresh(refresh))
 			out[i] = outcome{t, shared, err}
 		})
 	}
@@ -108,7 +108,7 @@ func TestAbsorberDuplicates(t *testing.T) {
 				assert.Equal(t, 23, shared, "all but one")
 
 				u.hold = nil
-				_, shared0, err := as[0].Rotate(context.Background(), "r0", "other access", u.refresh("r0"))
+				_, shared0, err := as[0].Rotate(context.Background(), Presented{RefreshToken: "r0", AccessToken: "other access"}, u.refresh("r0"))
 				require.NoError(t, err)
 				assert.False(t, shared0, "the access token is part of the key")
 				assert.EqualValues(t, 2, u.calls.Load())
@@ -154,7 +154,7 @@ func TestAbsorberStoresNothingUsable(t *testing.T) {
 	store := &recordingStore{Memory: NewMemory(0, nil)}
 	a := New(Config{Store: store})
 	u := &upstream{}
-	got, _, err := a.Rotate(context.Background(), "presented-refresh", "presented-access", u.refresh("presented-refresh"))
+	got, _, err := a.Rotate(context.Background(), Presented{RefreshToken: "presented-refresh", AccessToken: "presented-access"}, u.refresh("presented-refresh"))
 	require.NoError(t, err)
 	require.Len(t, store.values, 1)
 	require.Len(t, store.keys, 1)
@@ -183,19 +183,19 @@ func TestAbsorberFreshness(t *testing.T) {
 		after     time.Duration // when the duplicate comes
 		wantCalls int64
 	}{
-		{"rotated, access expired, within the window", false, 2 * time.Second, 9 * time.Second, 1},
-		{"not rotated, plenty of life left", true, time.Minute, 9 * time.Second, 1},
-		{"not rotated, less than MinLife left", true, 12 * time.Second, 8 * time.Second, 2},
+		{"rotated, access expired, within the window", false, 2 * time.Second, DefaultWindow - time.Second, 1},
+		{"not rotated, plenty of life left", true, time.Minute, DefaultWindow - time.Second, 1},
+		{"not rotated, less than MinLife left", true, DefaultMinLife + 3*time.Second, 4 * time.Second, 2},
 		{"not rotated, short-lived, within half its life", true, 2 * time.Second, 900 * time.Millisecond, 1},
 		{"not rotated, short-lived, past half its life", true, 2 * time.Second, 1100 * time.Millisecond, 2},
-		{"after the window", false, time.Minute, 10 * time.Second, 2},
+		{"after the window", false, time.Minute, DefaultWindow, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				a := New(Config{})
 				u := &upstream{noRotate: tt.noRotate, accessTTL: tt.accessTTL}
-				first, _, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+				first, _, err := a.Rotate(context.Background(), Presented{RefreshToken: "r0", AccessToken: "a0"}, u.refresh("r0"))
 				require.NoError(t, err)
 				time.Sleep(tt.after)
 
@@ -225,12 +225,16 @@ func (s *failingStore) Acquire(context.Context, string, time.Duration) ([]byte, 
 	return nil, nil, errDown
 }
 
+func (s *failingStore) Forget(context.Context, string) error { return errDown }
+
 // fullStore is always full.
 type fullStore struct{}
 
 func (fullStore) Acquire(context.Context, string, time.Duration) ([]byte, Lease, error) {
 	return nil, nil, ErrStoreFull
 }
+
+func (fullStore) Forget(context.Context, string) error { return nil }
 
 // A store that fails or is full fails no refresh: duplicates are still
 // absorbed in process, a log line and OnFallback say so.
@@ -276,7 +280,7 @@ func TestAbsorberKeepsNoFailure(t *testing.T) {
 	a := New(Config{Logger: quiet()})
 	u := &upstream{fail: errors.New("rejected")}
 	for range 2 {
-		_, _, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		_, _, err := a.Rotate(context.Background(), Presented{RefreshToken: "r0", AccessToken: "a0"}, u.refresh("r0"))
 		assert.ErrorIs(t, err, u.fail)
 	}
 	assert.EqualValues(t, 2, u.calls.Load())
@@ -291,7 +295,7 @@ func TestAbsorberCallerGivesUp(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
-			_, _, err := a.Rotate(ctx, "r0", "a0", u.refresh("r0"))
+			_, _, err := a.Rotate(ctx, Presented{RefreshToken: "r0", AccessToken: "a0"}, u.refresh("r0"))
 			done <- err
 		}()
 		synctest.Wait()
@@ -300,7 +304,7 @@ func TestAbsorberCallerGivesUp(t *testing.T) {
 		close(u.hold)
 		synctest.Wait()
 		u.hold = nil
-		t2, shared, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		t2, shared, err := a.Rotate(context.Background(), Presented{RefreshToken: "r0", AccessToken: "a0"}, u.refresh("r0"))
 		require.NoError(t, err)
 		assert.True(t, shared)
 		assert.Equal(t, "access-1", t2.AccessToken)
@@ -329,7 +333,7 @@ func TestAbsorberDeadHolder(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				store := NewMemory(0, nil)
-				_, dead, err := store.Acquire(context.Background(), lookupKey("r0", "a0"), tt.deadTTL)
+				_, dead, err := store.Acquire(context.Background(), Presented{RefreshToken: "r0", AccessToken: "a0"}.Key(), tt.deadTTL)
 				require.NoError(t, err)
 				require.NotNil(t, dead) // never completed nor released
 				a := New(Config{Store: store, LockTTL: budget})
@@ -350,7 +354,7 @@ func TestAbsorberDeadHolder(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), budget)
 				defer cancel()
 				start := time.Now()
-				tok, _, err := a.Rotate(ctx, "r0", "a0", slow)
+				tok, _, err := a.Rotate(ctx, Presented{RefreshToken: "r0", AccessToken: "a0"}, slow)
 				assert.Less(t, time.Since(start), budget, "answered within the budget")
 				if tt.wantErr != nil {
 					require.ErrorIs(t, err, tt.wantErr)
@@ -358,7 +362,7 @@ func TestAbsorberDeadHolder(t *testing.T) {
 					time.Sleep(budget) // the browser's next refresh, after the lock lapsed
 					ctx, cancel := context.WithTimeout(context.Background(), budget)
 					defer cancel()
-					tok, _, err = a.Rotate(ctx, "r0", "a0", slow)
+					tok, _, err = a.Rotate(ctx, Presented{RefreshToken: "r0", AccessToken: "a0"}, slow)
 				}
 				require.NoError(t, err)
 				assert.Equal(t, "a1", tok.AccessToken)
@@ -406,11 +410,11 @@ func TestAbsorberStorePatience(t *testing.T) {
 				a := New(Config{Store: store, Logger: slog.New(slog.NewTextHandler(&logs, nil)), OnFallback: func(string) { fell.Add(1) }})
 				u := &upstream{}
 				start := time.Now()
-				_, _, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+				_, _, err := a.Rotate(context.Background(), Presented{RefreshToken: "r0", AccessToken: "a0"}, u.refresh("r0"))
 				require.NoError(t, err)
 				waited := time.Since(start)
 				calls := store.calls.Load()
-				_, _, err = a.Rotate(context.Background(), "r1", "a1", u.refresh("r1"))
+				_, _, err = a.Rotate(context.Background(), Presented{RefreshToken: "r1", AccessToken: "a1"}, u.refresh("r1"))
 				require.NoError(t, err)
 				assert.EqualValues(t, tt.fallbacks, fell.Load())
 				if tt.fallbacks == 0 {
@@ -421,7 +425,7 @@ func TestAbsorberStorePatience(t *testing.T) {
 					assert.Equal(t, calls+1, store.calls.Load(), "then fell back at once")
 					assert.Equal(t, 1, strings.Count(logs.String(), "store unavailable"), "one line per outage")
 					store.upAt = time.Now()
-					_, _, err = a.Rotate(context.Background(), "r2", "a2", u.refresh("r2"))
+					_, _, err = a.Rotate(context.Background(), Presented{RefreshToken: "r2", AccessToken: "a2"}, u.refresh("r2"))
 					require.NoError(t, err)
 					assert.Contains(t, logs.String(), "works again")
 				}
@@ -440,16 +444,16 @@ func TestAbsorberFallbackResultOutlivesTheOutage(t *testing.T) {
 		a := New(Config{Store: store, StorePatience: -1, Logger: quiet()})
 		other := New(Config{Store: store, Logger: quiet()}) // another instance on the same store
 		u := &upstream{}
-		first, _, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		first, _, err := a.Rotate(context.Background(), Presented{RefreshToken: "r0", AccessToken: "a0"}, u.refresh("r0"))
 		require.NoError(t, err)
 		require.EqualValues(t, 1, u.calls.Load())
 
 		store.upAt = time.Now() // the store is back, within the window
-		again, shared, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		again, shared, err := a.Rotate(context.Background(), Presented{RefreshToken: "r0", AccessToken: "a0"}, u.refresh("r0"))
 		require.NoError(t, err)
 		assert.True(t, shared)
 		assert.Equal(t, first, again, "the pair kept in process")
-		elsewhere, shared, err := other.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		elsewhere, shared, err := other.Rotate(context.Background(), Presented{RefreshToken: "r0", AccessToken: "a0"}, u.refresh("r0"))
 		require.NoError(t, err)
 		assert.True(t, shared)
 		assert.Equal(t, first, elsewhere, "handed to the store for the other instances")
@@ -465,16 +469,16 @@ func TestAbsorberFloodDoesNotFlush(t *testing.T) {
 	var fell atomic.Int64
 	a := New(Config{Store: NewMemory(max, nil), Logger: quiet(), OnFallback: func(string) { fell.Add(1) }})
 	victim := &upstream{}
-	first, _, err := a.Rotate(context.Background(), "victim-r0", "victim-a0", victim.refresh("victim-r0"))
+	first, _, err := a.Rotate(context.Background(), Presented{RefreshToken: "victim-r0", AccessToken: "victim-a0"}, victim.refresh("victim-r0"))
 	require.NoError(t, err)
 	attacker := &upstream{}
 	for i := range 100 * max {
 		r := fmt.Sprint("attacker-r", i)
-		_, _, err := a.Rotate(context.Background(), r, "a", attacker.refresh(r))
+		_, _, err := a.Rotate(context.Background(), Presented{RefreshToken: r, AccessToken: "a"}, attacker.refresh(r))
 		require.NoError(t, err)
 	}
 	assert.EqualValues(t, 100*max-(max-1), fell.Load(), "past the cap, results are not kept")
-	dup, shared, err := a.Rotate(context.Background(), "victim-r0", "victim-a0", victim.refresh("victim-r0"))
+	dup, shared, err := a.Rotate(context.Background(), Presented{RefreshToken: "victim-r0", AccessToken: "victim-a0"}, victim.refresh("victim-r0"))
 	require.NoError(t, err)
 	assert.True(t, shared)
 	assert.Equal(t, first.RefreshToken, dup.RefreshToken)
@@ -518,12 +522,12 @@ func TestAbsorberCompleteRetries(t *testing.T) {
 		a := New(Config{Store: store, Logger: quiet()})
 		u := &upstream{}
 		start := time.Now()
-		first, _, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		first, _, err := a.Rotate(context.Background(), Presented{RefreshToken: "r0", AccessToken: "a0"}, u.refresh("r0"))
 		require.NoError(t, err)
 		assert.Zero(t, time.Since(start), "answered before the store took the result")
 		assert.Positive(t, store.n.Load(), "the store has not taken it yet")
 		b := New(Config{Store: store, Logger: quiet()}) // another instance
-		dup, shared, err := b.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		dup, shared, err := b.Rotate(context.Background(), Presented{RefreshToken: "r0", AccessToken: "a0"}, u.refresh("r0"))
 		require.NoError(t, err)
 		assert.True(t, shared)
 		assert.Equal(t, first.AccessToken, dup.AccessToken)
@@ -544,18 +548,18 @@ func TestAbsorberKeepsWhatTheStoreRefused(t *testing.T) {
 		store.n.Store(1 << 20)
 		var mu sync.Mutex
 		var reasons []string
-		a := New(Config{Store: store, Logger: quiet(), OnFallback: func(r string) {
+		a := New(Config{Store: store, Window: 2 * DefaultStorePatience, Logger: quiet(), OnFallback: func(r string) {
 			mu.Lock()
 			reasons = append(reasons, r)
 			mu.Unlock()
 		}})
 		u := &upstream{}
 		start := time.Now()
-		first, _, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		first, _, err := a.Rotate(context.Background(), Presented{RefreshToken: "r0", AccessToken: "a0"}, u.refresh("r0"))
 		require.NoError(t, err)
 		assert.Zero(t, time.Since(start), "answered without waiting for the store")
 
-		retry, shared, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		retry, shared, err := a.Rotate(context.Background(), Presented{RefreshToken: "r0", AccessToken: "a0"}, u.refresh("r0"))
 		require.NoError(t, err)
 		assert.True(t, shared)
 		assert.Equal(t, first, retry)
@@ -568,7 +572,7 @@ func TestAbsorberKeepsWhatTheStoreRefused(t *testing.T) {
 		mu.Lock()
 		assert.Equal(t, []string{"error"}, reasons, "counted once it gave up")
 		mu.Unlock()
-		again, shared, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		again, shared, err := a.Rotate(context.Background(), Presented{RefreshToken: "r0", AccessToken: "a0"}, u.refresh("r0"))
 		require.NoError(t, err)
 		assert.True(t, shared)
 		assert.Equal(t, first, again)
@@ -610,10 +614,66 @@ func TestAbsorberCompleteFullIsNotRetried(t *testing.T) {
 		a := New(Config{Store: store, Logger: quiet(), OnFallback: func(r string) { reasons = append(reasons, r) }})
 		u := &upstream{}
 		start := time.Now()
-		_, _, err := a.Rotate(context.Background(), "r0", "a0", u.refresh("r0"))
+		_, _, err := a.Rotate(context.Background(), Presented{RefreshToken: "r0", AccessToken: "a0"}, u.refresh("r0"))
 		require.NoError(t, err)
 		assert.Zero(t, time.Since(start), "answered at once")
 		assert.EqualValues(t, 1, store.completes.Load())
 		assert.Equal(t, []string{"full"}, reasons)
 	})
+}
+
+// Refreshes absorb one another only when they present the same pair and
+// the same binding: a copy of the session's cookies without the browser's
+// binding goes upstream (which sees the reuse), and so does a duplicate
+// after the result was forgotten (a logout).
+func TestAbsorberKeyAndForget(t *testing.T) {
+	victim := Presented{RefreshToken: "r0", AccessToken: "a0", Binding: "b0"}
+	tests := []struct {
+		name    string
+		forget  bool
+		dup     Presented
+		shared  bool
+		upcalls int64
+	}{
+		{"the same browser", false, victim, true, 1},
+		{"another binding", false, Presented{RefreshToken: "r0", AccessToken: "a0", Binding: "stolen?"}, false, 2},
+		{"no binding", false, Presented{RefreshToken: "r0", AccessToken: "a0"}, false, 2},
+		{"no access cookie", false, Presented{RefreshToken: "r0", Binding: "b0"}, false, 2},
+		{"after a forget", true, victim, false, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := NewMemory(0, nil)
+			a := New(Config{Store: store, Logger: quiet()})
+			other := New(Config{Store: store, Logger: quiet()}) // another instance
+			u := &upstream{}
+			first, _, err := a.Rotate(context.Background(), victim, u.refresh("r0"))
+			require.NoError(t, err)
+			if tt.forget {
+				require.NoError(t, other.Forget(context.Background(), victim.Key()))
+			}
+			dup, shared, err := other.Rotate(context.Background(), tt.dup, u.refresh("r0"))
+			require.NoError(t, err)
+			assert.Equal(t, tt.shared, shared)
+			assert.Equal(t, tt.shared, first.RefreshToken == dup.RefreshToken)
+			assert.Equal(t, tt.upcalls, u.calls.Load())
+		})
+	}
+}
+
+// Forget reaches the results kept in process too (the store was down when
+// the refresh completed), and a write-back of a forgotten result stops.
+func TestAbsorberForgetKeptInProcess(t *testing.T) {
+	store := &flakyStore{Memory: NewMemory(0, nil), upAt: time.Now().Add(time.Hour)}
+	a := New(Config{Store: store, StorePatience: -1, Logger: quiet()})
+	u := &upstream{}
+	p := Presented{RefreshToken: "r0", AccessToken: "a0", Binding: "b0"}
+	_, _, err := a.Rotate(context.Background(), p, u.refresh("r0"))
+	require.NoError(t, err)
+	require.NoError(t, a.Forget(context.Background(), p.Key()))
+	store.upAt = time.Now()
+	_, shared, err := a.Rotate(context.Background(), p, u.refresh("r0"))
+	require.NoError(t, err)
+	assert.False(t, shared, "not kept in process any more")
+	assert.EqualValues(t, 2, u.calls.Load())
 }

@@ -64,7 +64,7 @@ func TestAbsorberBudget(t *testing.T) {
 					ctx, cancel := context.WithTimeout(context.Background(), budget)
 					defer cancel()
 					start := time.Now()
-					tok, _, err := a.Rotate(ctx, "r0", "a0", fn)
+					tok, _, err := a.Rotate(ctx, absorb.Presented{RefreshToken: "r0", AccessToken: "a0"}, fn)
 					return tok, time.Since(start), err
 				}
 
@@ -132,7 +132,7 @@ func TestAbsorberFailingStoreIsProbed(t *testing.T) {
 		}
 		took := func(refresh string) time.Duration {
 			start := time.Now()
-			_, _, err := a.Rotate(context.Background(), refresh, "a0", fn)
+			_, _, err := a.Rotate(context.Background(), absorb.Presented{RefreshToken: refresh, AccessToken: "a0"}, fn)
 			require.NoError(t, err)
 			return time.Since(start)
 		}
@@ -165,7 +165,7 @@ func TestAbsorberWaitCoversAbandonedRefreshes(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		rotated := make(chan error, 1)
 		go func() {
-			_, _, err := a.Rotate(ctx, "r0", "a0", fn)
+			_, _, err := a.Rotate(ctx, absorb.Presented{RefreshToken: "r0", AccessToken: "a0"}, fn)
 			rotated <- err
 		}()
 		<-upstream
@@ -190,7 +190,7 @@ func TestAbsorberWaitCoversAbandonedRefreshes(t *testing.T) {
 		time.Sleep(budget)
 		assert.Equal(t, tried, store.Completes(), "no write-back after Wait")
 
-		_, _, err := a.Rotate(context.Background(), "r5", "a5", fn)
+		_, _, err := a.Rotate(context.Background(), absorb.Presented{RefreshToken: "r5", AccessToken: "a5"}, fn)
 		assert.ErrorIs(t, err, absorb.ErrClosed)
 		assert.EqualValues(t, 1, calls.Load())
 	})
@@ -226,7 +226,7 @@ func TestAbsorberBudgetOverIsNoOutage(t *testing.T) {
 				}
 				ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(tt.left))
 				defer cancel()
-				_, _, err := a.Rotate(ctx, "r0", "a0", fn)
+				_, _, err := a.Rotate(ctx, absorb.Presented{RefreshToken: "r0", AccessToken: "a0"}, fn)
 				time.Sleep(time.Minute) // the flight, if the caller left before it ended
 				synctest.Wait()
 				assert.True(t, errors.Is(err, absorb.ErrBudget) || errors.Is(err, context.DeadlineExceeded), "got %v", err)
@@ -268,7 +268,7 @@ func TestAbsorberStoreFailsWhileAwaitingHolder(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), budget)
 		defer cancel()
-		tok, _, err := a.Rotate(ctx, "r0", "a0", fn)
+		tok, _, err := a.Rotate(ctx, absorb.Presented{RefreshToken: "r0", AccessToken: "a0"}, fn)
 		require.NoError(t, err, "no request fails when the store does")
 		assert.Equal(t, "a1", tok.AccessToken)
 		assert.EqualValues(t, 1, calls.Load())
@@ -291,7 +291,7 @@ func TestAbsorberWriteBackEndsWithTheLease(t *testing.T) {
 			time.Sleep(lockTTL / 4) // a slow upstream
 			return authclient.Tokens{AccessToken: "a1", RefreshToken: "r1"}, nil
 		}
-		_, _, err := a.Rotate(context.Background(), "r0", "a0", fn)
+		_, _, err := a.Rotate(context.Background(), absorb.Presented{RefreshToken: "r0", AccessToken: "a0"}, fn)
 		require.NoError(t, err)
 		time.Sleep(time.Until(start.Add(lockTTL)))
 		synctest.Wait()

@@ -89,6 +89,16 @@ func (m *Memory) Acquire(ctx context.Context, key string, lockTTL time.Duration)
 	}
 }
 
+// Forget implements Store.
+func (m *Memory) Forget(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e := m.entries[key]; e != nil && !e.locked {
+		m.remove(key, e)
+	}
+	return nil
+}
+
 // peek returns key's value and what is left of its TTL (at least a
 // millisecond), or nil when it has none: absent, locked or expired.
 func (m *Memory) peek(key string) ([]byte, time.Duration) {

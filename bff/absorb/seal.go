@@ -20,7 +20,7 @@ import (
 // does) come from different derivations, so the one says nothing about
 // the other.
 const (
-	keyLabel  = "fetch-with-refresh absorb key v1"
+	keyLabel  = "fetch-with-refresh absorb key v2"
 	sealLabel = "fetch-with-refresh absorb seal v1"
 )
 
@@ -28,12 +28,32 @@ const (
 // under this refresh token, or it was altered.
 var errOpen = errors.New("absorb: stored value does not open")
 
-// lookupKey returns the Store key of a refresh that presents refresh and
-// access: the hex SHA-256 of both, length-prefixed, under keyLabel.
-func lookupKey(refresh, access string) string {
+// Presented is what a refresh presents: the session's tokens and the
+// browser's binding. Refreshes absorb one another only when they present
+// all three alike.
+type Presented struct {
+	// RefreshToken and AccessToken are the session's pair (AccessToken
+	// empty when the request had none).
+	RefreshToken, AccessToken string
+	// Binding is the random value that the browser which holds the
+	// session keeps in a cookie of its own (bff/cookies): tabs and a
+	// server-rendered page of that browser share it, a copy of the
+	// session's cookies taken without it does not.
+	Binding string
+}
+
+// Key returns the Store key of a refresh that presents p: the hex SHA-256
+// of its fields, length-prefixed, under a label of its own. A host that
+// records it (the session cookie does) can Forget the result stored
+// under it.
+func (p Presented) Key() string { return lookupKey(p.RefreshToken, p.AccessToken, p.Binding) }
+
+// lookupKey returns the hex SHA-256 of parts, each length-prefixed, under
+// keyLabel.
+func lookupKey(parts ...string) string {
 	h := sha256.New()
 	h.Write([]byte(keyLabel))
-	for _, s := range []string{refresh, access} {
+	for _, s := range parts {
 		h.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(s))))
 		h.Write([]byte(s))
 	}

@@ -36,6 +36,10 @@ type Store interface {
 	// store failed or did not answer; the Absorber then waits for it
 	// (Config.StorePatience) or coordinates in process.
 	Acquire(ctx context.Context, key string, lockTTL time.Duration) (value []byte, lease Lease, err error)
+	// Forget drops the value stored for key, if any, before its TTL ends
+	// (the session it opened has ended); a lease held on key is left
+	// alone. Forgetting a key without a value is no error.
+	Forget(ctx context.Context, key string) error
 }
 
 // Lease is the right to refresh one key, given by Store.Acquire.

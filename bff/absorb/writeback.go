@@ -77,7 +77,7 @@ func (a *Absorber) refresh(run context.Context, b budget, key, refresh string, l
 		a.fellOn(err)
 		return t, false, nil
 	}
-	a.flights.work.Go(func() { a.writeBack(run, b, lease, value, err) }) // within the flight's count: never after Wait
+	a.flights.work.Go(func() { a.writeBack(run, b, key, lease, value, err) }) // within the flight's count: never after Wait
 	return t, false, nil
 }
 
@@ -89,8 +89,9 @@ func (a *Absorber) refresh(run context.Context, b budget, key, refresh string, l
 // share of the store waits, and sooner than they do (completeRetry <
 // storeRetry); not once the store is known to be down, nor once the
 // lease may have lapsed (LockTTL after the refresh began): the key may
-// then be another holder's.
-func (a *Absorber) writeBack(run context.Context, b budget, lease Lease, value []byte, err error) {
+// then be another holder's; nor once the result kept in process is gone
+// (Forget).
+func (a *Absorber) writeBack(run context.Context, b budget, key string, lease Lease, value []byte, err error) {
 	end := time.Now().Add(a.patience)
 	if lapse := b.start.Add(a.lockTTL); lapse.Before(end) {
 		end = lapse
@@ -102,6 +103,9 @@ func (a *Absorber) writeBack(run context.Context, b budget, lease Lease, value [
 		case <-time.After(completeRetry):
 		case <-ctx.Done():
 			a.fellOn(err)
+			return
+		}
+		if v, _ := a.local.kept(key); v == nil { // forgotten (a logout), or past its window
 			return
 		}
 		err = lease.Complete(ctx, value, a.window)
@@ -132,4 +136,18 @@ func (a *Absorber) fellOn(err error) {
 		reason = "full"
 	}
 	a.fell(reason, err)
+}
+
+// Forget drops the result stored for key (Presented.Key of a refresh), in
+// the store and in process: a host calls it when the session that the
+// result opened ends (a logout), so that a copy of the cookies from before
+// that refresh no longer gets the pair from the store. A lease held on key
+// is left alone. The store gets probeTimeout to answer.
+func (a *Absorber) Forget(ctx context.Context, key string) error {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	if !a.local.only {
+		a.local.Forget(ctx, key)
+	}
+	return a.store.Forget(ctx, key)
 }

@@ -44,6 +44,9 @@ const (
 	// session, so that a page can tell whether a session exists and when
 	// to refresh ahead; it carries no secret.
 	ExpiresCookie = "accessExpires"
+	// BindCookie holds the session's Binding: HttpOnly, named with
+	// HTTPOnlyPrefix in secure mode, set and cleared with the session.
+	BindCookie = "fwr-bind"
 	// LegacyAccessCookie and LegacyRefreshCookie are the cookies of the
 	// previous format (fetch-with-refresh 0.2 and before), which held the
 	// raw tokens: Guard upgrades them.
@@ -151,13 +154,13 @@ type Codec struct {
 }
 
 // Name returns the name on the wire of the cookie named plain: with its
-// prefix in secure mode (HTTPOnlyPrefix for the sealed chunks, HostPrefix
-// for the others), plain with Insecure.
+// prefix in secure mode (HTTPOnlyPrefix for the sealed chunks and
+// BindCookie, HostPrefix for the others), plain with Insecure.
 func (c Codec) Name(plain string) string {
 	switch {
 	case c.Insecure:
 		return plain
-	case strings.HasPrefix(plain, SessionCookie+"."):
+	case strings.HasPrefix(plain, SessionCookie+"."), plain == BindCookie:
 		return HTTPOnlyPrefix + plain
 	default:
 		return HostPrefix + plain
@@ -177,7 +180,7 @@ func (c Codec) NewSession(t authclient.Tokens, id string) Session {
 // Renew returns s with the new pair t of a refresh.
 func (c Codec) Renew(s Session, t authclient.Tokens) Session { return s.renew(t, c.Claims) }
 
-// Set seals s into the session cookies on w, with ExpiresCookie,
+// Set seals s into the session cookies on w, with BindCookie, ExpiresCookie,
 // ExpiresHeader and LifetimeHeader, and deletes the other chunk names
 // (a larger session's, whichever answer set them: two answers may cross)
 // and, when r (the request, behind Guard) carried them, the legacy
@@ -202,18 +205,24 @@ func (c Codec) Set(w http.ResponseWriter, r *http.Request, s Session) error {
 	if st := stateOf(r); st == nil || st.legacy {
 		c.clearLegacy(w)
 	}
+	bindAge := c.refreshMaxAge()
+	if s.Binding == "" {
+		bindAge = -1
+	}
+	http.SetCookie(w, c.cookie(BindCookie, s.Binding, bindAge, true))
 	http.SetCookie(w, c.cookie(ExpiresCookie, FormatExpires(s.Expires, s.Lifetime), c.refreshMaxAge(), false))
 	w.Header().Set(ExpiresHeader, strconv.FormatInt(millis(s.Expires), 10))
 	w.Header().Set(LifetimeHeader, strconv.FormatInt(s.Lifetime.Milliseconds(), 10))
 	return nil
 }
 
-// Clear deletes every session cookie: all chunks, the expiry cookie and
-// the legacy cookies.
+// Clear deletes every session cookie: all chunks, the binding, the expiry
+// cookie and the legacy cookies.
 func (c Codec) Clear(w http.ResponseWriter) {
 	for i := range MaxChunks {
 		http.SetCookie(w, c.cookie(chunkName(i), "", -1, true))
 	}
+	http.SetCookie(w, c.cookie(BindCookie, "", -1, true))
 	http.SetCookie(w, c.cookie(ExpiresCookie, "", -1, false))
 	c.clearLegacy(w)
 }

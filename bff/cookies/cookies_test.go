@@ -133,8 +133,8 @@ func TestWhatDoesNotOpen(t *testing.T) {
 	oldKey, newKey := newKeyText(t), newKeyText(t)
 	sealer := Codec{Keys: mustKeys(t, oldKey)}
 	cs := live(set(t, sealer, nil, sealer.NewSession(pair(8<<10, 2<<10), "")))
-	require.Len(t, cs, 5, "4 chunks and the expiry cookie")
-	chunks, expiry := cs[:4], cs[4]
+	require.Len(t, cs, 6, "4 chunks, the binding and the expiry cookie")
+	chunks, expiry := cs[:4], cs[5]
 	flip := func(v string) string { b := []byte(v); b[len(b)/2] ^= 1; return string(b) }
 	renamed := func(ck *http.Cookie, name string) *http.Cookie { return &http.Cookie{Name: name, Value: ck.Value} }
 	tests := []struct {
@@ -208,7 +208,7 @@ func mustDecode(t *testing.T, v string) []byte {
 func TestSetDeletesLeftoverChunks(t *testing.T) {
 	c := Codec{}
 	big := live(set(t, c, nil, c.NewSession(pair(8<<10, 10), "")))
-	require.Len(t, big, 4, "3 chunks and the expiry cookie")
+	require.Len(t, big, 5, "3 chunks, the binding and the expiry cookie")
 	var got *http.Request
 	c.Guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r })).ServeHTTP(httptest.NewRecorder(), request(big...))
 	require.NotNil(t, From(got))
@@ -244,6 +244,7 @@ func TestLegacyCookiesUpgraded(t *testing.T) {
 		assert.Equal(t, "old-access", s.AccessToken)
 		assert.Equal(t, "old-refresh", s.RefreshToken)
 		assert.Equal(t, exp, s.Expires)
+		assert.Empty(t, s.Binding, "unbound: cookies anyone could make up are never absorbed")
 		set := map[string]int{}
 		for _, ck := range w.Result().Cookies() {
 			set[ck.Name] = ck.MaxAge
@@ -255,6 +256,65 @@ func TestLegacyCookiesUpgraded(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "old-refresh", again.RefreshToken, "the new cookies hold the same session")
 	}
+}
+
+// A session opens with its binding only beside its binding cookie; a
+// refresh keeps the binding and records its predecessor's absorption key,
+// and gives an unbound session a binding; Clear deletes the cookie.
+func TestBinding(t *testing.T) {
+	c := Codec{}
+	login := c.NewSession(pair(10, 10), "")
+	require.Len(t, login.Binding, 22, "128 random bits")
+	assert.Empty(t, login.Predecessor)
+	jar := live(set(t, c, nil, login))
+	var bind, session []*http.Cookie
+	for _, ck := range jar {
+		if ck.Name == HTTPOnlyPrefix+BindCookie {
+			bind = append(bind, ck)
+		} else {
+			session = append(session, ck)
+		}
+	}
+	require.Len(t, bind, 1, "named "+HTTPOnlyPrefix+BindCookie)
+	assert.Equal(t, login.Binding, bind[0].Value)
+	tests := []struct {
+		name string
+		jar  []*http.Cookie
+		want string
+	}{
+		{"with its binding cookie", jar, login.Binding},
+		{"without it", session, ""},
+		{"with another", append(append([]*http.Cookie{}, session...), &http.Cookie{Name: bind[0].Name, Value: c.NewSession(pair(1, 1), "").Binding}), ""},
+		{"under a plain name", append(append([]*http.Cookie{}, session...), &http.Cookie{Name: BindCookie, Value: login.Binding}), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := c.Read(request(tt.jar...))
+			require.NoError(t, err, "the session opens either way")
+			assert.Equal(t, tt.want, s.Binding)
+		})
+	}
+
+	renewed := c.Renew(login, pair(11, 11))
+	assert.Equal(t, login.Binding, renewed.Binding)
+	assert.Equal(t, login.Presented().Key(), renewed.Predecessor)
+	unbound := login
+	unbound.Binding = ""
+	fresh := c.Renew(unbound, pair(11, 11))
+	assert.NotEmpty(t, fresh.Binding)
+	assert.NotEqual(t, login.Binding, fresh.Binding)
+	assert.Empty(t, fresh.Predecessor, "an unbound refresh was never absorbed")
+	back, err := c.Read(request(live(set(t, c, nil, renewed))...))
+	require.NoError(t, err)
+	assert.Equal(t, renewed.Predecessor, back.Predecessor, "sealed with the session")
+
+	w := httptest.NewRecorder()
+	c.Clear(w)
+	cleared := map[string]int{}
+	for _, ck := range w.Result().Cookies() {
+		cleared[ck.Name] = ck.MaxAge
+	}
+	assert.Negative(t, cleared[HTTPOnlyPrefix+BindCookie])
 }
 
 // Keys in every usual base64 form; errors name the key, never its value.

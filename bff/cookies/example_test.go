@@ -42,6 +42,7 @@ func ExampleCodec() {
 	})).ServeHTTP(httptest.NewRecorder(), next)
 	// Output:
 	// __Host-Http-fwr-session.0 HttpOnly=true holds the token: false
+	// __Host-Http-fwr-bind HttpOnly=true holds the token: false
 	// __Host-accessExpires HttpOnly=false holds the token: false
 	// read: refresh-1 u1 {"name":"Ada","sub":"u1"}
 }

@@ -2,6 +2,7 @@ package cookies
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -145,7 +146,7 @@ func (c Codec) Read(r *http.Request) (*Session, error) {
 // is a state without one.
 func (c Codec) read(r *http.Request) (*state, error) {
 	var chunks [MaxChunks]string
-	var legacyAccess, legacyRefresh, expires string
+	var legacyAccess, legacyRefresh, expires, binding string
 	st := &state{}
 	n := 0 // chunks: one past the highest index seen
 	seen := map[string]bool{}
@@ -167,6 +168,8 @@ func (c Codec) read(r *http.Request) (*state, error) {
 			switch plain {
 			case ExpiresCookie:
 				expires = value
+			case BindCookie:
+				binding = value
 			case LegacyAccessCookie:
 				legacyAccess, st.legacy = value, true
 			case LegacyRefreshCookie:
@@ -181,11 +184,15 @@ func (c Codec) read(r *http.Request) (*state, error) {
 	if n > 0 {
 		st.session = c.open(chunks[:n])
 		st.bad = st.session == nil
+		if s := st.session; s != nil && subtle.ConstantTimeCompare([]byte(s.Binding), []byte(binding)) != 1 {
+			s.Binding = "" // a copy without this browser's binding: never absorbed
+		}
 		return st, nil
 	}
-	if legacyRefresh != "" { // the previous format: accepted once
+	if legacyRefresh != "" { // the previous format: accepted once, unbound
 		s := c.NewSession(authclient.Tokens{AccessToken: legacyAccess, RefreshToken: legacyRefresh}, "")
 		s.Expires, s.Lifetime, _ = ParseExpires(expires)
+		s.Binding = ""
 		st.session = &s
 	}
 	return st, nil
@@ -199,7 +206,7 @@ func (c Codec) plainName(wire string) (string, bool) {
 	if !c.Insecure {
 		var ok bool
 		if plain, ok = strings.CutPrefix(wire, HTTPOnlyPrefix); ok {
-			return plain, isChunk(plain)
+			return plain, isChunk(plain) || plain == BindCookie
 		}
 		if plain, ok = strings.CutPrefix(wire, HostPrefix); !ok {
 			return "", false
@@ -209,7 +216,7 @@ func (c Codec) plainName(wire string) (string, bool) {
 	case ExpiresCookie, LegacyAccessCookie, LegacyRefreshCookie:
 		return plain, true
 	}
-	return plain, c.Insecure && isChunk(plain)
+	return plain, c.Insecure && (isChunk(plain) || plain == BindCookie)
 }
 
 // isChunk reports whether plain names a chunk this codec reads: its index

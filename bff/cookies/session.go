@@ -8,6 +8,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/fetch-with-refresh/fetch-with-refresh/bff/absorb"
 	"github.com/fetch-with-refresh/fetch-with-refresh/refresh/authclient"
 )
 
@@ -39,6 +40,18 @@ type Session struct {
 	// DeviceKey is the public key a device-bound session is bound to (nil:
 	// unbound).
 	DeviceKey []byte
+	// Binding is a random value of this session that the browser also
+	// holds in a cookie of its own (BindCookie): the session opens with
+	// it only when the request carried that cookie, else with Binding
+	// empty. Refreshes absorb one another only under a binding
+	// (absorb.Presented), so a copy of the session cookies taken without
+	// it, or a session upgraded from the legacy cookies, refreshes
+	// upstream. Refreshes keep it; a refresh of a session without one
+	// draws a new one.
+	Binding string
+	// Predecessor is the absorption key (absorb.Presented.Key) of the
+	// refresh that made this session, for a logout to forget ("": none).
+	Predecessor string
 }
 
 // Tokens returns the session's token pair.
@@ -46,10 +59,22 @@ func (s *Session) Tokens() authclient.Tokens {
 	return authclient.Tokens{AccessToken: s.AccessToken, RefreshToken: s.RefreshToken, Expires: s.Expires}
 }
 
+// Presented returns what a refresh of s presents to the absorber.
+func (s *Session) Presented() absorb.Presented {
+	return absorb.Presented{RefreshToken: s.RefreshToken, AccessToken: s.AccessToken, Binding: s.Binding}
+}
+
 // renew returns s with the new pair t from a refresh: the same ID,
-// subject, start and user, unless t names a user of its own (of whose
-// claims those named are kept).
+// subject, start, binding and user, unless t names a user of its own (of
+// whose claims those named are kept). Its Predecessor is s's absorption
+// key; a session without a binding gets one.
 func (s Session) renew(t authclient.Tokens, claims []string) Session {
+	s.Predecessor = ""
+	if s.Binding != "" {
+		s.Predecessor = s.Presented().Key()
+	} else {
+		s.Binding = random()
+	}
 	s.AccessToken, s.RefreshToken, s.Expires = t.AccessToken, t.RefreshToken, t.Expires
 	s.Lifetime = max(time.Until(t.Expires), 0)
 	if t.User != nil {
@@ -63,13 +88,18 @@ func (s Session) renew(t authclient.Tokens, claims []string) Session {
 // the login learned (Subject is its "sub"), of which those named are kept.
 func newSession(t authclient.Tokens, id string, claims []string) Session {
 	if id == "" {
-		b := make([]byte, 16)
-		_, _ = rand.Read(b)
-		id = base64.RawURLEncoding.EncodeToString(b)
+		id = random()
 	}
-	s := Session{ID: id, Started: time.Now()}
+	s := Session{ID: id, Started: time.Now()} // renew draws its binding
 	s.Subject, _ = t.User["sub"].(string)
 	return s.renew(t, claims)
+}
+
+// random returns 128 random bits, base64url.
+func random() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // DefaultClaims are the claims a session keeps when Codec.Claims is nil.
@@ -103,9 +133,14 @@ const encodingVersion = 1
 // encode writes s compactly: a version, then each field, strings with
 // their lengths, times as Unix milliseconds.
 func (s *Session) encode() []byte {
-	b := make([]byte, 0, 64+len(s.AccessToken)+len(s.RefreshToken)+len(s.ID)+len(s.Subject)+len(s.User)+len(s.DeviceKey))
+	fields := [...][]byte{[]byte(s.AccessToken), []byte(s.RefreshToken), []byte(s.ID), []byte(s.Subject), s.User, s.DeviceKey, []byte(s.Binding), []byte(s.Predecessor)}
+	size := 64
+	for _, f := range fields {
+		size += len(f)
+	}
+	b := make([]byte, 0, size)
 	b = append(b, encodingVersion)
-	for _, f := range [...][]byte{[]byte(s.AccessToken), []byte(s.RefreshToken), []byte(s.ID), []byte(s.Subject), s.User, s.DeviceKey} {
+	for _, f := range fields {
 		b = binary.AppendUvarint(b, uint64(len(f)))
 		b = append(b, f...)
 	}
@@ -124,7 +159,7 @@ func decode(b []byte) (Session, error) {
 		return Session{}, errEncoding
 	}
 	b = b[1:]
-	var fields [6][]byte
+	var fields [8][]byte
 	for i := range fields {
 		n, k := binary.Uvarint(b)
 		if k <= 0 || n > uint64(len(b)-k) {
@@ -147,6 +182,7 @@ func decode(b []byte) (Session, error) {
 		AccessToken: string(fields[0]), RefreshToken: string(fields[1]), ID: string(fields[2]), Subject: string(fields[3]),
 		Expires: fromMillis(nums[0]), Lifetime: time.Duration(nums[1]) * time.Millisecond,
 		Started: fromMillis(nums[2]), NotAfter: fromMillis(nums[3]),
+		Binding: string(fields[6]), Predecessor: string(fields[7]),
 	}
 	if len(fields[4]) > 0 {
 		s.User = json.RawMessage(fields[4])

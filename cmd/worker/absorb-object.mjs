@@ -16,6 +16,8 @@
 //             current one, ends
 //   /release  {lease}              -> 200 {"ok": true}: the lease, if still
 //             the current one, goes to the next waiter
+//   /forget   {}                   -> 200 {"ok": true}: the value is dropped
+//             (its session ended); a lease is left alone
 //
 // Every answer has a JSON body (a stub's Response with a null body is one
 // that syumai/workers cannot read).
@@ -24,13 +26,14 @@
 // caller, no polling) until the lease is completed, released or expires;
 // then the first waiter gets the next lease, or every waiter the value.
 //
-// The lease and the value are kept in the object's storage as well as in
-// memory: an object evicted between the requests of one window (after a
-// lease was granted, or after the value was stored) reloads both, so a
-// duplicate that comes later still waits for the lease or gets the value
-// instead of refreshing again. Waiters themselves live only in memory,
-// which is safe because a waiting request keeps its object alive. An alarm
-// deletes the storage when the value and the lease have both expired.
+// Only a completed refresh's value is written to the object's storage: an
+// object evicted within the value's window reloads it, so a duplicate that
+// comes later still gets it instead of refreshing again. The lease and the
+// waiters live in memory only. A refresh that the upstream refused (its
+// lease released) therefore writes nothing, and a lease lasts one auth
+// timeout, far less than the idle time after which the runtime evicts an
+// object; a waiting request keeps its object alive. An alarm deletes the
+// storage when the value has expired.
 //
 // Memory is bounded per object: at most MAX_WAITERS waiting callers (fewer
 // if the Worker variable ABSORB_MAX_WAITERS says so), one value of at most
@@ -51,9 +54,7 @@ export class AbsorbObject {
     this.waiters = []; // {resolve, timer}, first come first served
     this.leaseTimer = null; // fires when the lease expires while callers wait
     state.blockConcurrencyWhile(async () => {
-      const saved = await state.storage.get(["lease", "value"]);
-      this.lease = saved.get("lease") ?? null;
-      this.value = saved.get("value") ?? null;
+      this.value = (await state.storage.get("value")) ?? null;
     });
   }
 
@@ -77,6 +78,8 @@ export class AbsorbObject {
         return this.complete(body);
       case "/release":
         return this.release(body);
+      case "/forget":
+        return this.forget();
       default:
         return answer(404, { error: "not_found" });
     }
@@ -93,7 +96,7 @@ export class AbsorbObject {
       return answer(200, { value: this.value.data });
     }
     if (!this.lease || this.lease.until <= now) {
-      return answer(200, { lease: await this.grant(lockTTL) });
+      return answer(200, { lease: this.grant(lockTTL) });
     }
     if (this.waiters.length >= this.maxWaiters) {
       return answer(503, { error: "busy", message: "too many refreshes wait for this key" });
@@ -118,11 +121,9 @@ export class AbsorbObject {
       return answer(413, { error: "too_large", message: `values are limited to ${MAX_VALUE} characters` });
     }
     this.value = { data: value, until: Date.now() + ttl };
-    const current = this.lease && this.lease.id === lease;
-    if (current) {
+    if (this.lease && this.lease.id === lease) {
       this.lease = null;
       this.clearLeaseTimer();
-      await this.state.storage.delete("lease");
     }
     await this.state.storage.put("value", this.value);
     await this.scheduleCleanup();
@@ -141,27 +142,33 @@ export class AbsorbObject {
     if (this.lease && this.lease.id === lease) {
       this.lease = null;
       this.clearLeaseTimer();
-      await this.state.storage.delete("lease");
-      await this.handOver();
+      this.handOver();
     }
     return answer(200, { ok: true });
   }
 
-  // grant makes a new lease, stores it and returns its id.
-  async grant(lockTTL) {
+  // forget drops the value, in memory and in storage.
+  async forget() {
+    if (this.value) {
+      this.value = null;
+      await this.state.storage.delete("value");
+    }
+    return answer(200, { ok: true });
+  }
+
+  // grant makes a new lease, in memory only, and returns its id.
+  grant(lockTTL) {
     this.lease = { id: crypto.randomUUID(), until: Date.now() + lockTTL };
-    await this.state.storage.put("lease", this.lease);
-    await this.scheduleCleanup();
     this.watchLease();
     return this.lease.id;
   }
 
   // handOver gives the lease to the first waiter, if any.
-  async handOver() {
+  handOver() {
     const next = this.waiters.shift();
     if (next) {
       clearTimeout(next.timer);
-      next.resolve(answer(200, { lease: await this.grant(next.lockTTL) }));
+      next.resolve(answer(200, { lease: this.grant(next.lockTTL) }));
     }
   }
 
@@ -172,12 +179,11 @@ export class AbsorbObject {
       return;
     }
     const lease = this.lease;
-    this.leaseTimer = setTimeout(async () => {
+    this.leaseTimer = setTimeout(() => {
       this.leaseTimer = null;
       if (this.lease === lease) {
         this.lease = null;
-        await this.state.storage.delete("lease");
-        await this.handOver();
+        this.handOver();
       } else {
         this.watchLease();
       }
@@ -189,9 +195,9 @@ export class AbsorbObject {
     this.leaseTimer = null;
   }
 
-  // scheduleCleanup sets the alarm to the latest expiry kept in storage.
+  // scheduleCleanup sets the alarm to the stored value's expiry.
   async scheduleCleanup() {
-    const until = Math.max(this.lease?.until ?? 0, this.value?.until ?? 0);
+    const until = this.value?.until ?? 0;
     const current = await this.state.storage.getAlarm();
     if (until > 0 && (current === null || current < until)) {
       await this.state.storage.setAlarm(until);
@@ -199,18 +205,12 @@ export class AbsorbObject {
   }
 
   async alarm() {
-    const now = Date.now();
-    if (this.value && this.value.until <= now) {
-      this.value = null;
-    }
-    if (this.lease && this.lease.until <= now && this.waiters.length === 0) {
-      this.lease = null;
-    }
-    if (!this.value && !this.lease) {
-      await this.state.storage.deleteAll();
-    } else {
+    if (this.value && this.value.until > Date.now()) {
       await this.scheduleCleanup();
+      return;
     }
+    this.value = null;
+    await this.state.storage.deleteAll();
   }
 }
 

@@ -11,6 +11,7 @@
 //	POST /acquire  {"lockTTL": ms, "wait": ms}  -> 200 {"value": base64} | {"lease": id} | {"timeout": true}; 503 busy
 //	POST /complete {"lease": id, "value": base64, "ttl": ms} -> 200 {"ok": true}; 413 too large
 //	POST /release  {"lease": id}                -> 200 {"ok": true}
+//	POST /forget   {}                           -> 200 {"ok": true}
 package dostore
 
 import (
@@ -221,6 +222,19 @@ func (l *lease) Release(ctx context.Context) error {
 	status, err := callWithin(ctx, l.stub, "release", map[string]any{"lease": l.id})
 	if err == nil && status != http.StatusOK {
 		err = &StatusError{Op: "release", Status: status}
+	}
+	return err
+}
+
+// Forget implements absorb.Store: the object drops its value.
+func (s *Store) Forget(ctx context.Context, key string) error {
+	stub, err := s.ns(key)
+	if err != nil {
+		return fmt.Errorf("dostore: forget: %w", err)
+	}
+	status, err := callWithin(ctx, stub, "forget", struct{}{})
+	if err == nil && status != http.StatusOK {
+		err = &StatusError{Op: "forget", Status: status}
 	}
 	return err
 }

@@ -67,7 +67,7 @@ func ExampleNew() {
 	}
 	for i := range 2 {
 		a := absorb.New(absorb.Config{Store: store})
-		t, shared, err := a.Rotate(context.Background(), "refresh-1", "access-1", refresh)
+		t, shared, err := a.Rotate(context.Background(), absorb.Presented{RefreshToken: "refresh-1", AccessToken: "access-1"}, refresh)
 		a.Wait()
 		fmt.Printf("request %d: %s shared=%t err=%v\n", i+1, t.RefreshToken, shared, err)
 	}

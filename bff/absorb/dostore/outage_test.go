@@ -56,7 +56,7 @@ func TestAbsorberAfterOutageWaitsForASlowHolder(t *testing.T) {
 		rotate := func(refresh string) error {
 			ctx, cancel := context.WithTimeout(context.Background(), budget)
 			defer cancel()
-			_, _, err := a.Rotate(ctx, refresh, "a0", fn)
+			_, _, err := a.Rotate(ctx, absorb.Presented{RefreshToken: refresh, AccessToken: "a0"}, fn)
 			return err
 		}
 

@@ -42,7 +42,7 @@ func ExampleOpen() {
 		return authclient.Tokens{AccessToken: "access-2", RefreshToken: "refresh-2", Expires: time.Now().Add(time.Minute)}, nil
 	}
 	for i, a := range instances {
-		t, shared, err := a.Rotate(context.Background(), "refresh-1", "access-1", refresh)
+		t, shared, err := a.Rotate(context.Background(), absorb.Presented{RefreshToken: "refresh-1", AccessToken: "access-1"}, refresh)
 		fmt.Printf("instance %d: %s shared=%t err=%v\n", i+1, t.RefreshToken, shared, err)
 	}
 	fmt.Println("upstream refreshes:", upstreamCalls)

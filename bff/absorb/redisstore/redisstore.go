@@ -272,6 +272,14 @@ func (s *Store) Acquire(ctx context.Context, key string, lockTTL time.Duration) 
 	}
 }
 
+// Forget implements absorb.Store: it deletes key's result, not its lease.
+func (s *Store) Forget(ctx context.Context, key string) error {
+	if err := s.c.Del(ctx, s.prefix+key+":v").Err(); err != nil {
+		return fmt.Errorf("redisstore: forget: %w", err)
+	}
+	return nil
+}
+
 // wait4 waits until ch fires (with the result, or nil to look again), d
 // passes or ctx ends (ctx's error).
 func wait4(ctx context.Context, ch <-chan []byte, d time.Duration) ([]byte, error) {

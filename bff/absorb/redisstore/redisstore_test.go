@@ -84,7 +84,7 @@ func TestRedisDown(t *testing.T) {
 
 	var fell atomic.Int64
 	a := absorb.New(absorb.Config{Store: s, StorePatience: 100 * time.Millisecond, OnFallback: func(string) { fell.Add(1) }})
-	tok, _, err := a.Rotate(context.Background(), "r0", "a0", func(context.Context) (authclient.Tokens, error) {
+	tok, _, err := a.Rotate(context.Background(), absorb.Presented{RefreshToken: "r0", AccessToken: "a0"}, func(context.Context) (authclient.Tokens, error) {
 		return authclient.Tokens{AccessToken: "a1", RefreshToken: "r1", Expires: time.Now().Add(time.Minute)}, nil
 	})
 	require.NoError(t, err)
@@ -115,7 +115,7 @@ func TestAbsorberAcrossInstances(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { out[i], _, errs[i] = as[i%3].Rotate(context.Background(), "secret-r0", "secret-a0", refresh) })
+		wg.Go(func() { out[i], _, errs[i] = as[i%3].Rotate(context.Background(), absorb.Presented{RefreshToken: "secret-r0", AccessToken: "secret-a0"}, refresh) })
 	}
 	// One instance refreshes; each of the other two waits on Redis (one
 	// waiter per instance: their duplicates wait in process).

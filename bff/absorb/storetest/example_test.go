@@ -28,7 +28,7 @@ func ExampleBroken() {
 		OnFallback:    func(reason string) { fmt.Println("fallback:", reason) },
 	})
 	defer a.Wait()
-	t, _, err := a.Rotate(context.Background(), "refresh-1", "access-1", func(context.Context) (authclient.Tokens, error) {
+	t, _, err := a.Rotate(context.Background(), absorb.Presented{RefreshToken: "refresh-1", AccessToken: "access-1"}, func(context.Context) (authclient.Tokens, error) {
 		return authclient.Tokens{AccessToken: "access-2", RefreshToken: "refresh-2"}, nil
 	})
 	fmt.Println("refresh:", t.RefreshToken, err)

@@ -46,7 +46,7 @@ func (h *Handler) Ahead(window time.Duration, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		t, _, err := h.rotate(r.Context(), s.RefreshToken, s.AccessToken)
+		t, _, err := h.rotate(r.Context(), s)
 		if err != nil {
 			h.obs.Auth("ahead", "unavailable")
 			next.ServeHTTP(w, r)

@@ -27,7 +27,7 @@ import (
 )
 
 // ErrRejected is the policy's refresh.ErrRejected: the upstream refused the
-// credentials or the refresh token for good. Errors of Exchange wrap it.
+// credentials or the refresh token for good. Errors of ExchangeFor's refreshes wrap it.
 var ErrRejected = refresh.ErrRejected
 
 // LoginPagePath is where the browser goes to log in when the upstream has
@@ -223,7 +223,7 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 	// within the auth timeout: the browser module gives up soon after it.
 	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 	defer cancel()
-	t, shared, err := h.rotate(ctx, s.RefreshToken, s.AccessToken)
+	t, shared, err := h.rotate(ctx, s)
 	if errors.Is(err, ErrRejected) {
 		h.obs.Auth("refresh", "rejected")
 		h.cookies.Clear(w)
@@ -241,29 +241,49 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 	h.open(w, r, "refresh", ok, h.cookies.Renew(*s, t))
 }
 
-// rotate exchanges a refresh token, presented with access (the access
-// cookie, or ""), upstream, through the absorber when absorption is on.
-// shared reports that another caller's result was used.
-func (h *Handler) rotate(ctx context.Context, token, access string) (t authclient.Tokens, shared bool, err error) {
+// rotate exchanges s's refresh token upstream, through the absorber when
+// absorption is on and s is bound to its browser (a session opened
+// without its binding cookie, or upgraded from the legacy cookies, is
+// refreshed on its own: the upstream then sees a copy's reuse). shared
+// reports that another caller's result was used.
+func (h *Handler) rotate(ctx context.Context, s *cookies.Session) (t authclient.Tokens, shared bool, err error) {
 	exchange := func(ctx context.Context) (authclient.Tokens, error) {
-		return h.client.Refresh(ctx, token)
+		return h.client.Refresh(ctx, s.RefreshToken)
 	}
-	if h.absorb == nil {
+	if h.absorb == nil || s.Binding == "" {
 		t, err := exchange(ctx)
 		return t, false, err
 	}
-	return h.absorb.Rotate(ctx, token, access, exchange)
+	return h.absorb.Rotate(ctx, s.Presented(), exchange)
 }
 
-// Exchange refreshes token upstream as the refresh endpoint does, duplicate
-// absorption included, for server-side callers (a page rendered with the
-// user's cookies): their refreshes and the browser's then share one.
-// access is the request's access cookie ("" if none): the browser presents
-// it too, and it is part of the absorption key. The error wraps
-// ErrRejected for a refused token.
-func (h *Handler) Exchange(ctx context.Context, token, access string) (authclient.Tokens, error) {
-	t, _, err := h.rotate(ctx, token, access)
-	return t, err
+// ExchangeFor returns the refresh for a server-side caller that serves r
+// (a page rendered with the user's cookies, behind the codec's Guard):
+// it refreshes as the refresh endpoint does, through the absorber under
+// the binding of r's session, so that its refreshes and the browser's
+// share one. Without a session on r it refreshes on its own. The error
+// wraps ErrRejected for a refused token.
+func (h *Handler) ExchangeFor(r *http.Request) func(ctx context.Context, token, access string) (authclient.Tokens, error) {
+	var binding string
+	if s := cookies.From(r); s != nil {
+		binding = s.Binding
+	}
+	return func(ctx context.Context, token, access string) (authclient.Tokens, error) {
+		t, _, err := h.rotate(ctx, &cookies.Session{RefreshToken: token, AccessToken: access, Binding: binding})
+		return t, err
+	}
+}
+
+// Forget drops the absorbed result that made s (its Predecessor): the
+// session ends, and a copy of its cookies from before its last refresh
+// must not get its pair. Within a short bound; a failure is logged.
+func (h *Handler) Forget(ctx context.Context, s *cookies.Session) {
+	if h.absorb == nil || s == nil || s.Predecessor == "" {
+		return
+	}
+	if err := h.absorb.Forget(ctx, s.Predecessor); err != nil {
+		h.log.Warn("logout: the absorbed result of the last refresh was not dropped; it lapses with its window", "err", err)
+	}
 }
 
 // Wait waits for the absorber's refreshes and write-backs still under
@@ -312,6 +332,7 @@ func (h *Handler) fail(w http.ResponseWriter, endpoint string, err error) {
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	if s := cookies.From(r); s != nil {
+		h.Forget(r.Context(), s)
 		h.Revoke(r.Context(), s.RefreshToken)
 	}
 	h.obs.Auth("logout", "ok")

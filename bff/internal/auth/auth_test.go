@@ -78,50 +78,56 @@ func send(h http.Handler, path, body string, cookies ...*http.Cookie) *httptest.
 	return w
 }
 
-// sessionCookie returns the sealed session's cookie that w set (the tests'
-// sessions are small: one chunk), or nil.
-func sessionCookie(w *httptest.ResponseRecorder) *http.Cookie {
+// sessionCookies returns the cookies that a browser sends back after w to
+// present the session w set: the sealed session (the tests' sessions are
+// small: one chunk) and its binding; nil when w set no session.
+func sessionCookies(w *httptest.ResponseRecorder) []*http.Cookie {
+	var jar []*http.Cookie
 	for _, c := range w.Result().Cookies() {
-		if c.Name == cookies.SessionCookie+".0" && c.MaxAge > 0 {
-			return &http.Cookie{Name: c.Name, Value: c.Value}
+		if (c.Name == cookies.SessionCookie+".0" || c.Name == cookies.BindCookie) && c.MaxAge > 0 {
+			jar = append(jar, &http.Cookie{Name: c.Name, Value: c.Value})
 		}
 	}
-	return nil
+	if len(jar) == 0 || jar[0].Name != cookies.SessionCookie+".0" {
+		return nil
+	}
+	return jar
 }
 
 // tokensOf returns the tokens of the session w set (zero: none).
 func tokensOf(t *testing.T, w *httptest.ResponseRecorder) authclient.Tokens {
 	t.Helper()
-	return tokensIn(t, sessionCookie(w))
+	return tokensIn(t, sessionCookies(w))
 }
 
-// tokensIn returns the tokens of the session cookie c (zero: nil).
-func tokensIn(t *testing.T, c *http.Cookie) authclient.Tokens {
+// tokensIn returns the tokens of the session in jar (zero: none).
+func tokensIn(t *testing.T, jar []*http.Cookie) authclient.Tokens {
 	t.Helper()
-	if c == nil {
+	if jar == nil {
 		return authclient.Tokens{}
 	}
-	s, err := codec.Open([]*http.Cookie{c})
+	s, err := codec.Open(jar)
 	require.NoError(t, err)
 	return s.Tokens()
 }
 
-// sealedCookie returns a session cookie holding refresh (and no access
-// token).
-func sealedCookie(t *testing.T, refresh string) *http.Cookie {
+// sealedCookies returns the cookies of a session holding refresh (and no
+// access token).
+func sealedCookies(t *testing.T, refresh string) []*http.Cookie {
 	t.Helper()
 	jar, err := codec.Seal(codec.NewSession(authclient.Tokens{RefreshToken: refresh}, ""))
 	require.NoError(t, err)
-	return jar[0]
+	return jar
 }
 
-func loginCookie(t *testing.T, h http.Handler) *http.Cookie {
+// loginCookies logs in to h and returns the session's cookies.
+func loginCookies(t *testing.T, h http.Handler) []*http.Cookie {
 	t.Helper()
 	w := send(h, "/api/auth/login", `{"username":"demo","password":"demo"}`)
 	require.Equal(t, 200, w.Code)
-	c := sessionCookie(w)
-	require.NotNil(t, c)
-	return c
+	jar := sessionCookies(w)
+	require.Len(t, jar, 2, "the session and its binding")
+	return jar
 }
 
 // 50 concurrent refreshes presenting the same cookie: one upstream refresh,
@@ -132,14 +138,14 @@ func TestAbsorbConcurrentDuplicates(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		up := &countingUpstream{Server: demo.New(demo.Config{})}
 		h := newBFF(t, up, 0)
-		cookie := loginCookie(t, h)
+		cookie := loginCookies(t, h)
 		up.hold = make(chan struct{})
 
 		const n = 50
 		var wg sync.WaitGroup
 		results := make([]*httptest.ResponseRecorder, n)
 		for i := range n {
-			wg.Go(func() { results[i] = send(h, "/api/auth/refresh", "", cookie) })
+			wg.Go(func() { results[i] = send(h, "/api/auth/refresh", "", cookie...) })
 		}
 		synctest.Wait() // every call is blocked: one at the upstream, the others on it
 		close(up.hold)
@@ -172,18 +178,18 @@ func TestAbsorbWindow(t *testing.T) {
 		up := &countingUpstream{Server: demo.New(demo.Config{})}
 		store := absorb.NewMemory(0, nil)
 		h := newBFF(t, up, 10*time.Second, store)
-		cookie := loginCookie(t, h)
+		cookie := loginCookies(t, h)
 
-		first := send(h, "/api/auth/refresh", "", cookie)
+		first := send(h, "/api/auth/refresh", "", cookie...)
 		require.Equal(t, 200, first.Code)
 		time.Sleep(9 * time.Second)
-		dup := send(h, "/api/auth/refresh", "", cookie)
+		dup := send(h, "/api/auth/refresh", "", cookie...)
 		require.Equal(t, 200, dup.Code)
 		assert.Equal(t, tokensOf(t, first).RefreshToken, tokensOf(t, dup).RefreshToken)
 		assert.EqualValues(t, 1, up.refreshes.Load())
 
 		time.Sleep(2 * time.Second)
-		late := send(h, "/api/auth/refresh", "", cookie)
+		late := send(h, "/api/auth/refresh", "", cookie...)
 		assert.Equal(t, 401, late.Code, "after the window the upstream sees a reuse")
 		assert.EqualValues(t, 2, up.refreshes.Load())
 		assert.Equal(t, 1, up.Stats().Reuses)
@@ -191,13 +197,55 @@ func TestAbsorbWindow(t *testing.T) {
 	})
 }
 
+// Only the browser that made a refresh gets its result: a copy of its
+// session cookies without its binding (or with a made-up one), replayed
+// after the refresh, goes upstream, which sees the reuse; so does the
+// browser's own copy once the session it opened has logged out.
+func TestAbsorbOnlyTheSameBrowser(t *testing.T) {
+	tests := []struct {
+		name       string
+		replay     func(t *testing.T, h http.Handler, before, after []*http.Cookie) []*http.Cookie
+		want       int
+		refreshes  int64
+		wantReuses int
+	}{
+		{"the same browser", func(_ *testing.T, _ http.Handler, before, _ []*http.Cookie) []*http.Cookie {
+			return before
+		}, http.StatusOK, 1, 0},
+		{"a copy without the binding", func(_ *testing.T, _ http.Handler, before, _ []*http.Cookie) []*http.Cookie {
+			return before[:1]
+		}, http.StatusUnauthorized, 2, 1},
+		{"a copy with a binding of its own", func(_ *testing.T, _ http.Handler, before, _ []*http.Cookie) []*http.Cookie {
+			return []*http.Cookie{before[0], {Name: cookies.BindCookie, Value: "AAAAAAAAAAAAAAAAAAAAAA"}}
+		}, http.StatusUnauthorized, 2, 1},
+		{"the same browser after logout", func(t *testing.T, h http.Handler, before, after []*http.Cookie) []*http.Cookie {
+			require.Equal(t, http.StatusNoContent, send(h, "/api/auth/logout", "", after...).Code)
+			return before
+		}, http.StatusUnauthorized, 2, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			up := &countingUpstream{Server: demo.New(demo.Config{})}
+			h := newBFF(t, up, 0)
+			before := loginCookies(t, h)
+			first := send(h, "/api/auth/refresh", "", before...)
+			require.Equal(t, http.StatusOK, first.Code)
+
+			replay := send(h, "/api/auth/refresh", "", tt.replay(t, h, before, sessionCookies(first))...)
+			assert.Equal(t, tt.want, replay.Code, replay.Body.String())
+			assert.Equal(t, tt.refreshes, up.refreshes.Load(), "upstream refreshes")
+			assert.Equal(t, tt.wantReuses, up.Stats().Reuses)
+		})
+	}
+}
+
 // Failures are not absorbed: the next duplicate asks the upstream again.
 func TestAbsorbDoesNotKeepFailures(t *testing.T) {
 	up := &countingUpstream{Server: demo.New(demo.Config{})}
 	h := newBFF(t, up, 0)
-	bogus := sealedCookie(t, "bogus")
-	assert.Equal(t, 401, send(h, "/api/auth/refresh", "", bogus).Code)
-	assert.Equal(t, 401, send(h, "/api/auth/refresh", "", bogus).Code)
+	bogus := sealedCookies(t, "bogus")
+	assert.Equal(t, 401, send(h, "/api/auth/refresh", "", bogus...).Code)
+	assert.Equal(t, 401, send(h, "/api/auth/refresh", "", bogus...).Code)
 	assert.EqualValues(t, 2, up.refreshes.Load())
 }
 
@@ -209,12 +257,12 @@ func TestConcurrentSessionsNothingLost(t *testing.T) {
 	h := newBFF(t, up, 0)
 	type jar struct {
 		mu     sync.Mutex
-		cookie *http.Cookie
+		cookie []*http.Cookie
 	}
 	const sessions, perSession, rounds = 50, 4, 5
 	jars := make([]*jar, sessions)
 	for i := range jars {
-		jars[i] = &jar{cookie: loginCookie(t, h)}
+		jars[i] = &jar{cookie: loginCookies(t, h)}
 	}
 	var wg sync.WaitGroup
 	var failures atomic.Int64
@@ -225,12 +273,12 @@ func TestConcurrentSessionsNothingLost(t *testing.T) {
 				j.mu.Lock()
 				cookie := j.cookie
 				j.mu.Unlock()
-				w := send(h, "/api/auth/refresh", "", cookie)
+				w := send(h, "/api/auth/refresh", "", cookie...)
 				if w.Code != 200 {
 					failures.Add(1)
 					return
 				}
-				next := sessionCookie(w)
+				next := sessionCookies(w)
 				j.mu.Lock()
 				j.cookie = next
 				j.mu.Unlock()
@@ -241,7 +289,7 @@ func TestConcurrentSessionsNothingLost(t *testing.T) {
 	assert.Zero(t, failures.Load())
 	assert.Zero(t, up.Stats().Reuses)
 	for _, j := range jars { // every session is still alive
-		w := send(h, "/api/auth/refresh", "", j.cookie)
+		w := send(h, "/api/auth/refresh", "", j.cookie...)
 		require.Equal(t, 200, w.Code)
 		var body struct{ Success bool }
 		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body))

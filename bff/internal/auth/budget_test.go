@@ -68,16 +68,16 @@ func TestRefreshAnswersWithinTheAuthTimeout(t *testing.T) {
 				up := &countingUpstream{Server: demo.New(demo.Config{})}
 				store := &storetest.Broken{Store: absorb.NewMemory(0, nil), OnAcquire: tt.acquire, OnComplete: tt.complete}
 				h := newBFF(t, slowRefreshes{up, tt.upstream}, 0, store)
-				cookie := loginCookie(t, h)
+				cookie := loginCookies(t, h)
 
 				start := time.Now()
-				w := send(h, "/api/auth/refresh", "", cookie)
+				w := send(h, "/api/auth/refresh", "", cookie...)
 				took := time.Since(start)
 
 				assert.Less(t, took, DefaultTimeout, "answered within the auth timeout")
 				assert.Equal(t, tt.calls, up.refreshes.Load(), "upstream refreshes")
 				require.Equal(t, tt.want, w.Code, w.Body.String())
-				next := sessionCookie(w)
+				next := sessionCookies(w)
 				if tt.want == http.StatusOK {
 					require.NotNil(t, next, "the new pair reached the browser")
 					assert.NotEqual(t, tokensIn(t, cookie).RefreshToken, tokensIn(t, next).RefreshToken, "rotated")

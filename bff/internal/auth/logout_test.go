@@ -34,14 +34,14 @@ func clearsCookies(t *testing.T, w *httptest.ResponseRecorder) {
 func TestLogoutRevokesUpstream(t *testing.T) {
 	up := &countingUpstream{Server: demo.New(demo.Config{})}
 	h := newBFF(t, up, -1)
-	cookie := loginCookie(t, h)
+	cookie := loginCookies(t, h)
 
-	w := send(h, "/api/auth/logout", "", cookie)
+	w := send(h, "/api/auth/logout", "", cookie...)
 	assert.Equal(t, http.StatusNoContent, w.Code)
 	clearsCookies(t, w)
 	assert.Equal(t, 1, up.Stats().Logouts)
 
-	w = send(h, "/api/auth/refresh", "", cookie) // a copy kept by an attacker
+	w = send(h, "/api/auth/refresh", "", cookie...) // a copy kept by an attacker
 	assert.Equal(t, http.StatusUnauthorized, w.Code)
 	assert.Contains(t, w.Body.String(), "refresh_rejected")
 }
@@ -74,7 +74,7 @@ func TestLogoutClearsCookiesWhateverTheUpstream(t *testing.T) {
 				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			var jar []*http.Cookie
 			if tt.cookie {
-				jar = append(jar, sealedCookie(t, "secret-refresh-token"))
+				jar = append(jar, sealedCookies(t, "secret-refresh-token")...)
 			}
 			w := send(h, "/api/auth/logout", "", jar...)
 			assert.Equal(t, http.StatusNoContent, w.Code)
@@ -153,7 +153,7 @@ func TestRefreshFailureStatuses(t *testing.T) {
 			t.Cleanup(srv.Close)
 			u, _ := url.Parse(srv.URL)
 			h := New(Config{Upstream: u, Transport: http.DefaultTransport, Cookies: cookies.Codec{Insecure: true}}) // plain names, as behind Guard
-			w := send(h, "/api/auth/refresh", "", sealedCookie(t, "r"))
+			w := send(h, "/api/auth/refresh", "", sealedCookies(t, "r")...)
 			assert.Equal(t, tt.want, w.Code, w.Body.String())
 			if tt.cleared {
 				clearsCookies(t, w)

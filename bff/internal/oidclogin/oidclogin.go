@@ -75,6 +75,9 @@ type Config struct {
 	Log *slog.Logger
 	// Now returns the current time. If nil, time.Now.
 	Now func() time.Time
+	// Ended, if not nil, is told of a session that a logout ends, before
+	// its refresh token is revoked.
+	Ended func(context.Context, *cookies.Session)
 }
 
 // Handler serves /auth/login, /auth/callback and /auth/logout. Create one
@@ -334,6 +337,9 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := h.provider(r.Context())
 	if s := cookies.From(r); s != nil && s.RefreshToken != "" {
+		if h.cfg.Ended != nil {
+			h.cfg.Ended(r.Context(), s)
+		}
 		if err == nil {
 			err = p.client.Revoke(r.Context(), s.RefreshToken)
 		}

@@ -30,7 +30,7 @@ type Config struct {
 	Upstream *url.URL
 	// Transport sends the upstream calls.
 	Transport http.RoundTripper
-	// Auth refreshes (Exchange) and sets the cookies (Cookies).
+	// Auth refreshes (ExchangeFor) and sets the cookies (Cookies).
 	Auth *bff.BFF
 }
 
@@ -63,7 +63,7 @@ func (cfg Config) departments(w http.ResponseWriter, r *http.Request) {
 	s := transport.New(transport.Config{
 		Base:     cfg.Transport,
 		Ahead:    bff.AheadWindow(bff.DefaultRefreshAhead, session.Lifetime),
-		Exchange: cfg.Auth.Exchange,
+		Exchange: cfg.Auth.ExchangeFor(r),
 	}, session.Tokens())
 
 	list, status, err := fetch(r.Context(), s, cfg.Upstream.JoinPath("departments").String())

@@ -163,28 +163,50 @@ func TestObjectLeaseExpires(t *testing.T) {
 	assert.NotNil(t, r.Lease, "and gets the lease when it expires")
 }
 
-// The lease and the value are in the object's storage: an object evicted
-// between the requests of one window still makes a duplicate wait for the
-// lease, and still hands out the value.
-func TestObjectSurvivesEviction(t *testing.T) {
+// stored returns the keys of key's object's storage.
+func stored(t *testing.T, key string) []string {
+	t.Helper()
+	var got struct{ Keys []string }
+	require.NoError(t, json.NewDecoder(objectOp(t, key, "stored").Body).Decode(&got))
+	return got.Keys
+}
+
+// Only a completed refresh's value reaches the object's storage: a lease,
+// and a refresh that the upstream refused (its lease released), write
+// nothing, so that a stranger's refused refreshes cost no storage. The
+// value outlives an eviction within its window; a forget removes it.
+func TestObjectStoresOnlyValues(t *testing.T) {
 	s, key, ctx := objectStore(), newKey(), context.Background()
+	_, refused, err := s.Acquire(ctx, key, 30*time.Second)
+	require.NoError(t, err)
+	require.NotNil(t, refused)
+	assert.Empty(t, stored(t, key), "a lease is memory only")
+	require.NoError(t, refused.Release(ctx))
+	assert.Empty(t, stored(t, key), "a refused refresh writes nothing")
+
 	_, holder, err := s.Acquire(ctx, key, 30*time.Second)
 	require.NoError(t, err)
 	require.NotNil(t, holder)
-
-	objectOp(t, key, "evict")
 	dup := storetest.AcquireAsync(s, ctx, key, 30*time.Second)
-	awaitWaiters(t, key, 1) // it waits for the lease granted before the eviction
+	awaitWaiters(t, key, 1)
 	require.NoError(t, holder.Complete(ctx, []byte("sealed pair"), 30*time.Second))
 	r := <-dup
 	require.NoError(t, r.Err)
 	assert.Equal(t, "sealed pair", string(r.Value))
+	assert.Equal(t, []string{"value"}, stored(t, key))
 
 	objectOp(t, key, "evict")
 	v, l, err := s.Acquire(ctx, key, time.Second)
 	require.NoError(t, err)
 	assert.Nil(t, l)
 	assert.Equal(t, "sealed pair", string(v), "the value outlives the eviction")
+
+	require.NoError(t, s.Forget(ctx, key))
+	assert.Empty(t, stored(t, key), "forgotten")
+	_, l, err = s.Acquire(ctx, key, time.Second)
+	require.NoError(t, err)
+	require.NotNil(t, l, "the next refresh goes upstream")
+	require.NoError(t, l.Release(ctx))
 }
 
 // A value is handed out for its TTL only; then the next caller refreshes.

@@ -29,11 +29,12 @@ import (
 )
 
 var (
-	root    string
-	worker  string // the Worker's base URL
-	objects string // the base URL of the AbsorbObject test Worker
-	demoAPI *demo.Server
-	mode    atomic.Value // "up", "500" or "down": how the upstream answers
+	root        string
+	worker      string // the Worker's base URL
+	workerState string // the folder of the Worker's local state (its Durable Objects' databases)
+	objects     string // the base URL of the AbsorbObject test Worker
+	demoAPI     *demo.Server
+	mode        atomic.Value // "up", "500" or "down": how the upstream answers
 )
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -73,7 +74,7 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(assets)
 	var stop, stopObjects func()
-	worker, stop, err = startWorker("cmd/worker/wrangler.toml",
+	worker, workerState, stop, err = StartWithState(root, "cmd/worker/wrangler.toml", "",
 		"--var", "FWR_UPSTREAM:"+front.URL, "--var", "FWR_SESSION_KEYS:"+SessionKey, "--assets", assets)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "workertest:", err)
@@ -136,6 +137,12 @@ func call(t *testing.T, method, path, body string, cookies ...*http.Cookie) *htt
 // chunk is the sealed session's first (in these tests, only) cookie, by
 // its plain name.
 const chunk = cookies.SessionCookie + ".0"
+
+// browser returns the cookies of c that a browser presents its session
+// with: the sealed session and its binding.
+func browser(c map[string]*http.Cookie) []*http.Cookie {
+	return []*http.Cookie{c[chunk], c[cookies.BindCookie]}
+}
 
 // cookieMap returns the response's cookies by their plain names (without
 // __Host-Http- or __Host-); each keeps its name on the wire, to be sent
@@ -200,7 +207,7 @@ func TestContract(t *testing.T) {
 
 	// The old pair is no duplicate of that refresh: it goes upstream,
 	// which sees a reuse.
-	res = call(t, "POST", "/api/auth/refresh", "", c[chunk])
+	res = call(t, "POST", "/api/auth/refresh", "", browser(c)...)
 	assert.Equal(t, 401, res.StatusCode, "reuse is rejected")
 	assert.Equal(t, -1, cookieMap(res)[chunk].MaxAge, "and clears the cookies")
 }
@@ -209,14 +216,16 @@ func TestProxy(t *testing.T) {
 	c := login(t)
 	res := call(t, "GET", "/api/departments", "")
 	assert.Equal(t, 401, res.StatusCode, "no token: the upstream's 401")
-	res = call(t, "GET", "/api/departments", "", c[chunk])
+	res = call(t, "GET", "/api/departments", "", browser(c)...)
 	assert.Equal(t, 200, res.StatusCode, "the bearer is attached")
 
 	body := `{"name":"ünïcode","n":[1,2,3]}`
 	req, _ := http.NewRequest("PUT", worker+"/api/echo?x=1", strings.NewReader(body))
 	req.Header.Set("X-CSRF", "1")
 	req.Header.Set("Content-Type", "application/json")
-	req.AddCookie(c[chunk])
+	for _, ck := range browser(c) {
+		req.AddCookie(ck)
+	}
 	res, err := http.DefaultTransport.RoundTrip(req)
 	require.NoError(t, err)
 	defer res.Body.Close()
@@ -236,12 +245,12 @@ func TestRefreshWithUpstreamDown(t *testing.T) {
 		want int
 	}{{"500", 503}, {"down", 502}} {
 		mode.Store(tt.mode)
-		res := call(t, "POST", "/api/auth/refresh", "", c[chunk])
+		res := call(t, "POST", "/api/auth/refresh", "", browser(c)...)
 		assert.Equal(t, tt.want, res.StatusCode, tt.mode)
 		assert.Empty(t, res.Header.Values("Set-Cookie"), tt.mode)
 	}
 	mode.Store("up")
-	res := call(t, "POST", "/api/auth/refresh", "", c[chunk])
+	res := call(t, "POST", "/api/auth/refresh", "", browser(c)...)
 	assert.Equal(t, 200, res.StatusCode, "the session survived")
 }
 

@@ -25,13 +25,20 @@ import (
 // /healthz answers 200. Its Durable Objects' storage is a temporary folder
 // that stop removes; stop also ends workerd.
 func Start(root, config, port string, args ...string) (base string, stop func(), err error) {
+	base, _, stop, err = StartWithState(root, config, port, args...)
+	return base, stop, err
+}
+
+// StartWithState is Start, and also returns the folder of the Worker's
+// local state (its Durable Objects' databases).
+func StartWithState(root, config, port string, args ...string) (base, state string, stop func(), err error) {
 	if port == "" {
 		port = FreePort()
 	}
 	inspector := FreePort()
-	state, err := os.MkdirTemp("", "fwr-worker-state-")
+	state, err = os.MkdirTemp("", "fwr-worker-state-")
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	cmd := exec.Command("npx", append([]string{"--no-install", "wrangler", "--config", config, "dev",
 		"--ip", "127.0.0.1", "--port", port, "--inspector-port", inspector, "--log-level", "warn",
@@ -43,7 +50,7 @@ func Start(root, config, port string, args ...string) (base string, stop func(),
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		os.RemoveAll(state)
-		return "", nil, err
+		return "", "", nil, err
 	}
 	stop = func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
@@ -57,13 +64,13 @@ func Start(root, config, port string, args ...string) (base string, stop func(),
 		if res, err := probe.Get(base + "/healthz"); err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {
-				return base, stop, nil
+				return base, state, stop, nil
 			}
 		}
 		time.Sleep(200 * time.Millisecond) // polling a process that tells nothing else
 	}
 	stop()
-	return "", nil, fmt.Errorf("wrangler dev (%s) did not answer on %s within 90 s", config, base)
+	return "", "", nil, fmt.Errorf("wrangler dev (%s) did not answer on %s within 90 s", config, base)
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.

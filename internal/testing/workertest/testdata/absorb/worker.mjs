@@ -3,7 +3,7 @@
 // object under the local runtime: POST /{key}/{op} goes to op of key's
 // object; POST /{key}/evict resets that object as an eviction would (its
 // memory is lost, its storage kept); POST /{key}/waiters answers how many
-// callers wait in it.
+// callers wait in it; POST /{key}/stored lists the keys of its storage.
 import { AbsorbObject } from "../../../../../cmd/worker/absorb-object.mjs";
 
 export class TestAbsorbObject extends AbsorbObject {
@@ -15,6 +15,8 @@ export class TestAbsorbObject extends AbsorbObject {
         break;
       case "/waiters":
         return Response.json({ waiters: this.waiters.length });
+      case "/stored":
+        return Response.json({ keys: [...(await this.state.storage.list()).keys()] });
     }
     return super.fetch(new Request(request.url, { method: request.method, body: body || null }));
   }

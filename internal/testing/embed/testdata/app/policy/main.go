@@ -1,9 +1,9 @@
 // Command policy is an outside module's server-side caller: it logs in to
 // the upstream, and after each expiry of the access token calls the API
 // once through the refresh policy (refresh.New) and once through the
-// RoundTripper (transport.New). Both refresh through the BFF's absorber
-// (bff.BFF.Exchange), so that a browser refreshing the same session at the
-// same moment would share the refresh. It prints one line per call.
+// RoundTripper (transport.New). Both refresh through the BFF
+// (bff.BFF.ExchangeFor; with no browser request to serve, on their own).
+// It prints one line per call.
 //
 //	policy -upstream http://127.0.0.1:8788
 package main
@@ -43,6 +43,7 @@ func run(ctx context.Context, upstream string) error {
 		return err
 	}
 	defer b.Wait()
+	exchange := b.ExchangeFor(nil) // no browser's request: nothing to share a refresh with
 	departments := u.JoinPath("departments").String()
 	tokens, err := authclient.NewJSON(u, authclient.HTTP{Transport: http.DefaultTransport}).Login(ctx, "demo", "demo")
 	if err != nil {
@@ -56,7 +57,7 @@ func run(ctx context.Context, upstream string) error {
 	p := refresh.New(refresh.Config{Refresh: func(rc refresh.Context) (refresh.Result, error) {
 		std, cancel := refresh.StdContext(rc)
 		defer cancel()
-		next, err := b.Exchange(std, tokens.RefreshToken, tokens.AccessToken)
+		next, err := exchange(std, tokens.RefreshToken, tokens.AccessToken)
 		if errors.Is(err, bff.ErrRejected) {
 			return refresh.Result{Status: http.StatusUnauthorized}, nil
 		}
@@ -82,7 +83,7 @@ func run(ctx context.Context, upstream string) error {
 		return err
 	}
 	start := tokens
-	session := transport.New(transport.Config{Base: http.DefaultTransport, Exchange: b.Exchange}, tokens)
+	session := transport.New(transport.Config{Base: http.DefaultTransport, Exchange: exchange}, tokens)
 	status, err = get(ctx, session, departments, "")
 	if err != nil {
 		return err
