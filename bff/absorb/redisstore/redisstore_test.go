@@ -115,7 +115,9 @@ func TestAbsorberAcrossInstances(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { out[i], _, errs[i] = as[i%3].Rotate(context.Background(), absorb.Presented{RefreshToken: "secret-r0", AccessToken: "secret-a0"}, refresh) })
+		wg.Go(func() {
+			out[i], _, errs[i] = as[i%3].Rotate(context.Background(), absorb.Presented{RefreshToken: "secret-r0", AccessToken: "secret-a0"}, refresh)
+		})
 	}
 	// One instance refreshes; each of the other two waits on Redis (one
 	// waiter per instance: their duplicates wait in process).
