@@ -9,7 +9,7 @@ export WRANGLER_SEND_METRICS := false
 export XDG_CONFIG_HOME := $(CURDIR)/.config
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-WASM_SRC := $(shell find wasm -name '*.go' -not -name '*_test.go') go.mod go.sum
+WASM_SRC := $(shell find wasm refresh internal -name '*.go' -not -name '*_test.go' -not -path '*/testdata/*') go.mod go.sum
 WASM := js/fetch-with-refresh.wasm
 
 .PHONY: help

@@ -112,6 +112,9 @@ const DEFAULTS = {
 /** The name of the Web Lock and of the BroadcastChannel the tabs share. */
 const CHANNEL = "fetch-with-refresh";
 
+/** The localStorage key of the last transient refresh failure: "token.atMs.status". */
+const FAILED_KEY = "fetch-with-refresh:refresh-failed";
+
 /**
  * The contract with the module, as package lease defines it
  * (internal/lease/contract.go): the hooks' names, the kinds of news that
@@ -455,15 +458,22 @@ function moduleHooks(opts, urls, tabs, events, state) {
      * new token's expiry.
      * @param {number} timeoutMs
      */
-    refresh: (timeoutMs) => fetch(urls.refresh, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: sameOrigin(urls.refresh) ? opts.headers : {},
-      signal: AbortSignal.timeout(timeoutMs),
-    }).then(async (res) => {
-      if (res.ok) state.user = (await userOf(res)) ?? state.user;
-      return { status: res.status, ...tokenOf(res) };
-    }),
+    refresh: (timeoutMs) => {
+      const token = tabs.shared?.().expiresMs ?? 0; // the token this refresh replaces
+      return fetch(urls.refresh, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: sameOrigin(urls.refresh) ? opts.headers : {},
+        signal: AbortSignal.timeout(timeoutMs),
+      }).then(async (res) => {
+        if (res.ok) state.user = (await userOf(res)) ?? state.user;
+        if (res.status >= 500) tabs.failed(token, res.status);
+        return { status: res.status, ...tokenOf(res) };
+      }, (err) => {
+        tabs.failed(token, 0);
+        throw err;
+      });
+    },
     deferred,
     /** @param {string} name @param {string} message @param {number} status */
     error: (name, message, status) =>
@@ -501,8 +511,11 @@ function moduleHooks(opts, urls, tabs, events, state) {
 
 /**
  * Cross-tab mode: a Web Lock around each refresh, the readable session
- * cookie as the version all tabs share, a BroadcastChannel for the news.
- * Each part falls back to this tab alone where the browser lacks it.
+ * cookie as the version all tabs share, a BroadcastChannel for the news,
+ * and in localStorage the last transient failure of a refresh (written
+ * before the lock is released, so that a tab that waited for the lock
+ * does not try the same token again at once). Each part falls back to
+ * this tab alone where the browser lacks it.
  * @param {Options} opts
  */
 function crossTab(opts) {
@@ -519,10 +532,37 @@ function crossTab(opts) {
     const m = cookies.match(pattern);
     return m ? { expiresMs: Number(m[1]), lifetimeMs: Number(m[2] ?? 0) } : NO_TOKEN;
   };
+  /** @returns {Storage | undefined} */
+  const storage = () => {
+    try {
+      return inPage ? globalThis.localStorage : undefined;
+    } catch {
+      return undefined; // storage disabled (a sandboxed frame, a privacy setting)
+    }
+  };
+  /** @returns {Token & {failedMs?: number, failedStatus?: number}} */
+  const shared = () => {
+    const token = parse(raw());
+    const [version, at, status] = (storage()?.getItem(FAILED_KEY) ?? "").split(".").map(Number);
+    return token.expiresMs > 0 && version === token.expiresMs ? { ...token, failedMs: at, failedStatus: status } : token;
+  };
   return {
     raw,
     parse,
-    shared: inPage ? () => parse(raw()) : undefined,
+    shared: inPage ? shared : undefined,
+    /**
+     * Records that a refresh of the token that expires at expiresMs failed
+     * transiently (status 0: no answer), for the tabs that wait for the lock.
+     * @param {number} expiresMs @param {number} status
+     */
+    failed: (expiresMs, status) => {
+      if (!opts.crossTab || expiresMs <= 0) return;
+      try {
+        storage()?.setItem(FAILED_KEY, `${expiresMs}.${Date.now()}.${status}`);
+      } catch {
+        // full or disabled: the other tabs try again themselves
+      }
+    },
     /** @type {((timeoutMs: number) => Promise<() => void>) | undefined} resolves to the release function once the lock is held */
     lock: locks && ((timeoutMs) => new Promise((held, failed) => locks.request(CHANNEL,
       { signal: AbortSignal.timeout(timeoutMs) },

@@ -12,15 +12,30 @@ type Shared struct {
 	// Lifetime is how long the current access token lives from its issue;
 	// zero if unknown.
 	Lifetime time.Duration
+	// Failed is when a tab's refresh of this Version's token last failed
+	// transiently (zero: none known), with the status it got (0: no
+	// answer). A refresh that began before it does not try again.
+	Failed       time.Time
+	FailedStatus int
 }
 
 // refreshUnlessShared refreshes, unless another tab has done it since f's
-// first waiter's attempt was sent: then it reports that tab's success.
+// first waiter's attempt was sent (then it reports that tab's success), or
+// another tab's refresh of the same token failed transiently since f
+// began (then it reports that failure: trying again at once would only
+// make the waiters wait twice).
 func (p *Policy) refreshUnlessShared(ctx Context, f *flight) (Result, error) {
 	if p.cfg.Shared != nil && f.version != 0 {
-		if s := p.cfg.Shared(); s.Version != 0 && s.Version != f.version {
+		s := p.cfg.Shared()
+		switch {
+		case s.Version != 0 && s.Version != f.version:
 			p.count(&p.stats.Elsewhere)
 			return Result{Status: 200, Expiry: s.Expiry, Lifetime: s.Lifetime, Elsewhere: true}, nil
+		case s.Version == f.version && !s.Failed.IsZero() && !s.Failed.Before(f.begun):
+			if s.FailedStatus < 500 { // no answer (or not a transient status: never recorded)
+				return Result{}, ErrFailedElsewhere
+			}
+			return Result{Status: s.FailedStatus, Elsewhere: true, Cause: ErrFailedElsewhere}, nil
 		}
 	}
 	return p.cfg.Refresh(ctx)

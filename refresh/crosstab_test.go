@@ -180,3 +180,53 @@ func TestLockFailureIsUnavailable(t *testing.T) {
 	require.ErrorIs(t, err, ErrUnavailable)
 	assert.ErrorIs(t, err, lockErr)
 }
+
+// A tab whose refresh gets the lock after another tab's refresh of the same
+// token failed transiently fails with that failure, without a request of
+// its own; a failure from before its refresh began does not count.
+func TestTabsShareATransientFailure(t *testing.T) {
+	tests := []struct {
+		name          string
+		failedAt      time.Duration // relative to the refresh's start
+		status        int
+		wantRefreshes int64
+		wantStatus    int
+	}{
+		{"while it waited for the lock", time.Millisecond, 504, 0, 504},
+		{"with no answer", time.Millisecond, 0, 0, 0},
+		{"before it began", -time.Second, 504, 1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+			clock := testclock.New(start)
+			shared := Shared{Version: 1}
+			var refreshes atomic.Int64
+			p := New(Config{Now: clock.Now, Shared: func() Shared { return shared },
+				Lock: func(fn func() (Result, error)) (Result, error) {
+					shared.Failed, shared.FailedStatus = start.Add(tt.failedAt), tt.status // the other tab held the lock
+					return fn()
+				},
+				Refresh: func(Context) (Result, error) {
+					refreshes.Add(1)
+					shared.Version++
+					return Result{Status: 200}, nil
+				}})
+			status := 401
+			err := p.Do(background, func() (int, error) {
+				defer func() { status = 200 }()
+				return status, nil
+			})
+			assert.Equal(t, tt.wantRefreshes, refreshes.Load())
+			if tt.wantRefreshes == 1 {
+				require.NoError(t, err)
+				return
+			}
+			var e *Error
+			require.ErrorAs(t, err, &e)
+			assert.ErrorIs(t, err, ErrUnavailable)
+			assert.ErrorIs(t, err, ErrFailedElsewhere)
+			assert.Equal(t, tt.wantStatus, e.Status)
+		})
+	}
+}

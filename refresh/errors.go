@@ -24,6 +24,10 @@ var (
 	// after Policy.Logout.
 	ErrLoggedOut = errors.New("refresh: logged out")
 
+	// ErrFailedElsewhere is the Cause of the ErrUnavailable error of a
+	// refresh that another tab's failure stood for (Shared.Failed).
+	ErrFailedElsewhere = errors.New("refresh: another tab's refresh of this token failed just now")
+
 	// ErrGoexit is the Cause of the ErrUnavailable error of a refresh whose
 	// RefreshFunc called runtime.Goexit.
 	ErrGoexit = errors.New("refresh: RefreshFunc called runtime.Goexit")

@@ -35,6 +35,12 @@
 //     waits for a refresh (shared like any other), so it is not answered 401
 //     in the first place. A token that was just issued is never refreshed
 //     ahead.
+//   - A failed refresh is not tried again for the calls that waited for it:
+//     after a refresh ahead that failed, a call whose token has expired
+//     fails at once, and one whose token may still be good is sent with it
+//     and fails at once if answered with a refresh status. So a call waits
+//     for one refresh at most, and settles within Config.Timeout plus the
+//     round trips of its attempts.
 //   - Steady state: while no refresh is due or in progress, every call
 //     starts exactly as the last one did. Steady says so, and until when;
 //     Config.Changed says when it stops being true. A caller for whom each
@@ -49,7 +55,10 @@
 //   - Across tabs (Config.Lock, Config.Shared): a refresh runs under a lock
 //     that all the tabs of a browser share, and a refresh that gets the lock
 //     after another tab refreshed since its first waiter's attempt was sent
-//     does not refresh again: its waiters are replayed.
+//     does not refresh again: its waiters are replayed. One that gets it
+//     after another tab's refresh of the same token failed transiently
+//     since it began (Shared.Failed) fails with that failure, without a
+//     request.
 package refresh
 
 import (
@@ -181,6 +190,7 @@ type Policy struct {
 type flight struct {
 	n       uint64        // its number: the value of Policy.started when it began
 	version int64         // Shared().Version when its first waiter's attempt was sent
+	begun   time.Time     // when it began
 	done    chan struct{} // closed when the refresh has ended
 	err     error         // its outcome; written before done is closed
 }
@@ -306,13 +316,31 @@ func (p *Policy) untilLocked(expiry time.Time, lifetime time.Duration) time.Time
 	return expiry.Add(-Window(p.cfg.Ahead, lifetime))
 }
 
-// Ahead waits for the refresh ahead that Begin found due. Only ctx's end
-// is returned: a failed refresh ahead does not fail the call, which is sent
-// all the same (the token may still be good, the call may need none, as a
-// login does), and a 401 then meets the failure.
+// Ahead waits for the refresh ahead that Begin found due. It returns ctx's
+// error if ctx ended first. A failed refresh ahead fails the call (its
+// *Error) only when the token it would be sent with has expired; else the
+// call is sent all the same (the token may still be good, the call may
+// need none), and a refresh status then meets that failure at once rather
+// than a second refresh.
 func (p *Policy) Ahead(ctx Context, c *Call) error {
-	if err := p.await(ctx, c.sent); err != nil && ctx.Err() != nil {
-		return err
+	if err := p.await(ctx, c.sent); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		now := p.shared()
+		p.mu.Lock()
+		expiry := p.expiry
+		if f := p.lastFail; f != nil && f.err == err && c.sent.started >= f.n {
+			c.sent.started = f.n - 1 // a call that joined it is one sent before it: Await returns its failure
+		}
+		p.mu.Unlock()
+		if !now.Expiry.IsZero() {
+			expiry = now.Expiry
+		}
+		if !expiry.IsZero() && !p.cfg.Now().Before(expiry) {
+			return p.fail(err)
+		}
+		return nil
 	}
 	now := p.shared()
 	p.mu.Lock()
@@ -483,7 +511,7 @@ func (p *Policy) await(ctx Context, sent mark) error {
 	fresh := f == nil
 	if fresh {
 		p.started++
-		f = &flight{n: p.started, version: sent.version, done: make(chan struct{})}
+		f = &flight{n: p.started, version: sent.version, begun: p.cfg.Now(), done: make(chan struct{})}
 		p.flight = f
 		p.stats.Refreshes++
 		go p.run(f)

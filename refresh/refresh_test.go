@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/testclock"
@@ -522,4 +523,79 @@ func BenchmarkDoValidToken(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// A call waits for one refresh at most: after a refresh ahead that failed
+// transiently, a call whose token has expired fails at once without being
+// sent, and one whose token may still be good is sent and, if refused,
+// fails at once rather than refreshing again.
+func TestDoRefreshAheadFailureIsNotRetried(t *testing.T) {
+	tests := []struct {
+		name      string
+		after     time.Duration // since the token was issued; it lives a minute
+		answer    int           // the attempt's status
+		wantErr   bool
+		wantSends int64
+	}{
+		{"still good, accepted", 45 * time.Second, 200, false, 1},
+		{"still good, refused", 45 * time.Second, 401, true, 1},
+		{"expired", 61 * time.Second, 401, true, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+			clock := testclock.New(start)
+			var refreshes, sends atomic.Int64
+			p := New(Config{Ahead: 30 * time.Second, Now: clock.Now, Refresh: func(Context) (Result, error) {
+				refreshes.Add(1)
+				return Result{Status: 504}, nil
+			}})
+			p.Reset(start.Add(time.Minute), time.Minute)
+			clock.Advance(tt.after)
+			err := p.Do(background, func() (int, error) {
+				sends.Add(1)
+				return tt.answer, nil
+			})
+			if tt.wantErr {
+				var e *Error
+				require.ErrorAs(t, err, &e)
+				assert.ErrorIs(t, err, ErrUnavailable)
+				assert.Equal(t, 504, e.Status, "the refresh ahead's failure")
+			} else {
+				require.NoError(t, err)
+			}
+			assert.EqualValues(t, 1, refreshes.Load(), "one refresh")
+			assert.Equal(t, tt.wantSends, sends.Load())
+		})
+	}
+}
+
+// A call that joined a refresh ahead already under way is not refreshed
+// again either when that refresh fails: it was sent before any other.
+func TestDoJoinedRefreshAheadFailureIsNotRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+		clock := testclock.New(start)
+		var refreshes atomic.Int64
+		fail := make(chan struct{})
+		p := New(Config{Ahead: 30 * time.Second, Now: clock.Now, Refresh: func(Context) (Result, error) {
+			if refreshes.Add(1) == 1 {
+				<-fail
+			}
+			return Result{Status: 504}, nil
+		}})
+		p.Reset(start.Add(time.Minute), time.Minute)
+		clock.Advance(45 * time.Second) // due, still good
+		refused := func() (int, error) { return 401, nil }
+		errs := make(chan error, 2)
+		go func() { errs <- p.Do(background, refused) }()
+		synctest.Wait() // the first call's refresh ahead is under way
+		go func() { errs <- p.Do(background, refused) }()
+		synctest.Wait() // the second call waits on it
+		close(fail)
+		for range 2 {
+			assert.ErrorIs(t, <-errs, ErrUnavailable)
+		}
+		assert.EqualValues(t, 1, refreshes.Load(), "one refresh for both")
+	})
 }

@@ -124,14 +124,19 @@ func (c *client) lock(fn func() (refresh.Result, error)) (refresh.Result, error)
 	return fn()
 }
 
-// shared reads the session state the tabs share through hooks.shared(),
-// the readable session cookie: {expiresMs, lifetimeMs}.
+// shared reads the session state the tabs share through hooks.shared():
+// the readable session cookie's {expiresMs, lifetimeMs} and, when a tab's
+// refresh of that token failed transiently, {failedMs, failedStatus}.
 func (c *client) shared() refresh.Shared {
 	v, err := get(c.hooks, lease.HookShared).Invoke()
 	if err != nil {
 		return refresh.Shared{}
 	}
-	return tokenOf(v)
+	s := tokenOf(v)
+	if ms := num(get(v, "failedMs")); ms > 0 {
+		s.Failed, s.FailedStatus = time.UnixMilli(int64(ms)), int(num(get(v, "failedStatus")))
+	}
+	return s
 }
 
 // tokenOf reads {expiresMs, lifetimeMs} as the Shared state of that token

@@ -14,7 +14,7 @@
 //	           refresh(timeoutMs) -> Promise<{status, expiresMs, lifetimeMs}>,
 //	           deferred() -> { promise, resolve, reject }, error(name, message, status),
 //	           emit(type, error, elsewhere, otherTab, broadcast, expiresMs, lifetimeMs),
-//	           lock(timeoutMs)?, shared()? -> {expiresMs, lifetimeMs} } }
+//	           lock(timeoutMs)?, shared()? -> {expiresMs, lifetimeMs, failedMs?, failedStatus?} } }
 //
 // where statusCodes are the statuses that mean "token refused" (401 if
 // empty). The module reads it, builds a client and calls hooks.ready with

@@ -15,7 +15,7 @@ const (
 	HookError    = "error"    // error(name, message, status) -> an Error object
 	HookEmit     = "emit"     // emit(type, error, elsewhere, otherTab, broadcast, expiresMs, lifetimeMs)
 	HookLock     = "lock"     // lock(timeoutMs) -> Promise<release>: cross-tab mode's Web Lock (optional)
-	HookShared   = "shared"   // shared() -> {expiresMs, lifetimeMs}: the session cookie (optional, in a page)
+	HookShared   = "shared"   // shared() -> {expiresMs, lifetimeMs, failedMs?, failedStatus?}: the session cookie, and a tab's transient refresh failure of its token (optional, in a page)
 )
 
 // Hooks lists every hook, in the order above.

@@ -406,18 +406,30 @@ export async function crossOrigin(other) {
   return { res, refreshCalls: stats.requests["/api/auth/refresh"] ?? 0, events: events.splice(0), authFailures: (await client.stats()).authFailures };
 }
 
-// hangingAuth: the auth server hangs on a refresh; the server's auth
-// timeout answers 504 before the module's refresh timeout, so the call
-// fails with RefreshUnavailableError 504, and the session is kept.
-export async function hangingAuth() {
-  await login();
+// expireForReal: the session's access token expires now, everywhere: the
+// upstream refuses it, and the server's sealed expiry and the readable
+// one say so (the test server re-seals the session; through the Worker,
+// which has no test endpoints, only the page's readable expiry moves).
+export async function expireForReal() {
   await expire();
-  await reset();
-  await fault({ path: "upstream/auth/refresh", status: 503, hold: true, times: 1 }); // never processed
-  const [call] = await settle([client.fetchWithRefresh(`${base}/api/departments`)]);
-  await release();
-  const [next] = await settle([client.fetchWithRefresh(`${base}/api/departments`)]);
-  return { call, next };
+  const res = await fetch(`${base}/test/expire-session`, { method: "POST" });
+  if (res.ok) return;
+  const m = document.cookie.match(/(?:^|;\s*)__Host-accessExpires=(\d+)(?:\.(\d+))?/);
+  if (!m) throw new Error("expireForReal: no session");
+  document.cookie = `__Host-accessExpires=${Date.now()}.${m[2] ?? 0}; Path=/; Secure; SameSite=Strict; Max-Age=3600`;
+}
+
+// timedBurst: n concurrent calls, each outcome with how long it took (ms).
+export async function timedBurst(n) {
+  await client.ready;
+  return Promise.all(Array.from({ length: n }, () => {
+    const start = performance.now();
+    const ms = () => Math.round(performance.now() - start);
+    return client.fetchWithRefresh(`${base}/api/departments`).then(
+      (res) => ({ status: res.status, ms: ms() }),
+      (err) => ({ error: err.name, status: err.status, ms: ms() }),
+    );
+  }));
 }
 
 // steady: calls one after another for ms, pausing pauseMs between them (a

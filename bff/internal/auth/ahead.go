@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -32,13 +33,24 @@ func AheadWindow(window, lifetime time.Duration) time.Duration {
 	return min(window, lifetime/8)
 }
 
+// AheadWait is how long a proxied call waits for its refresh ahead, at
+// most, when the refresh's budget is timeout: a quarter of it, and never
+// more than 2 s.
+func AheadWait(timeout time.Duration) time.Duration { return min(timeout/4, 2*time.Second) }
+
 // Ahead returns next behind a refresh-ahead step: when the request's
 // accessExpires cookie says the access token has expired or expires within
 // AheadWindow(window, its lifetime), it refreshes first (through the absorber, like the refresh
 // endpoint), sets the new cookies on the response, and hands next the
 // request with the new access token, so the browser sees no 401 for that
 // call. A refresh that fails leaves the request as it was: the call then
-// meets the upstream's 401 and the browser's own handling.
+// meets the upstream's 401 and the browser's own handling. The call waits
+// for the refresh AheadWait(auth timeout) at most: a refresh that takes
+// longer goes on within its own budget (the absorber keeps its result for
+// the duplicates, the browser's refresh among them), and the call is sent
+// with the token it came with rather than held for a whole auth timeout.
+// Without absorption the refresh's result would have no one to go to, so
+// the call waits for it.
 func (h *Handler) Ahead(window time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := cookies.From(r)
@@ -46,7 +58,16 @@ func (h *Handler) Ahead(window time.Duration, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		t, _, err := h.rotate(r.Context(), s)
+		ctx, cancel := context.WithTimeout(r.Context(), h.timeout) // the refresh's whole budget
+		defer cancel()
+		wait := ctx
+		if h.absorb != nil && s.Binding != "" {
+			var stop context.CancelFunc
+			wait, stop = context.WithCancel(ctx) // keeps ctx's deadline: the budget
+			defer stop()
+			defer time.AfterFunc(AheadWait(h.timeout), stop).Stop()
+		}
+		t, _, err := h.rotate(wait, s)
 		if err != nil {
 			h.obs.Auth("ahead", "unavailable")
 			next.ServeHTTP(w, r)

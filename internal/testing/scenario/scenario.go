@@ -228,13 +228,3 @@ func WrongPassword(t *testing.T, run Run) {
 	assert.Zero(t, got.Failures)
 	assert.Empty(t, got.Events)
 }
-
-// HangingAuth: a hanging auth server reaches the call as the server's 504,
-// a RefreshUnavailableError, before the module's own refresh timeout (which
-// would say status 0); the session is kept.
-func HangingAuth(t *testing.T, run Run) {
-	var got struct{ Call, Next Outcome }
-	run(t, &got, "hangingAuth")
-	assert.Equal(t, Outcome{Error: "RefreshUnavailableError", Status: 504}, got.Call)
-	assert.Equal(t, Outcome{Status: 200}, got.Next, "the session was kept")
-}

@@ -15,6 +15,9 @@
 // hanging auth server, as the BFF sees it.
 //
 //	POST /test/release [{"path": p}] -> every held request (of path p) goes on
+//	POST /test/expire-session -> the request's session is sealed again as it
+//	    will be at its access token's expiry (both the sealed and the
+//	    readable expiry are now), as if its time had passed
 //	POST /test/reset  -> counters to zero, faults cleared, held requests released
 package testserver
 
@@ -133,6 +136,20 @@ func Start(cfg Config) *Server {
 			return
 		}
 		s.ReleasePath(only.Path)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /test/expire-session", func(w http.ResponseWriter, r *http.Request) {
+		codec := api.Cookies()
+		session, err := codec.Read(r)
+		if err != nil {
+			reply.Error(w, http.StatusUnauthorized, "no_session", err.Error())
+			return
+		}
+		session.Expires = time.Now()
+		if err := codec.Set(w, r, *session); err != nil {
+			reply.Error(w, http.StatusInternalServerError, "session_too_large", err.Error())
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("POST /test/reset", func(w http.ResponseWriter, r *http.Request) {

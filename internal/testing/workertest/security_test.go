@@ -17,8 +17,24 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Security round 3 on the Worker: the findings that the native tests
+// Security round 3 and bounded waits on the Worker: what the native tests
 // cover, again under the Workers runtime.
+
+// A hanging auth server through the Worker: every call made after the
+// token expired settles within the module's refresh timeout with
+// RefreshUnavailableError, one call, 50 at once, or in two tabs; the
+// session is kept (browsertest.HangingAuth; natively in e2e).
+func TestHangingAuthServerBoundsEveryWait(t *testing.T) {
+	browser, stop, err := browsertest.Start()
+	require.NoError(t, err)
+	defer stop()
+	for _, tt := range []struct {
+		name        string
+		tabs, calls int
+	}{{"one call", 1, 1}, {"50 calls", 1, 50}, {"two tabs", 2, 10}} {
+		t.Run(tt.name, func(t *testing.T) { browsertest.HangingAuth(t, browser, worker, setHang, tt.tabs, tt.calls) })
+	}
+}
 
 // Findings 1 and 2: a `next` that leaves the site lands on the site's "/"
 // after a password login through the Worker (its page is the demo's).

@@ -34,7 +34,8 @@ var (
 	workerState string // the folder of the Worker's local state (its Durable Objects' databases)
 	objects     string // the base URL of the AbsorbObject test Worker
 	demoAPI     *demo.Server
-	mode        atomic.Value // "up", "500" or "down": how the upstream answers
+	mode        atomic.Value // "up", "500", "down" or "hang": how the upstream answers
+	hanging     atomic.Value // chan struct{}: closed when "hang" ends (setHang)
 )
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -52,6 +53,7 @@ func run(m *testing.M) int {
 		}
 	}
 	mode.Store("up")
+	hanging.Store(make(chan struct{}))
 	demoAPI = demo.New(demo.Config{})
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch mode.Load() {
@@ -61,6 +63,16 @@ func run(m *testing.M) int {
 			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 				conn.Close()
 			}
+		case "hang": // refreshes hang until the mode changes, then fail unprocessed
+			if r.URL.Path != "/auth/refresh" {
+				demoAPI.ServeHTTP(w, r)
+				return
+			}
+			select {
+			case <-hanging.Load().(chan struct{}):
+			case <-r.Context().Done():
+			}
+			w.WriteHeader(http.StatusGatewayTimeout)
 		default:
 			demoAPI.ServeHTTP(w, r)
 		}
@@ -412,4 +424,16 @@ func TestLargeTokensThroughTheWorker(t *testing.T) {
 	browsertest.Call(t, tab, &status, "logoutOnly")
 	assert.Equal(t, 204, status)
 	assert.True(t, browsertest.Session(t, tab, base, codec) == nil, "the logout ended the session")
+}
+
+// setHang makes the upstream's refreshes hang (on) or ends that: the held
+// ones then fail without reaching the demo.
+func setHang(on bool) {
+	if on {
+		hanging.Store(make(chan struct{}))
+		mode.Store("hang")
+		return
+	}
+	mode.Store("up")
+	close(hanging.Load().(chan struct{}))
 }
