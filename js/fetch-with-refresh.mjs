@@ -556,7 +556,7 @@ function crossTab(opts) {
      * @param {number} expiresMs @param {number} status
      */
     failed: (expiresMs, status) => {
-      if (!opts.crossTab || expiresMs <= 0) return;
+      if (expiresMs <= 0) return;
       try {
         storage()?.setItem(FAILED_KEY, `${expiresMs}.${Date.now()}.${status}`);
       } catch {

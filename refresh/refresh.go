@@ -271,11 +271,7 @@ func (p *Policy) Adopt(c *Call, now Shared) (due bool) {
 	p.mu.Lock()
 	started := p.newSessionLocked(now)
 	c.sent = mark{p.epoch, p.started, now.Version}
-	expiry, lifetime := p.expiry, p.lifetime
-	if !now.Expiry.IsZero() {
-		expiry, lifetime = now.Expiry, now.Lifetime
-	}
-	c.until = p.untilLocked(expiry, lifetime)
+	c.until = p.untilLocked(p.tokenLocked(now))
 	due = !c.until.IsZero() && !p.cfg.Now().Before(c.until)
 	p.mu.Unlock()
 	if started {
@@ -306,6 +302,15 @@ func (p *Policy) Steady(c *Call) (until time.Time, ok bool) {
 // first Answer.
 func (c *Call) Resume() { c.attempts = 0 }
 
+// tokenLocked returns the current access token's expiry and lifetime: the
+// shared state's (now) when it knows them, else this tab's. p.mu is held.
+func (p *Policy) tokenLocked(now Shared) (time.Time, time.Duration) {
+	if !now.Expiry.IsZero() {
+		return now.Expiry, now.Lifetime
+	}
+	return p.expiry, p.lifetime
+}
+
 // untilLocked returns when a token that expires at expiry and lives
 // lifetime is due for a refresh ahead; zero when never (no expiry known,
 // no refresh ahead configured, or a failure standing). p.mu is held.
@@ -329,14 +334,11 @@ func (p *Policy) Ahead(ctx Context, c *Call) error {
 		}
 		now := p.shared()
 		p.mu.Lock()
-		expiry := p.expiry
+		expiry, _ := p.tokenLocked(now)
 		if f := p.lastFail; f != nil && f.err == err && c.sent.started >= f.n {
 			c.sent.started = f.n - 1 // a call that joined it is one sent before it: Await returns its failure
 		}
 		p.mu.Unlock()
-		if !now.Expiry.IsZero() {
-			expiry = now.Expiry
-		}
 		if !expiry.IsZero() && !p.cfg.Now().Before(expiry) {
 			return p.fail(err)
 		}
@@ -345,11 +347,7 @@ func (p *Policy) Ahead(ctx Context, c *Call) error {
 	now := p.shared()
 	p.mu.Lock()
 	c.sent = mark{p.epoch, p.started, now.Version}
-	expiry, lifetime := p.expiry, p.lifetime
-	if !now.Expiry.IsZero() {
-		expiry, lifetime = now.Expiry, now.Lifetime
-	}
-	c.until = p.untilLocked(expiry, lifetime)
+	c.until = p.untilLocked(p.tokenLocked(now))
 	p.mu.Unlock()
 	return nil
 }

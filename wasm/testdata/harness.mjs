@@ -419,6 +419,12 @@ export async function expireForReal() {
   document.cookie = `__Host-accessExpires=${Date.now()}.${m[2] ?? 0}; Path=/; Secure; SameSite=Strict; Max-Age=3600`;
 }
 
+// readableSession: the readable session cookie as this tab sees it ("" when
+// there is none); a value written in one tab reaches the others a moment
+// later.
+export const readableSession = () =>
+  document.cookie.match(/(?:^|;\s*)__Host-accessExpires=([\d.]+)/)?.[1] ?? "";
+
 // timedBurst: n concurrent calls, each outcome with how long it took (ms).
 export async function timedBurst(n) {
   await client.ready;

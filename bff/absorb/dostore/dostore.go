@@ -219,11 +219,7 @@ func (l *lease) Complete(ctx context.Context, value []byte, ttl time.Duration) (
 // Release implements absorb.Lease.
 func (l *lease) Release(ctx context.Context) error {
 	defer l.done()
-	status, err := callWithin(ctx, l.stub, "release", map[string]any{"lease": l.id})
-	if err == nil && status != http.StatusOK {
-		err = &StatusError{Op: "release", Status: status}
-	}
-	return err
+	return callOK(ctx, l.stub, "release", map[string]any{"lease": l.id})
 }
 
 // Forget implements absorb.Store: the object drops its value.
@@ -232,9 +228,15 @@ func (s *Store) Forget(ctx context.Context, key string) error {
 	if err != nil {
 		return fmt.Errorf("dostore: forget: %w", err)
 	}
-	status, err := callWithin(ctx, stub, "forget", struct{}{})
+	return callOK(ctx, stub, "forget", struct{}{})
+}
+
+// callOK is callWithin for an operation whose only good answer is 200: any
+// other status is a *StatusError.
+func callOK(ctx context.Context, stub Stub, op string, body any) error {
+	status, err := callWithin(ctx, stub, op, body)
 	if err == nil && status != http.StatusOK {
-		err = &StatusError{Op: "forget", Status: status}
+		err = &StatusError{Op: op, Status: status}
 	}
 	return err
 }

@@ -60,14 +60,14 @@ func (h *Handler) Ahead(window time.Duration, next http.Handler) http.Handler {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), h.timeout) // the refresh's whole budget
 		defer cancel()
-		wait := ctx
-		if h.absorb != nil && s.Binding != "" {
+		presented, wait := s.Presented(), ctx
+		if h.absorbs(presented) {
 			var stop context.CancelFunc
 			wait, stop = context.WithCancel(ctx) // keeps ctx's deadline: the budget
 			defer stop()
 			defer time.AfterFunc(AheadWait(h.timeout), stop).Stop()
 		}
-		t, _, err := h.rotate(wait, s)
+		t, _, err := h.rotate(wait, presented)
 		if err != nil {
 			h.obs.Auth("ahead", "unavailable")
 			next.ServeHTTP(w, r)

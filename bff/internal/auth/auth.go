@@ -223,7 +223,7 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 	// within the auth timeout: the browser module gives up soon after it.
 	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 	defer cancel()
-	t, shared, err := h.rotate(ctx, s)
+	t, shared, err := h.rotate(ctx, s.Presented())
 	if errors.Is(err, ErrRejected) {
 		h.obs.Auth("refresh", "rejected")
 		h.cookies.Clear(w)
@@ -241,20 +241,23 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 	h.open(w, r, "refresh", ok, h.cookies.Renew(*s, t))
 }
 
-// rotate exchanges s's refresh token upstream, through the absorber when
-// absorption is on and s is bound to its browser (a session opened
-// without its binding cookie, or upgraded from the legacy cookies, is
-// refreshed on its own: the upstream then sees a copy's reuse). shared
-// reports that another caller's result was used.
-func (h *Handler) rotate(ctx context.Context, s *cookies.Session) (t authclient.Tokens, shared bool, err error) {
+// absorbs reports whether a refresh presenting p goes through the
+// absorber: absorption is on and p is bound to its browser (a session
+// opened without its binding cookie, or upgraded from the legacy cookies,
+// is refreshed on its own, so that the upstream sees a copy's reuse).
+func (h *Handler) absorbs(p absorb.Presented) bool { return h.absorb != nil && p.Binding != "" }
+
+// rotate exchanges p's refresh token upstream, through the absorber when
+// it absorbs p. shared reports that another caller's result was used.
+func (h *Handler) rotate(ctx context.Context, p absorb.Presented) (t authclient.Tokens, shared bool, err error) {
 	exchange := func(ctx context.Context) (authclient.Tokens, error) {
-		return h.client.Refresh(ctx, s.RefreshToken)
+		return h.client.Refresh(ctx, p.RefreshToken)
 	}
-	if h.absorb == nil || s.Binding == "" {
+	if !h.absorbs(p) {
 		t, err := exchange(ctx)
 		return t, false, err
 	}
-	return h.absorb.Rotate(ctx, s.Presented(), exchange)
+	return h.absorb.Rotate(ctx, p, exchange)
 }
 
 // ExchangeFor returns the refresh for a server-side caller that serves r
@@ -269,7 +272,7 @@ func (h *Handler) ExchangeFor(r *http.Request) func(ctx context.Context, token, 
 		binding = s.Binding
 	}
 	return func(ctx context.Context, token, access string) (authclient.Tokens, error) {
-		t, _, err := h.rotate(ctx, &cookies.Session{RefreshToken: token, AccessToken: access, Binding: binding})
+		t, _, err := h.rotate(ctx, absorb.Presented{RefreshToken: token, AccessToken: access, Binding: binding})
 		return t, err
 	}
 }
