@@ -246,7 +246,7 @@ func New(cfg Config) (*BFF, error) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.HandleFunc("GET /readyz", ready(cfg))
+	mux.HandleFunc("GET /readyz", ready(cfg, b.auth.StoreDown))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		reply.Error(w, http.StatusNotFound, "not_found", "not served by the BFF")
 	})

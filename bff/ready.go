@@ -2,6 +2,7 @@ package bff
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -32,14 +33,19 @@ type readiness struct {
 	Store string `json:"store"`
 }
 
+// errStoreDown is why /readyz fails for a store that answers a ping but
+// that the refreshes still skip (their probe has not found it back yet).
+var errStoreDown = errors.New("the refreshes have not found the store back yet")
+
 // ready answers GET /readyz: 200 when the upstream answers (any HTTP
-// status: it is reachable) and the shared absorption store, if any, too;
-// else 503. Both are reported. A store that is down does not fail a
+// status: it is reachable) and the shared absorption store, if any, too
+// (it answers a ping, and the refreshes use it: down reports that they
+// skip it); else 503. Both are reported. A store that is down does not fail a
 // refresh (it falls back to in-process absorption) but does lose
 // cross-instance absorption, which a balancer should know. The answer
 // says only "unreachable": why goes to the log, since the errors name
 // internal addresses and /readyz is on the public listener.
-func ready(cfg Config) http.HandlerFunc {
+func ready(cfg Config, down func() bool) http.HandlerFunc {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -57,12 +63,20 @@ func ready(cfg Config) http.HandlerFunc {
 		case nil:
 		case Pinger:
 			out.Store = "ok"
-			if err := s.Ping(ctx); err != nil {
+			err := s.Ping(ctx)
+			if err == nil && down() {
+				err = errStoreDown
+			}
+			if err != nil {
 				out.Ready, out.Store = false, unreachable
 				log.Warn("readyz: shared store unreachable", "err", err)
 			}
 		default:
 			out.Store = "unchecked"
+			if down() {
+				out.Ready, out.Store = false, unreachable
+				log.Warn("readyz: shared store unreachable", "err", errStoreDown)
+			}
 		}
 		status := http.StatusOK
 		if !out.Ready {

@@ -27,8 +27,6 @@ const (
 	// to be handed out when the upstream did not rotate, when
 	// Config.MinLife is zero.
 	DefaultMinLife = 5 * time.Second
-	// DefaultStorePatience is Config.StorePatience when zero.
-	DefaultStorePatience = 5 * time.Second
 )
 
 // Config configures an Absorber. Every field is optional.
@@ -46,23 +44,13 @@ type Config struct {
 	// out only while its access token has more than MinLife (or half its
 	// lifetime, if shorter) left. If zero, DefaultMinLife.
 	MinLife time.Duration
-	// StorePatience is how long the store may fail (a restart) before
-	// refreshes fall back to coordinating in process: within it, a refresh
-	// waits for the store, so that duplicates on other instances still
-	// share it. Once the store has failed for longer, refreshes fall back
-	// as soon as it fails, until it answers again (a store that does not
-	// answer is still waited for within the store's share: it may be slow
-	// with a lease held elsewhere). If zero, DefaultStorePatience;
-	// negative: fall back at once. Never more than LockTTL, and a
-	// refresh waits no longer than half its budget (see Rotate). A result
-	// the store failed to take is given to it again for as long.
-	StorePatience time.Duration
 	// Logger logs store failures (never a token). If nil, slog.Default().
 	Logger *slog.Logger
 	// OnFallback, if set, is called once per refresh that could not use
-	// Store: reason is "error" (the store failed, the refresh coordinated
-	// in process) or "full" (ErrStoreFull: its result was not kept). The
-	// native server counts them in a metric.
+	// Store: reason is "error" (the store failed or is known to be down:
+	// the refresh coordinated in process), "busy" (ErrBusy: so did this
+	// one) or "full" (ErrStoreFull: its result was not kept). The native
+	// server counts them in a metric.
 	OnFallback func(reason string)
 }
 
@@ -87,9 +75,14 @@ type Config struct {
 //     while its access token has more than MinLife left (or half its
 //     lifetime, if that is shorter); after that the refresh goes upstream,
 //     still shared by the duplicates that found the same old pair.
-//   - A Store that fails never fails a refresh: after StorePatience (a
-//     restart is waited out), the Absorber coordinates in process instead
-//     (a Memory), logs it and calls OnFallback.
+//   - A Store that fails never fails a refresh, and a Store that is down
+//     costs a refresh nothing: from its first failure (a refused
+//     connection, an error, no answer within the store's share of the
+//     budget) every refresh coordinates in process instead (a Memory) at
+//     once, until a probe in the background (every tenth of a second)
+//     finds it answering again. A hung store
+//     costs one refresh the store's share, once per outage. An outage is
+//     logged once, and each refresh that fell back is an OnFallback.
 //   - One budget bounds a refresh: the time until the caller's deadline
 //     (the auth timeout), never more than LockTTL. The store waits (a
 //     failing or hung store, another holder's lease) take at most half of
@@ -100,35 +93,21 @@ type Config struct {
 //     the store's half and left no result) answers ErrBudget, a clean
 //     retry, rather than calling the upstream with too little time.
 type Absorber struct {
-	store    Store
-	local    local // the in-process store: the fallback, and the results kept for a write-back
-	flights  flights
-	window   time.Duration
-	lockTTL  time.Duration
-	minLife  time.Duration
-	log      *slog.Logger
-	onFall   func(string)
-	patience time.Duration
-	// failingSince is when the store started failing; nil while it works.
-	failingSince atomic.Pointer[time.Time]
-	// down is set once a failure has been logged, until the store answers:
-	// one log line per outage, not one per refresh.
-	down atomic.Bool
+	store   Store
+	local   local // the in-process store: the fallback, and the results kept for a write-back
+	flights flights
+	window  time.Duration
+	lockTTL time.Duration
+	minLife time.Duration
+	log     *slog.Logger
+	onFall  func(string)
+	down    atomic.Bool // the store is known to be down: refreshes skip it (health.go)
+	full    atomic.Bool // a full store was logged: once per process
 }
 
-// How often a failing store is tried again within the patience: a lease
-// holder's result sooner than a waiter's acquisition, so that the result
-// is there first.
-const (
-	storeRetry    = 100 * time.Millisecond
-	completeRetry = 20 * time.Millisecond
-)
-
-// probeTimeout bounds one Acquire while the store has been failing for
-// longer than the patience: long enough for a store that works to answer
-// "lease held" (a Durable Object answers minAnswerMargin early, a round
-// trip away), so that a lease held elsewhere is never taken for an outage.
-const probeTimeout = 500 * time.Millisecond
+// completeRetry is how often a result the store did not take is offered
+// again (writeBack).
+const completeRetry = 20 * time.Millisecond
 
 // New returns an Absorber for cfg, filling in the documented defaults.
 func New(cfg Config) *Absorber {
@@ -141,9 +120,6 @@ func New(cfg Config) *Absorber {
 	if cfg.MinLife <= 0 {
 		cfg.MinLife = DefaultMinLife
 	}
-	if cfg.StorePatience == 0 {
-		cfg.StorePatience = DefaultStorePatience
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -153,8 +129,8 @@ func New(cfg Config) *Absorber {
 	a := &Absorber{
 		store: cfg.Store, window: cfg.Window, lockTTL: cfg.LockTTL, minLife: cfg.MinLife,
 		log: cfg.Logger, onFall: cfg.OnFallback,
-		patience: min(max(cfg.StorePatience, 0), cfg.LockTTL), // within the wait for a lease
 	}
+	a.flights.stop = make(chan struct{})
 	a.local = local{NewMemory(0, nil), a.store == nil}
 	if a.store == nil {
 		a.store = a.local.Memory
@@ -262,13 +238,12 @@ func (a *Absorber) call(run context.Context, b budget, fn func(context.Context) 
 	return fn(ctx)
 }
 
-// acquire calls Store.Acquire within the store's share of the budget and,
-// when the store has failed for longer than the patience or did not
-// answer within the share, the in-process fallback's. Neither value nor
-// lease with no error means: refresh without keeping the result (a full
-// store). When another holder's lease outlasts the share, it waits for
-// that holder's result until the answer is due, and returns ErrBudget if
-// there is none.
+// acquire calls Store.Acquire within the store's share of the budget
+// or, when the store is known to be down or fails now, the in-process
+// fallback's. Neither value nor lease with no error means: refresh without
+// keeping the result (a full store). When another holder's lease outlasts
+// the share, it waits for that holder's result until the answer is due,
+// and returns ErrBudget if there is none.
 func (a *Absorber) acquire(run context.Context, b budget, key string) ([]byte, Lease, error) {
 	if b.storeOver(time.Now()) || b.late(time.Now()) {
 		// No time left for the store or for the upstream after it (the
@@ -276,52 +251,33 @@ func (a *Absorber) acquire(run context.Context, b budget, key string) ([]byte, L
 		// the budget's, not the store's failure.
 		return nil, nil, ErrBudget
 	}
+	if a.down.Load() {
+		return a.fallBack(run, b, key, "error")
+	}
 	ctx, cancel := context.WithDeadline(run, b.store)
 	defer cancel()
-	for {
-		value, lease, err := a.probe(ctx, key)
-		switch {
-		case err == nil:
-			a.answered()
-			return value, lease, nil
-		case errors.Is(err, ErrLeaseHeld): // the store works; the refresh is elsewhere
-			a.answered()
-			return a.awaitHolder(run, b, key)
-		case errors.Is(err, errProbe) && ctx.Err() == nil:
-			// A store that is slow to answer may be a lease held
-			// elsewhere: falling back would send a duplicate upstream.
-			// Try again, within the share.
-			continue
-		case errors.Is(err, ErrStoreFull):
-			a.fell("full", err)
-			return nil, nil, nil
-		}
-		// The store failed, or did not answer within the share. If it has
-		// been failing for less than the patience (a restart), try again
-		// shortly, within the share: a refresh that goes on in process
-		// while the others wait for the store would reach the upstream as
-		// a duplicate. Past either, fall back at once.
-		now := time.Now()
-		since := a.failingSince.Load()
-		if since == nil {
-			a.failingSince.CompareAndSwap(nil, &now)
-			since = a.failingSince.Load()
-		}
-		if ctx.Err() == nil && since != nil && now.Sub(*since) < a.patience {
-			select {
-			case <-time.After(min(storeRetry, a.patience-now.Sub(*since))):
-				continue
-			case <-ctx.Done():
-			}
-		}
-		return a.fallBack(run, b, key, err)
+	value, lease, err := a.store.Acquire(ctx, key, a.lockTTL)
+	switch {
+	case err == nil:
+		return value, lease, nil
+	case errors.Is(err, ErrLeaseHeld): // the store works; the refresh is elsewhere
+		return a.awaitHolder(run, b, key)
+	case errors.Is(err, ErrStoreFull):
+		a.fellFull(err)
+		return nil, nil, nil
+	case errors.Is(err, ErrBusy): // the store works; this key has too many waiters
+		return a.fallBack(run, b, key, "busy")
 	}
+	// The store failed, or did not answer within the share (a store that
+	// works answers "lease held" by then).
+	a.failed(err)
+	return a.fallBack(run, b, key, "error")
 }
 
-// fallBack reports the store's failure (err) and acquires key in process
-// instead.
-func (a *Absorber) fallBack(run context.Context, b budget, key string, err error) ([]byte, Lease, error) {
-	a.fell("error", err)
+// fallBack counts a refresh that could not use the store (reason, for
+// OnFallback) and acquires key in process instead.
+func (a *Absorber) fallBack(run context.Context, b budget, key, reason string) ([]byte, Lease, error) {
+	a.onFall(reason)
 	if a.local.only {
 		return nil, nil, nil
 	}
@@ -339,36 +295,6 @@ func (a *Absorber) fallBack(run context.Context, b budget, key string, err error
 	return value, lease, nil
 }
 
-// probe is Store.Acquire within ctx or, while the store has been failing
-// for longer than the patience, within probeTimeout: a store that fails
-// at once then costs a refresh nothing. One that answers nothing within
-// probeTimeout is errProbe (acquire tries again within the share: a slow
-// store cannot be told from a lease held elsewhere). A lease held
-// elsewhere still says so (ErrLeaseHeld), and is waited for by awaitHolder.
-func (a *Absorber) probe(ctx context.Context, key string) ([]byte, Lease, error) {
-	if since := a.failingSince.Load(); since != nil && time.Since(*since) >= a.patience {
-		pctx, cancel := context.WithTimeoutCause(ctx, probeTimeout, errProbe)
-		defer cancel()
-		value, lease, err := a.store.Acquire(pctx, key, a.lockTTL)
-		if err != nil && !errors.Is(err, ErrLeaseHeld) && ctx.Err() == nil && errors.Is(context.Cause(pctx), errProbe) {
-			err = errProbe
-		}
-		return value, lease, err
-	}
-	return a.store.Acquire(ctx, key, a.lockTTL)
-}
-
-// errProbe is the error of a probe that ran out of its own time.
-var errProbe = errors.New("absorb: the store did not answer the probe in time")
-
-// answered records that the store answered: it works (again).
-func (a *Absorber) answered() {
-	a.failingSince.Store(nil)
-	if a.down.CompareAndSwap(true, false) {
-		a.log.Info("absorb: the store works again")
-	}
-}
-
 // awaitHolder waits, until the answer is due, for the result of the
 // refresh that holds key's lease in the store, or for the lease (the
 // holder gave up or died). ErrBudget when neither came. A store that
@@ -383,14 +309,13 @@ func (a *Absorber) awaitHolder(run context.Context, b budget, key string) ([]byt
 	case err == nil:
 		return value, lease, nil
 	case errors.Is(err, ErrStoreFull):
-		a.fell("full", err)
+		a.fellFull(err)
 		return nil, nil, nil
 	case errors.Is(err, ErrLeaseHeld) || ctx.Err() != nil || b.late(time.Now()):
 		return nil, nil, ErrBudget
 	}
-	now := time.Now()
-	a.failingSince.CompareAndSwap(nil, &now)
-	return a.fallBack(run, b, key, err)
+	a.failed(err)
+	return a.fallBack(run, b, key, "error")
 }
 
 // release gives lease up within the budget's write-back time.
@@ -398,15 +323,15 @@ func (a *Absorber) release(run context.Context, b budget, lease Lease) {
 	ctx, cancel := context.WithTimeout(run, b.write)
 	defer cancel()
 	if err := lease.Release(ctx); err != nil {
-		a.fell("error", err)
+		a.fellOn(err) // the lease lapses by its TTL
 	}
 }
 
-// fell reports a refresh that could not use the store, and logs the
-// first of an outage (or of a full store).
-func (a *Absorber) fell(reason string, err error) {
-	if a.down.CompareAndSwap(false, true) {
-		a.log.Warn("absorb: store unavailable; coordinating in process until it works again", "reason", reason, "err", err)
+// fellFull reports a result that a full store could not keep (logged
+// once per process: a flood would fill the log).
+func (a *Absorber) fellFull(err error) {
+	if a.full.CompareAndSwap(false, true) {
+		a.log.Warn("absorb: the store is full; refreshes go on without keeping their results", "err", err)
 	}
-	a.onFall(reason)
+	a.onFall("full")
 }

@@ -14,6 +14,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/syncbuf"
 	"github.com/fetch-with-refresh/fetch-with-refresh/refresh/authclient"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -243,14 +244,15 @@ func TestAbsorberFallback(t *testing.T) {
 		name   string
 		store  Store
 		reason string
+		log    string
 	}{
-		{"store down", &failingStore{}, "error"},
-		{"store full", fullStore{}, "full"},
+		{"store down", &failingStore{}, "error", "store unavailable"},
+		{"store full", fullStore{}, "full", "the store is full"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				var logs bytes.Buffer
+				var logs syncbuf.Buffer
 				var mu sync.Mutex
 				var reasons []string
 				a := New(Config{Store: tt.store, Logger: slog.New(slog.NewTextHandler(&logs, nil)), OnFallback: func(r string) {
@@ -266,9 +268,10 @@ func TestAbsorberFallback(t *testing.T) {
 					assert.Equal(t, "access-1", o.t.AccessToken)
 				}
 				assert.Equal(t, []string{tt.reason}, reasons, "one store call per flight")
-				assert.Contains(t, logs.String(), "store unavailable")
+				assert.Contains(t, logs.String(), tt.log)
 				assert.NotContains(t, logs.String(), "r0")
 				assert.NotContains(t, logs.String(), "access-1")
+				a.Wait() // the probe of the store that is down
 			})
 		})
 	}
@@ -373,65 +376,127 @@ func TestAbsorberDeadHolder(t *testing.T) {
 	}
 }
 
-// flakyStore fails until a moment, then works.
+// flakyStore is a Memory that fails while down is set: at once (a refused
+// connection) or, with hang, only when its caller gives up (a store that
+// accepts connections and never answers).
 type flakyStore struct {
 	*Memory
-	upAt  time.Time
-	calls atomic.Int64
+	down, hang atomic.Bool
+	calls      atomic.Int64 // Acquire and Forget calls
+}
+
+func (s *flakyStore) fail(ctx context.Context) error {
+	if s.hang.Load() {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return errDown
 }
 
 func (s *flakyStore) Acquire(ctx context.Context, key string, ttl time.Duration) ([]byte, Lease, error) {
 	s.calls.Add(1)
-	if time.Now().Before(s.upAt) {
-		return nil, nil, errDown
+	if s.down.Load() {
+		return nil, nil, s.fail(ctx)
 	}
 	return s.Memory.Acquire(ctx, key, ttl)
 }
 
-// A store that restarts within the patience is waited for: the refresh
-// coordinates through it, no fallback. One down for longer makes the
-// first refresh wait out the patience and the next fall back at once,
-// until the store answers again.
-func TestAbsorberStorePatience(t *testing.T) {
+func (s *flakyStore) Forget(ctx context.Context, key string) error {
+	s.calls.Add(1)
+	if s.down.Load() {
+		return s.fail(ctx)
+	}
+	return s.Memory.Forget(ctx, key)
+}
+
+// A store that fails costs the refresh that finds it failing what the
+// failure took (nothing when it refuses, the store's share of the budget
+// when it hangs), and the next refreshes nothing: they fall back at once,
+// without calling it, while a probe in the background asks it again every
+// probeEvery. Once a probe finds it back, refreshes use it again. One log
+// line per outage.
+func TestAbsorberDownStore(t *testing.T) {
 	tests := []struct {
-		name      string
-		down      time.Duration
-		fallbacks int
+		name  string
+		hang  bool
+		first time.Duration // what the first refresh of the outage waits
 	}{
-		{"restart", 500 * time.Millisecond, 0},
-		{"outage", time.Minute, 2},
+		{"refused", false, 0},
+		{"hung", true, DefaultLockTTL / 2}, // the store's share
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				store := &flakyStore{Memory: NewMemory(0, nil), upAt: time.Now().Add(tt.down)}
+				store := &flakyStore{Memory: NewMemory(0, nil)}
+				store.down.Store(true)
+				store.hang.Store(tt.hang)
 				var fell atomic.Int64
-				var logs bytes.Buffer
+				var logs syncbuf.Buffer
 				a := New(Config{Store: store, Logger: slog.New(slog.NewTextHandler(&logs, nil)), OnFallback: func(string) { fell.Add(1) }})
 				u := &upstream{}
-				start := time.Now()
-				_, _, err := a.Rotate(context.Background(), Presented{RefreshToken: "r0", AccessToken: "a0"}, u.refresh("r0"))
-				require.NoError(t, err)
-				waited := time.Since(start)
-				calls := store.calls.Load()
-				_, _, err = a.Rotate(context.Background(), Presented{RefreshToken: "r1", AccessToken: "a1"}, u.refresh("r1"))
-				require.NoError(t, err)
-				assert.EqualValues(t, tt.fallbacks, fell.Load())
-				if tt.fallbacks == 0 {
-					assert.Equal(t, tt.down, waited.Round(100*time.Millisecond), "waited for the store")
-					assert.Equal(t, 2, store.Len(), "both results are in the store")
-				} else {
-					assert.Equal(t, DefaultStorePatience, waited, "waited out the patience")
-					assert.Equal(t, calls+1, store.calls.Load(), "then fell back at once")
-					assert.Equal(t, 1, strings.Count(logs.String(), "store unavailable"), "one line per outage")
-					store.upAt = time.Now()
-					_, _, err = a.Rotate(context.Background(), Presented{RefreshToken: "r2", AccessToken: "a2"}, u.refresh("r2"))
+				took := func(i int) time.Duration {
+					start := time.Now()
+					r := fmt.Sprint("r", i)
+					_, _, err := a.Rotate(context.Background(), Presented{RefreshToken: r, AccessToken: "a"}, u.refresh(r))
 					require.NoError(t, err)
-					assert.Contains(t, logs.String(), "works again")
+					return time.Since(start)
 				}
+				assert.Equal(t, tt.first, took(0), "the refresh that found the store failing")
+				calls := store.calls.Load()
+				for i := 1; i <= 5; i++ {
+					assert.Zero(t, took(i), "refresh %d: the store is known to be down", i)
+				}
+				assert.Equal(t, calls, store.calls.Load(), "refreshes do not call it")
+
+				const outage = 6 * time.Second
+				time.Sleep(outage)
+				synctest.Wait()
+				probes := store.calls.Load() - calls
+				assert.GreaterOrEqual(t, probes, int64(outage/(probeEvery+probeTimeout)), "probed in the background")
+				assert.LessOrEqual(t, probes, int64(outage/probeEvery), "once per probeEvery at most")
+				assert.Zero(t, took(6), "while it is probed")
+				assert.EqualValues(t, 7, fell.Load(), "every refresh fell back")
+
+				store.down.Store(false) // the store is back
+				time.Sleep(probeEvery + probeTimeout)
+				synctest.Wait()
+				assert.Contains(t, logs.String(), "answers again")
+				calls = store.calls.Load()
+				time.Sleep(10 * probeEvery)
+				assert.Equal(t, calls, store.calls.Load(), "no probe once it answers")
+				took(7)
+				assert.Equal(t, 1, store.Len(), "the next refresh's result is in the store")
+				assert.EqualValues(t, 7, fell.Load())
+				assert.Equal(t, 1, strings.Count(logs.String(), "store unavailable"), "one line per outage")
+				a.Wait()
 			})
 		})
 	}
+}
+
+// A store that refuses one key (too many waiters on it) is not down: that
+// refresh coordinates in process, the next one uses the store.
+func TestAbsorberBusyKeyIsNoOutage(t *testing.T) {
+	store := &busyStore{Memory: NewMemory(0, nil)}
+	var reasons []string
+	a := New(Config{Store: store, Logger: quiet(), OnFallback: func(r string) { reasons = append(reasons, r) }})
+	u := &upstream{}
+	for _, r := range []string{"busy-r0", "r1"} {
+		_, _, err := a.Rotate(context.Background(), Presented{RefreshToken: r, AccessToken: "a"}, u.refresh(r))
+		require.NoError(t, err)
+	}
+	assert.Equal(t, []string{"busy"}, reasons)
+	assert.Equal(t, 1, store.Len(), "the second refresh's result is in the store")
+}
+
+// busyStore refuses the keys of refresh tokens that start with "busy".
+type busyStore struct{ *Memory }
+
+func (s *busyStore) Acquire(ctx context.Context, key string, ttl time.Duration) ([]byte, Lease, error) {
+	if key == (Presented{RefreshToken: "busy-r0", AccessToken: "a"}).Key() {
+		return nil, nil, fmt.Errorf("object: %w", ErrBusy)
+	}
+	return s.Memory.Acquire(ctx, key, ttl)
 }
 
 // A refresh that fell back to the in-process store during an outage is
@@ -440,15 +505,18 @@ func TestAbsorberStorePatience(t *testing.T) {
 // store gets it too, for the other instances.
 func TestAbsorberFallbackResultOutlivesTheOutage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := &flakyStore{Memory: NewMemory(0, nil), upAt: time.Now().Add(time.Minute)}
-		a := New(Config{Store: store, StorePatience: -1, Logger: quiet()})
+		store := &flakyStore{Memory: NewMemory(0, nil)}
+		store.down.Store(true)
+		a := New(Config{Store: store, Logger: quiet()})
 		other := New(Config{Store: store, Logger: quiet()}) // another instance on the same store
 		u := &upstream{}
 		first, _, err := a.Rotate(context.Background(), Presented{RefreshToken: "r0", AccessToken: "a0"}, u.refresh("r0"))
 		require.NoError(t, err)
 		require.EqualValues(t, 1, u.calls.Load())
 
-		store.upAt = time.Now() // the store is back, within the window
+		store.down.Store(false) // the store is back, within the window
+		time.Sleep(probeEvery)
+		synctest.Wait() // the probe finds it back
 		again, shared, err := a.Rotate(context.Background(), Presented{RefreshToken: "r0", AccessToken: "a0"}, u.refresh("r0"))
 		require.NoError(t, err)
 		assert.True(t, shared)
@@ -548,7 +616,7 @@ func TestAbsorberKeepsWhatTheStoreRefused(t *testing.T) {
 		store.n.Store(1 << 20)
 		var mu sync.Mutex
 		var reasons []string
-		a := New(Config{Store: store, Window: 2 * DefaultStorePatience, Logger: quiet(), OnFallback: func(r string) {
+		a := New(Config{Store: store, Window: 2 * DefaultLockTTL, Logger: quiet(), OnFallback: func(r string) {
 			mu.Lock()
 			reasons = append(reasons, r)
 			mu.Unlock()
@@ -567,7 +635,7 @@ func TestAbsorberKeepsWhatTheStoreRefused(t *testing.T) {
 		assert.Empty(t, reasons, "the write-back is still trying")
 		mu.Unlock()
 
-		time.Sleep(DefaultStorePatience + time.Second)
+		time.Sleep(DefaultLockTTL + time.Second)
 		synctest.Wait() // the write-back has given up
 		mu.Lock()
 		assert.Equal(t, []string{"error"}, reasons, "counted once it gave up")
@@ -664,14 +732,16 @@ func TestAbsorberKeyAndForget(t *testing.T) {
 // Forget reaches the results kept in process too (the store was down when
 // the refresh completed), and a write-back of a forgotten result stops.
 func TestAbsorberForgetKeptInProcess(t *testing.T) {
-	store := &flakyStore{Memory: NewMemory(0, nil), upAt: time.Now().Add(time.Hour)}
-	a := New(Config{Store: store, StorePatience: -1, Logger: quiet()})
+	store := &flakyStore{Memory: NewMemory(0, nil)}
+	store.down.Store(true)
+	a := New(Config{Store: store, Logger: quiet()})
+	defer a.Wait()
 	u := &upstream{}
 	p := Presented{RefreshToken: "r0", AccessToken: "a0", Binding: "b0"}
 	_, _, err := a.Rotate(context.Background(), p, u.refresh("r0"))
 	require.NoError(t, err)
+	store.down.Store(false)
 	require.NoError(t, a.Forget(context.Background(), p.Key()))
-	store.upAt = time.Now()
 	_, shared, err := a.Rotate(context.Background(), p, u.refresh("r0"))
 	require.NoError(t, err)
 	assert.False(t, shared, "not kept in process any more")

@@ -3,7 +3,6 @@ package absorb_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -110,39 +109,6 @@ func TestAbsorberBudget(t *testing.T) {
 			})
 		})
 	}
-}
-
-// A store that fails costs the refreshes within the patience that much
-// of their budget; once it has failed for longer, a refresh only probes
-// it, and falls back at once. A store that hangs still costs the store's
-// half of the budget: it cannot be told from a slow store whose key is
-// held on another instance, where falling back would send a duplicate
-// upstream.
-func TestAbsorberFailingStoreIsProbed(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		const budget, patience = 8 * time.Second, time.Second
-		store := &storetest.Broken{Store: absorb.NewMemory(0, nil), OnAcquire: storetest.Fails}
-		var fell atomic.Int64
-		a := absorb.New(absorb.Config{Store: store, LockTTL: budget, StorePatience: patience,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), OnFallback: func(string) { fell.Add(1) }})
-		var calls atomic.Int64
-		fn := func(context.Context) (authclient.Tokens, error) {
-			n := calls.Add(1)
-			return authclient.Tokens{AccessToken: fmt.Sprint("a", n), RefreshToken: fmt.Sprint("r", n)}, nil
-		}
-		took := func(refresh string) time.Duration {
-			start := time.Now()
-			_, _, err := a.Rotate(context.Background(), absorb.Presented{RefreshToken: refresh, AccessToken: "a0"}, fn)
-			require.NoError(t, err)
-			return time.Since(start)
-		}
-		assert.Equal(t, patience, took("r0"), "the first refresh waits the patience out")
-		assert.Zero(t, took("r1"), "past the patience, a failing store costs nothing")
-		store.OnAcquire = storetest.Hangs
-		assert.Equal(t, budget/2, took("r2"), "a hung store may be a slow holder: the store's half")
-		assert.EqualValues(t, 3, calls.Load())
-		assert.EqualValues(t, 3, fell.Load())
-	})
 }
 
 // Wait covers a refresh whose caller left: it returns once its upstream
@@ -260,7 +226,7 @@ func TestAbsorberStoreFailsWhileAwaitingHolder(t *testing.T) {
 		const budget = 8 * time.Second
 		var fell atomic.Int64
 		a := absorb.New(absorb.Config{Store: &heldThenDown{Store: absorb.NewMemory(0, nil)}, LockTTL: budget,
-			StorePatience: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), OnFallback: func(string) { fell.Add(1) }})
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), OnFallback: func(string) { fell.Add(1) }})
 		var calls atomic.Int64
 		fn := func(context.Context) (authclient.Tokens, error) {
 			calls.Add(1)
@@ -278,13 +244,13 @@ func TestAbsorberStoreFailsWhileAwaitingHolder(t *testing.T) {
 }
 
 // The write-back after the answer ends with the lease (LockTTL after the
-// refresh began, at the latest), even when the patience would last
-// longer: past it, the key may be another holder's.
+// refresh began, at the latest): past it, the key may be another
+// holder's.
 func TestAbsorberWriteBackEndsWithTheLease(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const lockTTL = 8 * time.Second
 		store := &storetest.Broken{Store: absorb.NewMemory(0, nil), OnComplete: storetest.Fails}
-		a := absorb.New(absorb.Config{Store: store, LockTTL: lockTTL, StorePatience: lockTTL,
+		a := absorb.New(absorb.Config{Store: store, LockTTL: lockTTL,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		start := time.Now()
 		fn := func(context.Context) (authclient.Tokens, error) {

@@ -11,15 +11,17 @@ import (
 
 // flights are this process's refreshes under way: concurrent duplicates
 // in process share one flight (singleflight), and Wait waits for the
-// flights and the write-backs they left running after their answers.
+// flights, the write-backs they left running after their answers and the
+// store's probe.
 type flights struct {
 	group singleflight.Group
-	// work counts the flights and the write-backs under way (after their
-	// answer or their caller's leaving); mu guards closing (set by wait:
-	// no flight starts after it) and work's Add.
+	// work counts the flights, the write-backs under way (after their
+	// answer or their caller's leaving) and the probe; mu guards closing
+	// (set by wait: no flight starts after it) and work's Add.
 	work    sync.WaitGroup
 	mu      sync.Mutex
 	closing bool
+	stop    chan struct{} // closed by wait: the probe ends
 }
 
 // start counts a new flight, unless wait was called.
@@ -39,7 +41,10 @@ func (f *flights) done() { f.work.Done() }
 // wait lets no flight start, and waits for those under way.
 func (f *flights) wait() {
 	f.mu.Lock()
-	f.closing = true
+	if !f.closing {
+		f.closing = true
+		close(f.stop)
+	}
 	f.mu.Unlock()
 	f.work.Wait()
 }

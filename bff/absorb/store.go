@@ -32,9 +32,10 @@ type Store interface {
 	// ctx's error). Waiters are woken when the result is there, not by
 	// polling. When ctx ends while the store knows that another caller
 	// holds the lease, the error wraps ErrLeaseHeld too (LeaseHeld): the
-	// store works, the refresh is elsewhere. Any other error means the
-	// store failed or did not answer; the Absorber then waits for it
-	// (Config.StorePatience) or coordinates in process.
+	// store works, the refresh is elsewhere. ErrBusy and ErrStoreFull
+	// are about this key or this result; any other error means the store
+	// failed or did not answer: the Absorber coordinates in process until
+	// a probe (a Forget) finds it answering again.
 	Acquire(ctx context.Context, key string, lockTTL time.Duration) (value []byte, lease Lease, err error)
 	// Forget drops the value stored for key, if any, before its TTL ends
 	// (the session it opened has ended); a lease held on key is left
@@ -66,3 +67,8 @@ func LeaseHeld(cause error) error { return fmt.Errorf("%w: %w", ErrLeaseHeld, ca
 // evicted before their TTL ends: no other session's traffic can push a
 // session's result out inside its window.
 var ErrStoreFull = errors.New("absorb: store full")
+
+// ErrBusy is wrapped by the error of a Store that refuses one key's
+// Acquire because too many callers already wait on it: the store works,
+// and that refresh coordinates in process.
+var ErrBusy = errors.New("absorb: too many refreshes wait for this key")

@@ -18,11 +18,14 @@ import (
 // so that duplicates on other instances get it rather than a lease that
 // sends the rotated-out token upstream.
 func (a *Absorber) handOver(run context.Context, b budget, key string, value []byte, ttl time.Duration) {
+	if a.down.Load() { // the next duplicate offers it once the store is back
+		return
+	}
 	ctx, cancel := context.WithTimeout(run, b.write)
 	defer cancel()
 	if _, lease, err := a.store.Acquire(ctx, key, a.lockTTL); err == nil && lease != nil {
 		if err := lease.Complete(ctx, value, ttl); err != nil {
-			a.fell("error", err)
+			a.fellOn(err)
 		}
 	}
 }
@@ -42,7 +45,7 @@ func (a *Absorber) fromFallback(run context.Context, b budget, key string, lease
 	ctx, cancel := context.WithTimeout(run, b.write)
 	defer cancel()
 	if err := lease.Complete(ctx, value, ttl); err != nil {
-		a.fell("error", err)
+		a.fellOn(err)
 	}
 	return value
 }
@@ -73,7 +76,7 @@ func (a *Absorber) refresh(run context.Context, b budget, key, refresh string, l
 	// lost) then gets the pair instead of sending the rotated-out token
 	// upstream, and fromFallback hands it to the store once it is back.
 	a.local.keep(key, value, a.window)
-	if errors.Is(err, ErrStoreFull) || a.down.Load() { // no room, or known down: trying again is no use
+	if errors.Is(err, ErrStoreFull) { // no room: trying again is no use
 		a.fellOn(err)
 		return t, false, nil
 	}
@@ -85,18 +88,11 @@ func (a *Absorber) refresh(run context.Context, b budget, key, refresh string, l
 // (err: why the first try failed):
 // the store failing now (a restart) would leave the waiters on other
 // instances to take the lease after its TTL and refresh with the
-// rotated-out token. It tries within the patience, which outlasts their
-// share of the store waits, and sooner than they do (completeRetry <
-// storeRetry); not once the store is known to be down, nor once the
-// lease may have lapsed (LockTTL after the refresh began): the key may
-// then be another holder's; nor once the result kept in process is gone
-// (Forget).
+// rotated-out token. It tries every completeRetry until the lease may
+// have lapsed (LockTTL after the refresh began: the key may then be
+// another holder's), or the result kept in process is gone (Forget).
 func (a *Absorber) writeBack(run context.Context, b budget, key string, lease Lease, value []byte, err error) {
-	end := time.Now().Add(a.patience)
-	if lapse := b.start.Add(a.lockTTL); lapse.Before(end) {
-		end = lapse
-	}
-	ctx, cancel := context.WithDeadline(run, end)
+	ctx, cancel := context.WithDeadline(run, b.start.Add(a.lockTTL))
 	defer cancel()
 	for {
 		select {
@@ -112,7 +108,7 @@ func (a *Absorber) writeBack(run context.Context, b budget, key string, lease Le
 		if err == nil {
 			return
 		}
-		if errors.Is(err, ErrStoreFull) || a.down.Load() {
+		if errors.Is(err, ErrStoreFull) {
 			a.fellOn(err)
 			return
 		}
@@ -120,8 +116,8 @@ func (a *Absorber) writeBack(run context.Context, b budget, key string, lease Le
 }
 
 // Wait waits for the refreshes under way, those whose caller left
-// included, and for the write-backs after their answers (each gives up
-// within StorePatience); refreshes that come later return ErrClosed. A
+// included, for the write-backs after their answers (each gives up
+// within LockTTL) and for a probe of the store; refreshes that come later return ErrClosed. A
 // server that shuts down calls it before it closes the Store, so that the
 // duplicates waiting on other instances still get the results and
 // nothing runs against the closed Store.
@@ -131,11 +127,11 @@ func (a *Absorber) Wait() {
 
 // fellOn reports a result the store did not take because of err.
 func (a *Absorber) fellOn(err error) {
-	reason := "error"
 	if errors.Is(err, ErrStoreFull) {
-		reason = "full"
+		a.fellFull(err)
+		return
 	}
-	a.fell(reason, err)
+	a.onFall("error")
 }
 
 // Forget drops the result stored for key (Presented.Key of a refresh), in

@@ -10,11 +10,13 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// redisLogger sends go-redis's own messages (reconnections) to slog.
+// redisLogger sends go-redis's own messages (reconnections, failed dials)
+// to slog at debug level: an outage repeats them for every probe, and the
+// absorber logs the outage once, with its end.
 type redisLogger struct{ log *slog.Logger }
 
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	l.log.WarnContext(ctx, fmt.Sprintf(format, v...))
+	l.log.DebugContext(ctx, fmt.Sprintf(format, v...))
 }
 
 // redisAddr returns the host and port of a Redis URL, without its

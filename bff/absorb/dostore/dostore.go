@@ -57,7 +57,8 @@ const maxAnswer = 128 << 10
 
 // ErrBusy is returned by Acquire when too many callers already wait on the
 // key's object.
-var ErrBusy = errors.New("dostore: too many refreshes wait for this key")
+// It wraps absorb.ErrBusy.
+var ErrBusy = fmt.Errorf("dostore: %w", absorb.ErrBusy)
 
 // StatusError is an answer of the object that the protocol does not allow.
 type StatusError struct {

@@ -38,16 +38,16 @@ func (o *slowObject) Fetch(req *http.Request) (*http.Response, error) {
 	}).Fetch(req)
 }
 
-// After an outage longer than the patience, a duplicate whose object
-// answers "lease held" only after a round trip of 50 ms never reaches the
-// upstream: the lease is another instance's, and a second refresh with
-// the same token would be a reuse.
+// After an outage, once the probe finds the store back, a duplicate whose
+// object answers "lease held" only after a round trip of 50 ms never
+// reaches the upstream: the lease is another instance's, and a second
+// refresh with the same token would be a reuse.
 func TestAbsorberAfterOutageWaitsForASlowHolder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		const budget, patience = 8 * time.Second, time.Second
+		const budget = 8 * time.Second
 		obj := &slowObject{rtt: 50 * time.Millisecond}
 		a := absorb.New(absorb.Config{Store: New(func(string) (Stub, error) { return obj, nil }),
-			LockTTL: budget, StorePatience: patience, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			LockTTL: budget, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		var calls atomic.Int64
 		fn := func(context.Context) (authclient.Tokens, error) {
 			n := calls.Add(1)
@@ -62,11 +62,12 @@ func TestAbsorberAfterOutageWaitsForASlowHolder(t *testing.T) {
 
 		obj.down.Store(true)
 		require.NoError(t, rotate("r0"), "an outage falls back in process")
-		time.Sleep(patience) // the outage outlasts the patience
 		require.NoError(t, rotate("r1"))
 		require.EqualValues(t, 2, calls.Load())
 
 		obj.down.Store(false) // back, with the key held on another instance
+		time.Sleep(time.Second)
+		synctest.Wait() // the probe finds it back
 		for _, refresh := range []string{"r2", "r3"} {
 			assert.ErrorIs(t, rotate(refresh), absorb.ErrBudget, "a clean retry")
 		}

@@ -83,7 +83,7 @@ func TestRedisDown(t *testing.T) {
 	assert.NotErrorIs(t, err, context.DeadlineExceeded)
 
 	var fell atomic.Int64
-	a := absorb.New(absorb.Config{Store: s, StorePatience: 100 * time.Millisecond, OnFallback: func(string) { fell.Add(1) }})
+	a := absorb.New(absorb.Config{Store: s, OnFallback: func(string) { fell.Add(1) }})
 	tok, _, err := a.Rotate(context.Background(), absorb.Presented{RefreshToken: "r0", AccessToken: "a0"}, func(context.Context) (authclient.Tokens, error) {
 		return authclient.Tokens{AccessToken: "a1", RefreshToken: "r1", Expires: time.Now().Add(time.Minute)}, nil
 	})

@@ -53,8 +53,8 @@ func (f Fault) do(ctx context.Context) error {
 	return nil
 }
 
-// Broken is a Store whose Acquire or whose leases' Complete fails or
-// hangs, over Store (an absorb.Memory, say) for the steps that work.
+// Broken is a Store whose Acquire (and Forget) or whose leases' Complete
+// fails or hangs, over Store (an absorb.Memory, say) for the steps that work.
 type Broken struct {
 	absorb.Store
 	OnAcquire, OnComplete Fault // what Acquire and Complete do
@@ -75,6 +75,15 @@ func (s *Broken) Acquire(ctx context.Context, key string, ttl time.Duration) ([]
 		l = brokenLease{l, s.OnComplete, &s.completes}
 	}
 	return v, l, err
+}
+
+// Forget implements absorb.Store: it fails or hangs as Acquire does (an
+// unreachable store answers no call).
+func (s *Broken) Forget(ctx context.Context, key string) error {
+	if err := s.OnAcquire.do(ctx); err != nil {
+		return err
+	}
+	return s.Store.Forget(ctx, key)
 }
 
 type brokenLease struct {

@@ -22,10 +22,9 @@ func ExampleBroken() {
 	fmt.Println("acquire:", err)
 
 	a := absorb.New(absorb.Config{
-		Store:         store,
-		StorePatience: -1, // fall back at once, without waiting out a restart
-		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-		OnFallback:    func(reason string) { fmt.Println("fallback:", reason) },
+		Store:      store,
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OnFallback: func(reason string) { fmt.Println("fallback:", reason) },
 	})
 	defer a.Wait()
 	t, _, err := a.Rotate(context.Background(), absorb.Presented{RefreshToken: "refresh-1", AccessToken: "access-1"}, func(context.Context) (authclient.Tokens, error) {

@@ -277,6 +277,10 @@ func (h *Handler) ExchangeFor(r *http.Request) func(ctx context.Context, token, 
 	}
 }
 
+// StoreDown reports whether refreshes skip the shared store because it is
+// known to be down (absorb.Absorber.Down); false without absorption.
+func (h *Handler) StoreDown() bool { return h.absorb != nil && h.absorb.Down() }
+
 // Forget drops the absorbed result that made s (its Predecessor): the
 // session ends, and a copy of its cookies from before its last refresh
 // must not get its pair. Within a short bound; a failure is logged.
@@ -351,6 +355,8 @@ func (h *Handler) Revoke(ctx context.Context, token string) {
 	if token == "" {
 		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
 	if err := h.client.Revoke(ctx, token); err != nil {
 		var e *authclient.Error
 		status, code := 0, ""

@@ -341,7 +341,11 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 			h.cfg.Ended(r.Context(), s)
 		}
 		if err == nil {
-			err = p.client.Revoke(r.Context(), s.RefreshToken)
+			// Bounded: a provider that does not answer must not hold the
+			// browser's navigation (on Workers a request has no deadline).
+			ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
+			err = p.client.Revoke(ctx, s.RefreshToken)
+			cancel()
 		}
 		if err != nil {
 			h.cfg.Log.Warn("logout: the provider did not revoke the session; the cookies are cleared anyway", "err", err)

@@ -1,6 +1,6 @@
 // Package browsertest drives Debian's headless Chromium for the browser
-// tests (internal/testing/e2e, internal/testing/workertest): one browser, a tab per
-// test, and the scenarios of wasm/testdata/harness.mjs run in a page.
+// tests (internal/testing/e2e, internal/testing/workertest): one browser, a
+// browser context per test with its tabs, and the scenarios of wasm/testdata/harness.mjs run in a page.
 package browsertest
 
 import (
@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,12 +64,36 @@ func Start() (browser context.Context, stop func(), err error) {
 }
 
 // NewTab opens a tab of browser for one test, closed when the test ends.
+// The tabs of one test share a browser context of their own (cookies,
+// storage, BroadcastChannel), which no other test sees: a tab of an
+// earlier test that is still closing cannot send this one its news.
 func NewTab(t *testing.T, browser context.Context) context.Context {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(browser)
+	ctx, cancel := chromedp.NewContext(ownContext(t, browser))
 	t.Cleanup(cancel)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
 	t.Cleanup(cancelTimeout)
+	return ctx
+}
+
+// contexts holds each running test's browser context (*testing.T ->
+// context.Context), made by its first NewTab.
+var contexts sync.Map
+
+// ownContext returns t's browser context, made in browser on first use
+// and disposed of when t ends.
+func ownContext(t *testing.T, browser context.Context) context.Context {
+	t.Helper()
+	if ctx, ok := contexts.Load(t); ok {
+		return ctx.(context.Context)
+	}
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	t.Cleanup(func() {
+		contexts.Delete(t)
+		cancel()
+	})
+	require.NoError(t, chromedp.Do(ctx), "a browser context for the test")
+	contexts.Store(t, ctx)
 	return ctx
 }
 

@@ -533,7 +533,9 @@ func sealed(t *testing.T, refresh string) []*http.Cookie {
 var wire = cookies.Codec{}.Name
 
 // noRedirects is a client that returns redirects as they are.
-var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+// A server that does not answer fails its test within the timeout rather
+// than hold the suite.
+var noRedirects = &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 func get(t *testing.T, u string, cookies ...*http.Cookie) *http.Response {
 	t.Helper()

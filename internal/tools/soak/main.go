@@ -3,8 +3,10 @@
 // demo upstream with strict rotation, while it injects faults on a
 // schedule: upstream 5xx, upstream hangs past the auth timeout, the
 // connection dropped after the upstream rotated, an instance killed and
-// restarted, Redis restarted. It prints what happened to the sessions
-// (`make soak`). -smoke is a short run for make test: it fails if a
+// restarted, Redis restarted, Redis refusing connections, Redis hung (a
+// relay between each instance and Redis that refuses, or accepts and
+// relays nothing). It prints what happened to the sessions and the
+// refreshes' latency in each phase (`make soak`). -smoke is a short run for make test: it fails if a
 // session is lost to anything but the rotate-then-drop fault.
 package main
 
@@ -76,11 +78,13 @@ type phase struct {
 
 func schedule(start time.Time, d time.Duration) []*phase {
 	ps := []*phase{
-		{fault: fault5xx, from: 0.10, to: 0.20},
-		{fault: faultHang, from: 0.28, to: 0.38},
-		{fault: faultDrop, from: 0.46, to: 0.56},
-		{fault: faultKill, from: 0.64, to: 0.74},
-		{fault: faultRedis, from: 0.82, to: 0.90},
+		{fault: fault5xx, from: 0.06, to: 0.14},
+		{fault: faultHang, from: 0.19, to: 0.27},
+		{fault: faultDrop, from: 0.32, to: 0.40},
+		{fault: faultKill, from: 0.45, to: 0.53},
+		{fault: faultRedis, from: 0.58, to: 0.64},
+		{fault: faultRefuse, from: 0.70, to: 0.78},
+		{fault: faultStall, from: 0.84, to: 0.92},
 	}
 	for _, p := range ps {
 		p.start = start.Add(time.Duration(p.from * float64(d)))
@@ -99,6 +103,7 @@ type report struct {
 	rejected             atomic.Int64
 	stats                demo.Stats
 	latencies            []time.Duration
+	refreshes            []sample // every refresh a session sent, with when
 	lostBy               map[string]int
 	phases               []*phase
 }
@@ -122,12 +127,17 @@ func run(bin string, grace time.Duration) *report {
 	check(err)
 	defer redis.Kill()
 	var instances []*multitest.Instance
+	var relays []*multitest.Relay
 	var bases []string
 	for range 3 {
-		in, err := multitest.StartInstance(bin, logs, "-upstream", "http://"+upAddr, "-redis", redis.URL(), "-auth-timeout", authTimeout.String())
+		relay, err := multitest.NewRelay(redis.Addr) // each instance reaches Redis through a relay of its own
+		check(err)
+		defer relay.Close()
+		in, err := multitest.StartInstance(bin, logs, "-upstream", "http://"+upAddr, "-redis", relay.URL(), "-auth-timeout", authTimeout.String())
 		check(err)
 		defer in.Stop()
 		instances = append(instances, in)
+		relays = append(relays, relay)
 		bases = append(bases, in.Base)
 	}
 	lb := multitest.NewBalancer(bases...)
@@ -136,7 +146,11 @@ func run(bin string, grace time.Duration) *report {
 	start := time.Now()
 	end := start.Add(*duration)
 	r.phases = schedule(start, *duration)
-	go drive(r.phases, faults, instances, redis, up)
+	driven := make(chan struct{})
+	go func() {
+		defer close(driven)
+		drive(r.phases, faults, instances, relays, redis, up)
+	}()
 
 	var mu sync.Mutex // protects r.latencies, r.lostBy, r.started
 	var wg sync.WaitGroup
@@ -150,13 +164,14 @@ func run(bin string, grace time.Duration) *report {
 			mu.Lock()
 			r.started++
 			mu.Unlock()
-			lat, lostAt := u.cycle(end)
+			lat, refreshes, lostAt := u.cycle(end)
 			if lostAt.IsZero() && !u.final() {
 				lostAt = time.Now()
 			}
 			mu.Lock()
 			defer mu.Unlock()
 			r.latencies = append(r.latencies, lat...)
+			r.refreshes = append(r.refreshes, refreshes...)
 			if !lostAt.IsZero() {
 				r.lost++
 				r.lostBy[causeOf(faults, u.tokens, lostAt, r.phases)]++
@@ -164,6 +179,7 @@ func run(bin string, grace time.Duration) *report {
 		})
 	}
 	wg.Wait()
+	<-driven // the whole schedule ran, even if every session was lost before its end
 	r.stats = up.Stats()
 	r.phases[len(r.phases)-1].atNext = r.stats
 	return r
@@ -171,7 +187,12 @@ func run(bin string, grace time.Duration) *report {
 
 // drive switches the faults on and off on schedule, and snapshots the
 // upstream's counters per phase.
-func drive(ps []*phase, f *faulty, instances []*multitest.Instance, redis *multitest.Redis, up *demo.Server) {
+func drive(ps []*phase, f *faulty, instances []*multitest.Instance, relays []*multitest.Relay, redis *multitest.Redis, up *demo.Server) {
+	relayAll := func(m multitest.Mode) {
+		for _, r := range relays {
+			check(r.Set(m))
+		}
+	}
 	for i, p := range ps {
 		time.Sleep(time.Until(p.start))
 		p.atStart = up.Stats()
@@ -187,6 +208,10 @@ func drive(ps []*phase, f *faulty, instances []*multitest.Instance, redis *multi
 			redis.Kill()
 			check(redis.Start())
 			time.Sleep(time.Until(p.end))
+		case faultRefuse, faultStall:
+			relayAll(map[string]multitest.Mode{faultRefuse: multitest.Refuse, faultStall: multitest.Hang}[p.fault])
+			time.Sleep(time.Until(p.end))
+			relayAll(multitest.Pass)
 		default:
 			f.set(p.fault)
 			time.Sleep(time.Until(p.end))
@@ -197,16 +222,17 @@ func drive(ps []*phase, f *faulty, instances []*multitest.Instance, redis *multi
 }
 
 // causeOf names what lost a session: rotate-then-drop if it spoiled a
-// refresh of one of its last two refresh tokens; else the instance or
-// Redis fault whose window (plus the auth timeout) covers the loss; else
+// refresh of one of its last two refresh tokens; else the latest instance
+// or Redis fault whose window (plus twice the auth timeout) covers the
+// loss; else
 // the fault that spoiled one of those refreshes, if any.
 func causeOf(f *faulty, tokens []string, at time.Time, ps []*phase) string {
 	last := tokens[max(len(tokens)-2, 0):]
 	if f.touchedBy(last, faultDrop) {
 		return faultDrop
 	}
-	for _, p := range ps {
-		if (p.fault == faultKill || p.fault == faultRedis) && !at.Before(p.start) && at.Before(p.end.Add(2*authTimeout)) {
+	for _, p := range slices.Backward(ps) { // the latest fault whose window covers it
+		if storeOrInstance[p.fault] && !at.Before(p.start) && at.Before(p.end.Add(2*authTimeout)) {
 			return p.fault
 		}
 	}
@@ -214,6 +240,16 @@ func causeOf(f *faulty, tokens []string, at time.Time, ps []*phase) string {
 		return c
 	}
 	return unexplained
+}
+
+// storeOrInstance are the faults of an instance or of Redis, to which a
+// session lost in their window (plus the auth timeout) is put down.
+var storeOrInstance = map[string]bool{faultKill: true, faultRedis: true, faultRefuse: true, faultStall: true}
+
+// sample is one refresh: when it was sent, and how long its answer took.
+type sample struct {
+	at time.Time
+	d  time.Duration
 }
 
 // user is one browser: a session, cycling.
@@ -246,10 +282,12 @@ func (u *user) note() {
 // cycle runs the session until end: every 1–3 s, a burst of three
 // duplicate refreshes with the same cookies (three tabs after an expiry,
 // on whichever instance each lands), each followed by a call, and a 401
-// answered as the browser module does: one refresh, one replay. It returns the calls' latencies and when the session was
-// lost (zero if it was not).
-func (u *user) cycle(end time.Time) ([]time.Duration, time.Time) {
+// answered as the browser module does: one refresh, one replay. It
+// returns the calls' latencies, the refreshes of the bursts, and when the
+// session was lost (zero if it was not).
+func (u *user) cycle(end time.Time) ([]time.Duration, []sample, time.Time) {
 	var lat []time.Duration
+	var refreshes []sample
 	var mu sync.Mutex
 	for time.Now().Before(end) {
 		time.Sleep(time.Second + rand.N(2*time.Second))
@@ -258,22 +296,25 @@ func (u *user) cycle(end time.Time) ([]time.Duration, time.Time) {
 		var wg sync.WaitGroup
 		for range 3 {
 			wg.Go(func() {
+				start := time.Now()
 				u.send("POST", "/api/auth/refresh", cookies) // a tab's refresh: the three are duplicates
+				took := time.Since(start)
 				d, ok := u.call(u.s.Cookies())
+				mu.Lock()
+				refreshes = append(refreshes, sample{start, took})
 				if ok {
-					mu.Lock()
 					lat = append(lat, d)
-					mu.Unlock()
 				}
+				mu.Unlock()
 			})
 		}
 		wg.Wait()
 		u.note()
 		if !u.s.LoggedIn() {
-			return lat, time.Now()
+			return lat, refreshes, time.Now()
 		}
 	}
-	return lat, time.Time{}
+	return lat, refreshes, time.Time{}
 }
 
 // call sends one proxied call, moving on to the next instance when one
@@ -339,11 +380,13 @@ func (r *report) lostToTransients() int {
 }
 
 var why = map[string]string{
-	faultDrop:  "the upstream rotated, the answer never arrived: the next refresh presents the rotated-out token, a reuse that revokes the session (a grace window longer than the time to the retry saves it)",
-	fault5xx:   "a refresh failed and was not retried",
-	faultHang:  "a refresh timed out and was not retried",
-	faultKill:  "an instance died between the upstream's rotation and its answer: the pair was lost in flight, as with rotate-then-drop",
-	faultRedis: "Redis lost the lease and the result: a duplicate on another instance refreshed with the old token",
+	faultDrop:   "the upstream rotated, the answer never arrived: the next refresh presents the rotated-out token, a reuse that revokes the session (a grace window longer than the time to the retry saves it)",
+	fault5xx:    "a refresh failed and was not retried",
+	faultHang:   "a refresh timed out and was not retried",
+	faultKill:   "an instance died between the upstream's rotation and its answer: the pair was lost in flight, as with rotate-then-drop",
+	faultRedis:  "Redis lost the lease and the result: a duplicate on another instance refreshed with the old token",
+	faultRefuse: "no instance could reach Redis: each absorbed its own duplicates, and duplicates on two instances both reached the upstream",
+	faultStall:  "no instance could reach Redis: each absorbed its own duplicates, and duplicates on two instances both reached the upstream",
 }
 
 func (r *report) table() string {
@@ -365,20 +408,40 @@ func (r *report) table() string {
 	fmt.Fprintf(&b, "| reuse detections | %d |\n", r.stats.Reuses)
 	fmt.Fprintf(&b, "| reuses answered in the grace window | %d |\n", r.stats.Graces)
 	fmt.Fprintf(&b, "| calls: 200 / 401 / 5xx (retryable) / unanswered | %d / %d / %d / %d of %d |\n", r.ok.Load(), r.rejected.Load(), r.retryable.Load(), r.unanswered.Load(), r.calls.Load())
-	fmt.Fprintf(&b, "| call latency p50 / p99 | %s / %s |\n\n", pct(0.50), pct(0.99))
-	fmt.Fprintf(&b, "| fault | window | reuses during / after | sessions lost | why |\n|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| call latency p50 / p99 | %s / %s |\n", pct(0.50), pct(0.99))
+	fmt.Fprintf(&b, "| refresh latency p50 / p99, no fault on | %s |\n\n", r.refreshLatency(func(at time.Time) bool {
+		return !slices.ContainsFunc(r.phases, func(p *phase) bool { return !at.Before(p.start) && at.Before(p.end) })
+	}))
+	fmt.Fprintf(&b, "| fault | window | refresh latency p50 / p99 | reuses during / after | sessions lost | why |\n|---|---|---|---|---|---|\n")
 	for _, p := range r.phases {
 		w := ""
 		if r.lostBy[p.fault] > 0 {
 			w = why[p.fault]
 		}
-		fmt.Fprintf(&b, "| %s | %.0f–%.0f s | %d / %d | %d | %s |\n", p.fault, p.from*duration.Seconds(), p.to*duration.Seconds(),
-			p.atEnd.Reuses-p.atStart.Reuses, p.atNext.Reuses-p.atEnd.Reuses, r.lostBy[p.fault], w)
+		lat := r.refreshLatency(func(at time.Time) bool { return !at.Before(p.start) && at.Before(p.end) })
+		fmt.Fprintf(&b, "| %s | %.0f–%.0f s | %s | %d / %d | %d | %s |\n", p.fault, p.from*duration.Seconds(), p.to*duration.Seconds(),
+			lat, p.atEnd.Reuses-p.atStart.Reuses, p.atNext.Reuses-p.atEnd.Reuses, r.lostBy[p.fault], w)
 	}
 	if n := r.lostBy[unexplained]; n > 0 {
 		fmt.Fprintf(&b, "| no fault | | | %d | unexplained |\n", n)
 	}
 	return b.String()
+}
+
+// refreshLatency is the p50 and p99 of the refreshes sent at a time in.
+func (r *report) refreshLatency(in func(time.Time) bool) string {
+	var ds []time.Duration
+	for _, s := range r.refreshes {
+		if in(s.at) {
+			ds = append(ds, s.d)
+		}
+	}
+	if len(ds) == 0 {
+		return "none sent"
+	}
+	slices.Sort(ds)
+	pct := func(p float64) time.Duration { return ds[int(p*float64(len(ds)-1))].Round(100 * time.Microsecond) }
+	return fmt.Sprintf("%s / %s", pct(0.50), pct(0.99))
 }
 
 // peekToken reads a refresh request's body and returns a copy to hand on
