@@ -64,6 +64,17 @@ export interface Options {
   loginURL?: string;
   /** The session endpoint that client.session() reads. Default "/api/auth/session". */
   sessionURL?: string;
+  /**
+   * Fetch and start the module at once: load() then resolves once the
+   * module's file has answered, and rejects if it cannot be fetched. By
+   * default (false) the module stays off the page's critical path: it is
+   * fetched when first needed (an answer with a refresh status; a refresh
+   * ahead coming due, which the session cookie tells, with time to spare
+   * for a slow link) or once the page has loaded and the browser is idle,
+   * at low priority, whichever comes first. Outside a page (no document),
+   * always at once.
+   */
+  eager?: boolean;
 }
 
 /**
@@ -183,12 +194,13 @@ export interface Client extends EventTarget {
    */
   session(): Promise<SessionInfo>;
   /**
-   * Resolves when the module runs; rejects if it cannot be compiled or
-   * started (a Content-Security-Policy without 'wasm-unsafe-eval', a
-   * corrupt file), with the error that the calls needing the module (an
-   * answer with a refresh status) reject with from then on. Calls need not
-   * wait for it: until then they are sent at once, and only an answer with
-   * a refresh status waits for the module.
+   * Resolves when the module runs (by default once it was needed or the
+   * page went idle after its load event: see Options.eager); rejects if it
+   * cannot be fetched, compiled or started (a Content-Security-Policy
+   * without 'wasm-unsafe-eval', a corrupt file), with the error that the
+   * calls needing the module (an answer with a refresh status) reject with
+   * from then on. Calls need not wait for it: until then they are sent at
+   * once, and only an answer with a refresh status waits for the module.
    */
   ready: Promise<void>;
   addEventListener(type: SessionEventType, listener: (event: CustomEvent<SessionEventDetail>) => void, options?: boolean | AddEventListenerOptions): void;
@@ -220,11 +232,13 @@ export const EXPIRES_HEADER: "X-Access-Expires";
 export const LIFETIME_HEADER: "X-Access-Lifetime";
 
 /**
- * Starts loading the module and sets globalThis.fetchWithRefresh at once.
- * Resolves as soon as the module's file has answered (its body streams
- * on into the compiler): calls can be made from the start, and go out at
- * once; the module is needed only when an answer has a refresh status
- * (see Client.ready). Rejects if the module cannot be fetched.
+ * Sets globalThis.fetchWithRefresh and resolves to a client at once: calls
+ * can be made from the start, and go out at once; the module is needed
+ * only when an answer has a refresh status or a refresh ahead comes due
+ * (see Options.eager and Client.ready). With eager: true it starts
+ * loading the module at once and resolves as soon as the module's file
+ * has answered (its body streams on into the compiler), and rejects if it
+ * cannot be fetched.
  */
 export function load(options?: Options): Promise<Client>;
 

@@ -58,6 +58,8 @@
  * @property {(raw: string) => Token} parse reads the session cookie from them
  * @property {Promise<ModuleAPI>} module resolves when the module runs; rejects if it fails to start
  * @property {Promise<never>} exited rejects when the Go program ends (or fails to start)
+ * @property {() => Promise<ModuleAPI>} need starts loading the module (if it has not started) and returns module
+ * @property {(token: Token) => void} ahead starts loading the module in time for a refresh ahead of token's expiry
  */
 
 /**
@@ -119,9 +121,9 @@ const FAILED_KEY = "fetch-with-refresh:refresh-failed";
  * The contract with the module, as package lease defines it
  * (internal/lease/contract.go): the hooks' names, the kinds of news that
  * session(kind, a, b) takes, the status of a withdrawn attempt, the order
- * of the stats() counters, and the methods whose attempts may be
- * withdrawn. Written as JSON: a Go test reads it and fails when the two
- * differ.
+ * of the stats() counters, the methods whose attempts may be withdrawn,
+ * and the default refresh-ahead window (ms). Written as JSON: a Go test
+ * reads it and fails when the two differ.
  */
 const CONTRACT = Object.freeze({
   "hooks": ["ready", "lease", "withdraw", "refresh", "deferred", "error", "emit", "lock", "shared"],
@@ -129,7 +131,8 @@ const CONTRACT = Object.freeze({
   "here": { "login": 5, "logout": 6 },
   "withdrawn": 0,
   "stats": ["calls", "unauthorized", "refreshes", "replays", "failures", "elsewhere", "epoch", "refreshedByOthers", "authFailures"],
-  "idempotent": ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]
+  "idempotent": ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"],
+  "aheadMs": 30000
 });
 
 /** What another tab said, as the module's session(kind, a, b) takes it. */
@@ -150,11 +153,21 @@ const IDEMPOTENT = new Set(CONTRACT.idempotent);
 let instances = 0;
 
 /**
- * Starts loading the module and resolves to a client as soon as the
- * module's file has answered; rejects if it cannot be fetched. Calls made
- * through client.fetchWithRefresh or globalThis.fetchWithRefresh go out at
- * once, before the module runs too (under lease 0): only an answer with a
- * refresh status waits for it. client.ready says when it runs.
+ * How long before a refresh ahead comes due the module is fetched when it
+ * has not been yet (ms): its download on a slow mobile link (about 600 KB
+ * brotli at 1.6 Mbps: 3 s), its compilation and a margin.
+ */
+const MODULE_LEAD_MS = 10_000;
+
+/**
+ * Resolves to a client at once (options.eager: once the module's file has
+ * answered, rejecting if it cannot be fetched). Calls made through
+ * client.fetchWithRefresh or globalThis.fetchWithRefresh go out at once,
+ * before the module runs too (under lease 0): only an answer with a
+ * refresh status waits for it. The module is fetched when first needed (a
+ * refresh status; a refresh ahead coming due) or once the page has loaded
+ * and is idle, at low priority; options.eager fetches it at once.
+ * client.ready says when it runs.
  * @param {Options} [options]
  * @returns {Promise<Client>}
  */
@@ -181,7 +194,20 @@ export function load(options = {}) {
   const core = {
     api: undefined, lease: NO_LEASE, fast: 0, pending: new Map(), out: 0, sent: 0, statuses: urls.statuses,
     raw: tabs.raw, parse: tabs.parse, module: Promise.race([started, exited]), exited,
+    need: () => { fetchModule("auto"); return core.module; },
+    ahead: (token) => {
+      if (fetched || !token.expiresMs || token.expiresMs === aheadOf) return;
+      aheadOf = token.expiresMs;
+      const aheadMs = Math.min(opts.refreshAheadMs ?? CONTRACT.aheadMs, token.lifetimeMs > 0 ? token.lifetimeMs / 4 : Infinity);
+      const delay = token.expiresMs - aheadMs - MODULE_LEAD_MS - Date.now();
+      clearTimeout(aheadTimer);
+      aheadTimer = setTimeout(() => fetchModule("auto"), Math.min(Math.max(delay, 0), 2 ** 31 - 1));
+    },
   };
+  /** @type {ReturnType<typeof setTimeout> | undefined} the timer of core.ahead, for the token that expires at aheadOf */
+  let aheadTimer, aheadOf = 0;
+  /** @type {Promise<void> | undefined} set once the module is being fetched */
+  let fetched;
   hooks.ready = (begin, end, stats, session) => {
     delete (/** @type {any} */ (globalThis))[key];
     core.api = { begin, end, stats, session };
@@ -195,17 +221,27 @@ export function load(options = {}) {
   };
   tabs.listen(core, state);
   /** @type {any} */ (globalThis)[key] = { options: moduleOptions(opts, urls), hooks };
-  const { fetched, running } = start(opts, key);
-  // A module that fails to start or ends: calls go on as before it ran, and
-  // those that need it (a refresh status) reject with the error.
-  running.then(() => { throw new Error("fetch-with-refresh: the Go program exited"); })
-    .catch((/** @type {Error} */ err) => {
-      core.api = undefined;
-      core.lease = NO_LEASE;
-      core.module = Promise.reject(err);
-      core.module.catch(() => {});
-      exit(err);
-    });
+  /**
+   * Starts fetching, compiling and running the module, once.
+   * @param {"low" | "auto"} priority the fetch's
+   */
+  function fetchModule(priority) {
+    if (fetched) return;
+    clearTimeout(aheadTimer);
+    const loading = start(opts, key, priority);
+    fetched = loading.fetched;
+    fetched.catch(() => {}); // reported by running, below
+    // A module that fails to start or ends: calls go on as before it ran,
+    // and those that need it (a refresh status) reject with the error.
+    loading.running.then(() => { throw new Error("fetch-with-refresh: the Go program exited"); })
+      .catch((/** @type {Error} */ err) => {
+        core.api = undefined;
+        core.lease = NO_LEASE;
+        core.module = Promise.reject(err);
+        core.module.catch(() => {});
+        exit(err);
+      });
+  }
 
   /** @type {(input: RequestInfo | URL, init?: RequestInitWithRefresh) => Promise<Response>} */
   function fetchWithRefresh(input, init) {
@@ -254,7 +290,30 @@ export function load(options = {}) {
   methods.ready.catch(() => {}); // a page that never awaits it hears of a failure from its calls
   const client = /** @type {Client} */ (Object.assign(events, methods));
   globalThis.fetchWithRefresh = fetchWithRefresh;
-  return fetched.then(() => client);
+  if (opts.eager || typeof document === "undefined") {
+    fetchModule("auto");
+    return /** @type {Promise<void>} */ (fetched).then(() => client);
+  }
+  core.ahead(tabs.parse(tabs.raw()));
+  whenIdle(() => fetchModule("low"));
+  return Promise.resolve(client);
+}
+
+/**
+ * Runs fn once the page has loaded (its load event) and the browser is
+ * idle: in an idle period (requestIdleCallback, 2 s at the latest), else
+ * as a background task (scheduler.postTask), else at the next turn.
+ * @param {() => void} fn
+ */
+function whenIdle(fn) {
+  const g = /** @type {any} */ (globalThis);
+  const idle = () => {
+    if (typeof g.requestIdleCallback === "function") g.requestIdleCallback(fn, { timeout: 2000 });
+    else if (typeof g.scheduler?.postTask === "function") g.scheduler.postTask(fn, { priority: "background" });
+    else setTimeout(fn, 0);
+  };
+  if (document.readyState === "complete") idle();
+  else g.addEventListener("load", idle, { once: true });
 }
 
 /**
@@ -275,6 +334,7 @@ async function send(core, request, signal) {
   if (!api) {
     core.fast++;
     token = core.parse(cookies);
+    core.ahead(token);
   } else if (lease.id && cookies === lease.cookie && Date.now() < lease.until) {
     id = lease.id;
     core.fast++;
@@ -310,7 +370,7 @@ async function send(core, request, signal) {
     // (The module decides what a refresh status means; the loader only
     // spares it the answers that cannot be one.)
     if (res && !replay && !core.statuses.includes(res.status)) return res;
-    const module = core.api ?? await untilAborted(core.module, signal);
+    const module = core.api ?? await untilAborted(core.need(), signal);
     const next = module.end(id, res?.status ?? CONTRACT.withdrawn, signal, token.expiresMs, token.lifetimeMs, n);
     if (next === 0) {
       if (res) return res;
@@ -383,7 +443,10 @@ async function authCall(core, kind, request, state) {
   /** @param {ModuleAPI} api */
   const tell = (api) => api.session(kind === LOGIN ? LOGGED_IN : LOGGED_OUT, token.expiresMs, token.lifetimeMs);
   if (res.ok && core.api) tell(core.api);
-  else if (res.ok) core.module.then(tell, () => {});
+  else if (res.ok) {
+    core.module.then(tell, () => {});
+    if (kind === LOGIN) core.ahead(token.expiresMs ? token : core.parse(core.raw()));
+  }
   return res;
 }
 

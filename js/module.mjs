@@ -28,14 +28,17 @@
  *   page, this file's).
  * @param {string} key the name of the global the Go program reads its
  *   options and hooks from (its argv[1]).
+ * @param {"high" | "low" | "auto"} [priority] the module fetch's priority
+ *   (fetch's priority option; "low" when it is fetched because the page
+ *   is idle).
  * @returns {{ fetched: Promise<void>, running: Promise<void> }}
  */
-export function start(options, key) {
+export function start(options, key, priority = "auto") {
   const base = globalThis.location?.href ?? import.meta.url;
   const wasmURL = options.wasmURL
     ? new URL(options.wasmURL, base)
     : new URL("./fetch-with-refresh.wasm", import.meta.url);
-  const response = fetchModule(wasmURL);
+  const response = fetchModule(wasmURL, priority);
   const compiling = response.then(compile);
   compiling.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
   const running = (async () => {
@@ -58,10 +61,11 @@ export function start(options, key) {
  * Fetches the module; rejects unless it answers 2xx.
  *
  * @param {URL} url
+ * @param {"high" | "low" | "auto"} priority
  * @returns {Promise<Response>}
  */
-async function fetchModule(url) {
-  const response = await fetch(url);
+async function fetchModule(url, priority) {
+  const response = await fetch(url, /** @type {RequestInit} */ ({ priority }));
   if (!response.ok) {
     throw new Error(`fetch-with-refresh: ${url}: HTTP ${response.status}`);
   }

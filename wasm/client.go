@@ -36,9 +36,8 @@ type client struct {
 var errNegative = errors.New("fetch-with-refresh: refreshTimeoutMs and refreshAheadMs must not be negative")
 
 // DefaultAhead is the refresh-ahead window when options.refreshAheadMs is
-// not given: at most 30 s, and refresh.Window shortens it to a quarter of
-// the token's lifetime.
-const DefaultAhead = 30 * time.Second
+// not given (lease.DefaultAheadMs).
+const DefaultAhead = lease.DefaultAheadMs * time.Millisecond
 
 // newClient reads the options object the loader passes (see the package
 // comment) and keeps the hooks object.

@@ -35,6 +35,12 @@ const (
 // Stats names the counters of the module's stats() string, in order.
 var Stats = []string{"calls", "unauthorized", "refreshes", "replays", "failures", "elsewhere", "epoch", "refreshedByOthers", "authFailures"}
 
+// DefaultAheadMs is the refresh-ahead window (ms) when the page's
+// options.refreshAheadMs is not given: at most 30 s, and refresh.Window
+// shortens it to a quarter of the token's lifetime. The loader needs it
+// too, to fetch the module before a refresh ahead comes due.
+const DefaultAheadMs = 30_000
+
 // Idempotent lists the methods whose attempts may be withdrawn and sent
 // again (RFC 9110, 9.2.2), as do attempts with an Idempotency-Key header.
 var Idempotent = []string{"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}

@@ -20,6 +20,7 @@ type contract struct {
 	Withdrawn  *int           `json:"withdrawn"`
 	Stats      []string       `json:"stats"`
 	Idempotent []string       `json:"idempotent"`
+	AheadMs    *int           `json:"aheadMs"`
 }
 
 // loaderContract reads the CONTRACT object of the loader's source.
@@ -47,6 +48,8 @@ func TestLoaderContract(t *testing.T) {
 	assert.Equal(t, lease.Withdrawn, *c.Withdrawn, "the status of a withdrawn attempt")
 	assert.Equal(t, lease.Stats, c.Stats, "the order of stats()")
 	assert.Equal(t, lease.Idempotent, c.Idempotent, "withdrawable methods")
+	require.NotNil(t, c.AheadMs)
+	assert.Equal(t, lease.DefaultAheadMs, *c.AheadMs, "the default refresh-ahead window")
 }
 
 // Every hook the contract names is one the loader hands the module.

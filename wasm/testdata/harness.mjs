@@ -8,6 +8,7 @@ let base, client, mod;
 let lastLoginUser = null; // the user of the last "login" event
 const authFailures = [];
 const events = []; // every session event of this tab: {type, otherTab, error, status}
+let loadedAt = 0; // when load() resolved (ms since navigation)
 
 export async function setup(baseURL, loaderURL, options = {}) {
   base = baseURL;
@@ -22,6 +23,7 @@ export async function setup(baseURL, loaderURL, options = {}) {
   // A call made before the module is ready waits for it.
   const early = globalThis.fetchWithRefresh(`${base}/healthz`);
   client = await loading;
+  loadedAt = globalThis.performance?.now() ?? 0;
   client.addEventListener("login", (e) => { lastLoginUser = e.detail.user ?? null; });
   for (const type of ["login", "refresh", "end", "logout"]) {
     client.addEventListener(type, (e) => events.push({
@@ -577,4 +579,46 @@ export async function abortAhead(windowMs) {
   const after = await client.stats();
   const stats = await serverStats();
   return { aborted: a, other: o, unauthorized: after.unauthorized - before.unauthorized, departmentsCalls: stats.requests["/api/departments"] ?? 0 };
+}
+
+// moduleRequests: the module's requests that have ended (Resource Timing:
+// start and end, ms since navigation), when the page's load event ended
+// and when load() resolved.
+export function moduleRequests() {
+  const nav = performance.getEntriesByType("navigation")[0];
+  const wasm = performance.getEntriesByType("resource").filter((e) => e.name.includes(".wasm"))
+    .map((e) => ({ start: e.startTime, end: e.responseEnd }));
+  return { wasm, loadEventEnd: nav?.loadEventEnd ?? 0, loaded: loadedAt };
+}
+
+// untilRunning: waits for the module to run, without calling anything.
+export const untilRunning = () => client.ready;
+
+// loginNoWait: a login through the client that does not wait for the
+// module (which may not be fetched yet).
+export async function loginNoWait() {
+  const res = await client.login({ username: "demo", password: "demo" });
+  if (res.status !== 200) throw new Error(`login: ${res.status}`);
+  await reset();
+}
+
+// expireUpstream: the upstream stops accepting the access token; its
+// cookie still says it is valid, so the next calls get 401s.
+export const expireUpstream = () => expire();
+
+// coldCalls: n concurrent calls, and what they cost: the module's
+// requests before them, the calls' outcomes, the refreshes the server saw
+// and the 401s the module counted.
+export async function coldCalls(n) {
+  const before = moduleRequests().wasm.length;
+  const outcomes = await settle(Array.from({ length: n }, () => client.fetchWithRefresh(`${base}/api/departments`)));
+  const stats = await serverStats();
+  return { before, outcomes, refreshCalls: stats.requests["/api/auth/refresh"] ?? 0, unauthorized: (await client.stats()).unauthorized };
+}
+
+// timedCall: one call, timed (ms), without waiting for the module.
+export async function timedCall() {
+  const start = performance.now();
+  const res = await client.fetchWithRefresh(`${base}/api/departments`);
+  return { status: res.status, ms: performance.now() - start };
 }

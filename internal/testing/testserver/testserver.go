@@ -19,6 +19,7 @@
 //	    will be at its access token's expiry (both the sealed and the
 //	    readable expiry are now), as if its time had passed
 //	POST /test/reset  -> counters to zero, faults cleared, held requests released
+//	GET  /test/hero.png -> a 200 KB image (noise), for the slow-network page
 package testserver
 
 import (
@@ -117,6 +118,7 @@ func Start(cfg Config) *Server {
 		handler = site.New(api, pages, os.DirFS(cfg.Root+"/www"), os.DirFS(cfg.Root+"/js"))
 	}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /test/hero.png", serveHero)
 	mux.HandleFunc("GET /test/stats", func(w http.ResponseWriter, r *http.Request) { reply.JSON(w, http.StatusOK, s.Stats()) })
 	mux.HandleFunc("POST /test/fault", func(w http.ResponseWriter, r *http.Request) {
 		var f fault

@@ -28,6 +28,7 @@ func browser(root string, withStartup, calls bool) []row {
 	var rows []row
 	if withStartup {
 		rows = append(rows, startup(b, srv.URL)...)
+		rows = append(rows, lazy(b, srv.URL)...)
 	}
 	if !calls {
 		return rows
