@@ -155,19 +155,42 @@ func New(cfg Config) *Absorber {
 // when ctx ends; the refresh goes on (Wait covers it). After Wait, Rotate
 // returns ErrClosed.
 func (a *Absorber) Rotate(ctx context.Context, p Presented, fn func(context.Context) (authclient.Tokens, error)) (t authclient.Tokens, shared bool, err error) {
+	return a.rotate(ctx, p, fn, false)
+}
+
+// RotateShared is Rotate for a refresh that may be skipped (one ahead of
+// an access token that can still be sent): when the store is known to be
+// down or fails, or has no room, it returns ErrStoreDown without calling
+// fn, rather than refresh in process, where a duplicate of it on another
+// instance would reach the upstream too (a reuse, under rotation).
+func (a *Absorber) RotateShared(ctx context.Context, p Presented, fn func(context.Context) (authclient.Tokens, error)) (t authclient.Tokens, shared bool, err error) {
+	return a.rotate(ctx, p, fn, true)
+}
+
+// ErrStoreDown is the error of RotateShared when the refresh could only
+// have run in process: nothing was sent upstream.
+var ErrStoreDown = errors.New("absorb: the shared store is down; the refresh was skipped")
+
+func (a *Absorber) rotate(ctx context.Context, p Presented, fn func(context.Context) (authclient.Tokens, error), onlyShared bool) (t authclient.Tokens, shared bool, err error) {
 	key := p.Key()
 	type result struct {
 		tokens authclient.Tokens
 		cached bool
 	}
+	flight := key
+	if onlyShared { // its flight may end in ErrStoreDown: never a Rotate's
+		flight = "shared:" + key
+	}
 	var leader bool // set when this call's function is the flight's: read after ch
-	ch := a.flights.group.DoChan(key, func() (any, error) {
+	ch := a.flights.group.DoChan(flight, func() (any, error) {
 		leader = true
 		if !a.flights.start() {
 			return result{}, ErrClosed
 		}
 		defer a.flights.done()
-		t, cached, err := a.coordinate(context.WithoutCancel(ctx), newBudget(ctx, a.lockTTL), key, p.RefreshToken, fn)
+		b := newBudget(ctx, a.lockTTL)
+		b.onlyShared = onlyShared
+		t, cached, err := a.coordinate(context.WithoutCancel(ctx), b, key, p.RefreshToken, fn)
 		return result{t, cached}, err
 	})
 	select {
@@ -262,6 +285,8 @@ func (a *Absorber) acquire(run context.Context, b budget, key string) ([]byte, L
 		return value, lease, nil
 	case errors.Is(err, ErrLeaseHeld): // the store works; the refresh is elsewhere
 		return a.awaitHolder(run, b, key)
+	case errors.Is(err, ErrStoreFull) && b.onlyShared:
+		return nil, nil, ErrStoreDown
 	case errors.Is(err, ErrStoreFull):
 		a.fellFull(err)
 		return nil, nil, nil
@@ -275,8 +300,12 @@ func (a *Absorber) acquire(run context.Context, b budget, key string) ([]byte, L
 }
 
 // fallBack counts a refresh that could not use the store (reason, for
-// OnFallback) and acquires key in process instead.
+// OnFallback) and acquires key in process instead; a refresh that may
+// only be shared (RotateShared) is ErrStoreDown.
 func (a *Absorber) fallBack(run context.Context, b budget, key, reason string) ([]byte, Lease, error) {
+	if b.onlyShared {
+		return nil, nil, ErrStoreDown
+	}
 	a.onFall(reason)
 	if a.local.only {
 		return nil, nil, nil
@@ -308,6 +337,8 @@ func (a *Absorber) awaitHolder(run context.Context, b budget, key string) ([]byt
 	switch {
 	case err == nil:
 		return value, lease, nil
+	case errors.Is(err, ErrStoreFull) && b.onlyShared:
+		return nil, nil, ErrStoreDown
 	case errors.Is(err, ErrStoreFull):
 		a.fellFull(err)
 		return nil, nil, nil

@@ -747,3 +747,41 @@ func TestAbsorberForgetKeptInProcess(t *testing.T) {
 	assert.False(t, shared, "not kept in process any more")
 	assert.EqualValues(t, 2, u.calls.Load())
 }
+
+// A refresh that may only be shared (RotateShared, the server's refresh
+// ahead) is skipped, without an upstream call, when the store is down,
+// fails or is full: in process, a duplicate on another instance would
+// reach the upstream too. With a working store it is a Rotate.
+func TestAbsorberRotateShared(t *testing.T) {
+	down := &flakyStore{Memory: NewMemory(0, nil)}
+	down.down.Store(true)
+	tests := []struct {
+		name  string
+		store Store
+		want  error
+	}{
+		{"store works", NewMemory(0, nil), nil},
+		{"store down", down, ErrStoreDown},
+		{"store full", fullStore{}, ErrStoreDown},
+		{"key busy", &busyStore{Memory: NewMemory(0, nil)}, ErrStoreDown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var fell atomic.Int64
+			a := New(Config{Store: tt.store, Logger: quiet(), OnFallback: func(string) { fell.Add(1) }})
+			defer a.Wait()
+			u := &upstream{}
+			for range 2 { // the second one when the store is known to be down
+				_, _, err := a.RotateShared(context.Background(), Presented{RefreshToken: "busy-r0", AccessToken: "a"}, u.refresh("busy-r0"))
+				if tt.want != nil {
+					require.ErrorIs(t, err, tt.want)
+					assert.Zero(t, u.calls.Load(), "nothing sent upstream")
+				} else {
+					require.NoError(t, err)
+					assert.EqualValues(t, 1, u.calls.Load(), "one refresh, shared")
+				}
+			}
+			assert.Zero(t, fell.Load(), "a skipped refresh is no fallback")
+		})
+	}
+}

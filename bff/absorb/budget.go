@@ -38,6 +38,9 @@ type budget struct {
 	upstream time.Time     // the upstream call ends
 	write    time.Duration // bounds the write-back before answering
 	deadline time.Time     // the caller's deadline
+	// onlyShared: the refresh runs only through the store (RotateShared):
+	// no in-process fallback.
+	onlyShared bool
 }
 
 // newBudget returns the budget of a refresh whose caller waits until

@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		b.Upstream = u
 	}
 	if cfg.Redis != "" {
-		store, err := openRedis(cfg.Redis, log)
+		store, err := openRedis(cfg.Redis, cfg.RedisCluster, log)
 		if err != nil {
 			return err
 		}

@@ -29,14 +29,20 @@ func redisAddr(raw string) string {
 	return u.Host
 }
 
-// openRedis opens the Redis absorption store of -redis, with go-redis's
-// own messages sent to log.
-func openRedis(raw string, log *slog.Logger) (*redisstore.Store, error) {
-	rs, err := redisstore.Open(raw)
+// openRedis opens the Redis absorption store of -redis (cluster: of
+// -redis-cluster), with go-redis's own messages sent to log.
+func openRedis(raw string, cluster bool, log *slog.Logger) (*redisstore.Store, error) {
+	open, mode := redisstore.Open, "node"
+	if cluster {
+		open, mode = redisstore.OpenCluster, "cluster"
+	} else if u, err := url.Parse(raw); err == nil && u.Query().Has("master_name") {
+		mode = "sentinel"
+	}
+	rs, err := open(raw)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("-redis: %w", err)
 	}
 	redis.SetLogger(redisLogger{log.With("component", "redis")})
-	log.Info("duplicate refreshes are absorbed through Redis", "addr", redisAddr(raw))
+	log.Info("duplicate refreshes are absorbed through Redis", "addr", redisAddr(raw), "mode", mode)
 	return rs, nil
 }

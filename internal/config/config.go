@@ -31,6 +31,7 @@ type Config struct {
 	RefreshGrace  time.Duration
 	RefreshRotate bool
 	Redis         string // empty: absorption in process only
+	RedisCluster  bool   // Redis names a cluster's seed nodes
 	AccessMaxAge  time.Duration
 	RefreshMaxAge time.Duration
 	Insecure      bool
@@ -78,7 +79,8 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 	fs.DurationVar(&c.RefreshTTL, "refresh-ttl", 24*time.Hour, "demo upstream: refresh token lifetime")
 	fs.DurationVar(&c.RefreshGrace, "refresh-grace", 0, "demo upstream: how long a rotated refresh token may be reused (0: any reuse revokes the session)")
 	fs.BoolVar(&c.RefreshRotate, "refresh-rotate", true, "demo upstream: rotate refresh tokens on every refresh (false: the same refresh token comes back, as Keycloak does by default)")
-	fs.StringVar(&c.Redis, "redis", "", "Redis `URL` (redis://host:port/db) shared by every instance to absorb duplicate refreshes across them (empty: per instance)")
+	fs.StringVar(&c.Redis, "redis", "", "Redis `URL` shared by every instance to absorb duplicate refreshes across them: one node (redis://host:port/db, rediss:// for TLS), a Sentinel set (redis://sentinel1:26379/db?master_name=mymaster&addr=sentinel2:26379), or with -redis-cluster a cluster's seed nodes (redis://node1:7000?addr=node2:7001) (empty: per instance)")
+	fs.BoolVar(&c.RedisCluster, "redis-cluster", false, "-redis names the seed nodes of a Redis Cluster")
 	fs.DurationVar(&c.AccessMaxAge, "access-cookie-max-age", time.Hour, "no longer used: the access token lives in the sealed session, whose cookies last -refresh-cookie-max-age (accepted, for old command lines)")
 	fs.DurationVar(&c.RefreshMaxAge, "refresh-cookie-max-age", 7*24*time.Hour, "Max-Age of the session cookies, and how long a session opens at most")
 	fs.BoolVar(&c.Insecure, "insecure-cookies", false, "drop the Secure cookie attribute and the __Host- prefix of the cookie names (plain-http development only)")
@@ -147,6 +149,8 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
 			return nil, errors.New("-redis: want a redis:// or rediss:// URL") // not echoed: it may hold a password
 		}
+	} else if c.RedisCluster {
+		return nil, errors.New("-redis-cluster needs -redis, the cluster's seed nodes")
 	}
 	if sessionKeys != "" {
 		if c.SessionKeys, err = cookies.ParseKeys(sessionKeys); err != nil {

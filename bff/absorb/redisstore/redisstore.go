@@ -1,16 +1,20 @@
 // Package redisstore is an absorb.Store on Redis, shared by every
 // instance of the server that points at the same Redis: duplicate
 // refreshes that land on different instances share one upstream refresh.
+// It runs on one node, on a Sentinel set (go-redis's failover client
+// follows the master) and on a Redis Cluster.
 //
-// Per key, three Redis names: K:l, the lease (SET NX PX lockTTL, holding a
-// random token), K:v, the sealed result (SET PX window), and the channel
-// P+"done", on which a completed lease publishes K and its sealed result,
-// and a released one K alone. Each
-// Store keeps one subscription to that channel and wakes its own waiters
-// from it: a waiter checks once, then blocks until its key is published,
-// the lease's remaining TTL passes or its ctx ends. No polling loop. The
-// check-and-lock and the complete-and-publish steps are Lua scripts, so
-// each is atomic.
+// Per key K, three Redis names: P{K}:l, the lease (SET NX PX lockTTL,
+// holding a random token), P{K}:v, the sealed result (SET PX window), both
+// in K's hash slot (the braces), and the channel P+"done", on which a
+// completed lease publishes K and its sealed result, and a released one K
+// alone. Each Store keeps one subscription to that channel and wakes its
+// own waiters from it: a waiter checks once, then blocks until its key is
+// published, the lease's remaining TTL passes or its ctx ends. No polling
+// loop. The check-and-lock and the complete-and-publish steps are Lua
+// scripts, so each is atomic; in a cluster each runs on the node of its
+// key's slot, and its PUBLISH (classic pub/sub) reaches the subscribers
+// on every node.
 //
 // Redis failures come back as errors; the absorb.Absorber then coordinates
 // in process, so that no refresh fails because Redis is down or slow.
@@ -22,6 +26,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -39,11 +44,15 @@ const DefaultPrefix = "fwr:absorb:"
 const (
 	DialTimeout = 500 * time.Millisecond
 	IOTimeout   = 500 * time.Millisecond
+	// ClusterReload is how often a cluster's slot map is read again
+	// (go-redis's default is a minute): a failover's new master gets its
+	// slots' commands within about that much.
+	ClusterReload = time.Second
 )
 
 // Store is an absorb.Store on Redis. Create one with Open or New; Close it.
 type Store struct {
-	c      *redis.Client
+	c      redis.UniversalClient
 	prefix string
 	done   string // the channel of completed and released leases
 	ps     *redis.PubSub
@@ -56,60 +65,117 @@ type Store struct {
 	closeErr   error // Close's answer, for every call
 
 	mu      sync.Mutex // protects waiters
-	waiters map[string]map[chan []byte]struct{}
+	waiters map[string]map[chan news]struct{}
 }
 
 var _ absorb.Store = (*Store)(nil)
 
-// Options returns go-redis options for rawURL (redis://[user:pass@]host:port/db
-// or rediss://...), with short timeouts, one dial per attempt and a single
-// retry unless the URL sets them.
-func Options(rawURL string) (*redis.Options, error) {
-	opt, err := redis.ParseURL(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: %w", err)
-	}
-	if opt.DialTimeout == 0 {
-		opt.DialTimeout = DialTimeout
-	}
-	if opt.ReadTimeout == 0 {
-		opt.ReadTimeout = IOTimeout
-	}
-	if opt.WriteTimeout == 0 {
-		opt.WriteTimeout = IOTimeout
-	}
-	if opt.MaxRetries == 0 {
-		opt.MaxRetries = 1
-		opt.MinRetryBackoff, opt.MaxRetryBackoff = 5*time.Millisecond, 20*time.Millisecond
-	}
-	if opt.DialerRetries == 0 {
-		// One dial per attempt: go-redis's default (5 dials, 100 ms apart)
-		// makes a refused connection cost every call 0.8 s.
-		opt.DialerRetries = 1
-	}
-	opt.ContextTimeoutEnabled = true
-	opt.DisableIdentity = true
-	return opt, nil
-}
+// Open returns a Store on the Redis that rawURL names: one node
+// (redis://[user:pass@]host:port/db, rediss:// for TLS) or, when the URL
+// has a master_name parameter, a Sentinel set in go-redis's failover form
+// (redis://[user:pass@]sentinel1:26379/db?master_name=mymaster&addr=sentinel2:26379),
+// which follows the master across failovers. Redis need not be reachable
+// yet: the Store connects when it is used, and its subscription
+// reconnects by itself. See NewClient for the timeouts.
+func Open(rawURL string) (*Store, error) { return openStore(rawURL, false) }
 
-// Open returns a Store on the Redis at rawURL (see Options). Redis need not
-// be reachable yet: the Store connects when it is used, and its
-// subscription reconnects by itself.
-func Open(rawURL string) (*Store, error) {
-	opt, err := Options(rawURL)
+// OpenCluster returns a Store on the Redis Cluster whose seed nodes rawURL
+// names, in go-redis's cluster form
+// (redis://[user:pass@]node1:7000?addr=node2:7001&addr=node3:7002).
+func OpenCluster(rawURL string) (*Store, error) { return openStore(rawURL, true) }
+
+func openStore(rawURL string, cluster bool) (*Store, error) {
+	c, err := NewClient(rawURL, cluster)
 	if err != nil {
 		return nil, err
 	}
-	return New(redis.NewClient(opt), DefaultPrefix), nil
+	return New(c, DefaultPrefix), nil
 }
 
-// New returns a Store on c whose Redis names start with prefix. Close
-// closes c.
-func New(c *redis.Client, prefix string) *Store {
+// NewClient returns the go-redis client of Open (cluster false) or
+// OpenCluster, parsed by go-redis's own ParseURL, ParseFailoverURL or
+// ParseClusterURL, with short timeouts (DialTimeout, IOTimeout), one dial
+// per attempt and a single retry unless the URL sets them: a Redis that
+// is down must cost a refresh milliseconds, since the refresh can go on
+// without it. Its errors never hold the URL (it may hold a password).
+func NewClient(rawURL string, cluster bool) (redis.UniversalClient, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error quotes the whole URL
+		}
+		return nil, fmt.Errorf("redisstore: not a valid URL: %w", err)
+	}
+	switch {
+	case cluster:
+		o, err := redis.ParseClusterURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: %w", err)
+		}
+		tune(knobs{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.MaxRetries, &o.MinRetryBackoff, &o.MaxRetryBackoff, &o.DialerRetries, &o.ContextTimeoutEnabled, &o.DisableIdentity})
+		if o.ClusterStateReloadInterval == 0 {
+			// go-redis sends a slot's commands to its master as it last
+			// read the slot map; after a failover, until it reads it again.
+			o.ClusterStateReloadInterval = ClusterReload
+		}
+		return redis.NewClusterClient(o), nil
+	case u.Query().Has("master_name"):
+		o, err := redis.ParseFailoverURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: %w", err)
+		}
+		tune(knobs{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.MaxRetries, &o.MinRetryBackoff, &o.MaxRetryBackoff, &o.DialerRetries, &o.ContextTimeoutEnabled, &o.DisableIdentity})
+		return redis.NewFailoverClient(o), nil
+	}
+	o, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: %w", err)
+	}
+	tune(knobs{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.MaxRetries, &o.MinRetryBackoff, &o.MaxRetryBackoff, &o.DialerRetries, &o.ContextTimeoutEnabled, &o.DisableIdentity})
+	return redis.NewClient(o), nil
+}
+
+// knobs are the fields of go-redis's three options types that NewClient
+// sets.
+type knobs struct {
+	dial, read, write          *time.Duration
+	retries                    *int
+	minBackoff, maxBackoff     *time.Duration
+	dialerRetries              *int
+	contextTimeout, noIdentity *bool
+}
+
+// tune sets the knobs the URL left at zero.
+func tune(k knobs) {
+	for _, d := range []struct {
+		field *time.Duration
+		value time.Duration
+	}{{k.dial, DialTimeout}, {k.read, IOTimeout}, {k.write, IOTimeout}} {
+		if *d.field == 0 {
+			*d.field = d.value
+		}
+	}
+	if *k.retries == 0 {
+		*k.retries = 1
+		*k.minBackoff, *k.maxBackoff = 5*time.Millisecond, 20*time.Millisecond
+	}
+	if *k.dialerRetries == 0 {
+		// One dial per attempt: go-redis's default (5 dials, 100 ms apart)
+		// makes a refused connection cost every call 0.8 s.
+		*k.dialerRetries = 1
+	}
+	*k.contextTimeout = true
+	*k.noIdentity = true
+}
+
+// New returns a Store on c (a single node's, a Sentinel failover's or a
+// cluster's client) whose Redis names start with prefix. Close closes c.
+func New(c redis.UniversalClient, prefix string) *Store {
 	s := &Store{
 		c: c, prefix: prefix, done: prefix + "done",
 		stop: make(chan struct{}), subscribed: make(chan struct{}),
-		waiters: map[string]map[chan []byte]struct{}{},
+		waiters: map[string]map[chan news]struct{}{},
 	}
 	s.ps = c.Subscribe(context.Background(), s.done)
 	msgs := s.ps.ChannelWithSubscriptions()
@@ -150,12 +216,13 @@ func (s *Store) dispatch(msgs <-chan any) {
 			}
 			switch m := m.(type) {
 			case *redis.Message:
-				key, value, _ := strings.Cut(m.Payload, "\n")
-				var v []byte
+				key, rest, _ := strings.Cut(m.Payload, "\n")
+				token, value, _ := strings.Cut(rest, "\n")
+				n := news{token: token}
 				if value != "" {
-					v = []byte(value)
+					n.value = []byte(value)
 				}
-				s.wake(key, v)
+				s.wake(key, n)
 			case *redis.Subscription:
 				s.subOnce.Do(func() { close(s.subscribed) })
 				s.wakeAll()
@@ -164,18 +231,25 @@ func (s *Store) dispatch(msgs <-chan any) {
 	}
 }
 
-func (s *Store) register(key string) chan []byte {
-	ch := make(chan []byte, 1)
+// news is what a waiter is woken with: the token of the lease that was
+// completed (with its result) or released, or nothing (look again).
+type news struct {
+	token string
+	value []byte
+}
+
+func (s *Store) register(key string) chan news {
+	ch := make(chan news, 1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.waiters[key] == nil {
-		s.waiters[key] = map[chan []byte]struct{}{}
+		s.waiters[key] = map[chan news]struct{}{}
 	}
 	s.waiters[key][ch] = struct{}{}
 	return ch
 }
 
-func (s *Store) unregister(key string, ch chan []byte) {
+func (s *Store) unregister(key string, ch chan news) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.waiters[key], ch)
@@ -184,13 +258,22 @@ func (s *Store) unregister(key string, ch chan []byte) {
 	}
 }
 
-// wake wakes key's waiters, with the result when the message carried one.
-func (s *Store) wake(key string, value []byte) {
+// Waiting reports whether a caller of this Store waits on key (the
+// contract tests wait for it before they end a lease).
+func (s *Store) Waiting(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.waiters[key]) > 0
+}
+
+// wake wakes key's waiters with n (a waiter already woken keeps its
+// first news: it looks again anyway unless that was its holder's result).
+func (s *Store) wake(key string, n news) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for ch := range s.waiters[key] {
 		select {
-		case ch <- value:
+		case ch <- n:
 		default:
 		}
 	}
@@ -204,17 +287,18 @@ func (s *Store) wakeAll() {
 	}
 	s.mu.Unlock()
 	for _, k := range keys {
-		s.wake(k, nil)
+		s.wake(k, news{})
 	}
 }
 
 // acquireScript returns {1, value} when K:v holds a result, {2} when it
-// took the lease K:l, else {0, the lease's remaining milliseconds}.
+// took the lease K:l, else {0, the lease's remaining milliseconds, its
+// holder's token}.
 var acquireScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v then return {1, v} end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2} end
-return {0, redis.call('PTTL', KEYS[2])}
+return {0, redis.call('PTTL', KEYS[2]), redis.call('GET', KEYS[2])}
 `)
 
 // completeScript stores the result for its TTL and ends the lease, if
@@ -229,7 +313,7 @@ local lock = redis.call('GET', KEYS[2])
 if lock ~= ARGV[1] and (lock or redis.call('EXISTS', KEYS[1]) == 1) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 if lock then redis.call('DEL', KEYS[2]) end
-redis.call('PUBLISH', ARGV[4], ARGV[5] .. '\n' .. ARGV[2])
+redis.call('PUBLISH', ARGV[4], ARGV[5] .. '\n' .. ARGV[1] .. '\n' .. ARGV[2])
 return 1
 `)
 
@@ -237,13 +321,13 @@ return 1
 // the key, so that a waiter takes it.
 var releaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-redis.call('PUBLISH', ARGV[2], ARGV[3])
+redis.call('PUBLISH', ARGV[2], ARGV[3] .. '\n' .. ARGV[1])
 return 1
 `)
 
 // Acquire implements absorb.Store.
 func (s *Store) Acquire(ctx context.Context, key string, lockTTL time.Duration) ([]byte, absorb.Lease, error) {
-	valueKey, lockKey := s.prefix+key+":v", s.prefix+key+":l"
+	valueKey, lockKey := s.names(key)
 	token := newToken()
 	for {
 		ch := s.register(key) // before the check: a publish after it is not missed
@@ -266,38 +350,51 @@ func (s *Store) Acquire(ctx context.Context, key string, lockTTL time.Duration) 
 			return nil, &lease{s: s, key: key, valueKey: valueKey, lockKey: lockKey, token: token}, nil
 		}
 		wait, _ := res[1].(int64)
-		value, err := wait4(ctx, ch, time.Duration(max(wait, 1))*time.Millisecond)
+		holder, _ := res[2].(string)
+		n, err := wait4(ctx, ch, time.Duration(max(wait, 1))*time.Millisecond)
 		s.unregister(key, ch)
 		if err != nil {
 			return nil, nil, absorb.LeaseHeld(err)
 		}
-		if value != nil {
-			return value, nil, nil
+		if n.value != nil && n.token == holder {
+			return n.value, nil, nil
 		}
+		// A release, a lapse, or news of another lease (published before
+		// this check and delivered late, as a cluster's bus may): look
+		// again.
 	}
+}
+
+// names returns key's two Redis names, the result's and the lease's: one
+// hash tag, so that a cluster keeps both in one slot, as the scripts that
+// touch both need.
+func (s *Store) names(key string) (valueKey, lockKey string) {
+	base := s.prefix + "{" + key + "}"
+	return base + ":v", base + ":l"
 }
 
 // Forget implements absorb.Store: it deletes key's result, not its lease.
 func (s *Store) Forget(ctx context.Context, key string) error {
-	if err := s.c.Del(ctx, s.prefix+key+":v").Err(); err != nil {
+	valueKey, _ := s.names(key)
+	if err := s.c.Del(ctx, valueKey).Err(); err != nil {
 		return fmt.Errorf("redisstore: forget: %w", err)
 	}
 	return nil
 }
 
-// wait4 waits until ch fires (with the result, or nil to look again), d
-// passes or ctx ends (ctx's error).
-func wait4(ctx context.Context, ch <-chan []byte, d time.Duration) ([]byte, error) {
+// wait4 waits until ch fires, d passes (no news: look again) or ctx ends
+// (ctx's error).
+func wait4(ctx context.Context, ch <-chan news, d time.Duration) (news, error) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
-	case v := <-ch:
-		return v, nil
+	case n := <-ch:
+		return n, nil
 	case <-t.C:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return news{}, ctx.Err()
 	}
-	return nil, nil
+	return news{}, nil
 }
 
 // newToken returns a random lease token: only its holder ends a lease.

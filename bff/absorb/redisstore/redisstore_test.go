@@ -41,17 +41,11 @@ func (s *Store) waiterCount() int {
 	return n
 }
 
-func (s *Store) waiting(key string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.waiters[key]) > 0
-}
-
 // Two instances on one Redis keep the Store contract.
 func TestContract(t *testing.T) {
 	mr := miniredis.RunT(t)
 	a, b := open(t, mr), open(t, mr)
-	storetest.Run(t, a, b, storetest.Hooks{Waiting: b.waiting, Advance: mr.FastForward})
+	storetest.Run(t, a, b, storetest.Hooks{Waiting: b.Waiting, Advance: mr.FastForward})
 }
 
 // The result lives exactly its TTL in Redis; the lock its lockTTL.
@@ -61,10 +55,10 @@ func TestTTLs(t *testing.T) {
 	ctx := context.Background()
 	_, l, err := s.Acquire(ctx, "k", 10*time.Second)
 	require.NoError(t, err)
-	assert.Equal(t, 10*time.Second, mr.TTL(DefaultPrefix+"k:l"))
+	assert.Equal(t, 10*time.Second, mr.TTL(DefaultPrefix+"{k}:l"))
 	require.NoError(t, l.Complete(ctx, []byte("v"), 7*time.Second))
-	assert.False(t, mr.Exists(DefaultPrefix+"k:l"), "the lock is gone")
-	assert.Equal(t, 7*time.Second, mr.TTL(DefaultPrefix+"k:v"))
+	assert.False(t, mr.Exists(DefaultPrefix+"{k}:l"), "the lock is gone")
+	assert.Equal(t, 7*time.Second, mr.TTL(DefaultPrefix+"{k}:v"))
 	mr.FastForward(7 * time.Second)
 	v, l, err := s.Acquire(ctx, "k", time.Second)
 	require.NoError(t, err)
@@ -173,7 +167,7 @@ func TestLateCompleteKeepsTheNewerResult(t *testing.T) {
 				require.NoError(t, newer.Complete(ctx, []byte("newer"), time.Minute))
 			}
 			require.NoError(t, old.Complete(ctx, []byte("older"), time.Minute), "a late completion is harmless")
-			got, err := mr.Get("fwr:absorb:" + key + ":v")
+			got, err := mr.Get("fwr:absorb:{" + key + "}:v")
 			if tt.wantValue == "" {
 				assert.ErrorIs(t, err, miniredis.ErrKeyNotFound, "the newer holder's refresh is not pre-empted")
 			} else {

@@ -2,9 +2,11 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
+	"github.com/fetch-with-refresh/fetch-with-refresh/bff/absorb"
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
 )
 
@@ -50,7 +52,9 @@ func AheadWait(timeout time.Duration) time.Duration { return min(timeout/4, 2*ti
 // the duplicates, the browser's refresh among them), and the call is sent
 // with the token it came with rather than held for a whole auth timeout.
 // Without absorption the refresh's result would have no one to go to, so
-// the call waits for it.
+// the call waits for it. With a shared store that is down the refresh is
+// skipped (absorb.Absorber.RotateShared): in process, it and a duplicate
+// of it on another instance would both reach the upstream, a reuse.
 func (h *Handler) Ahead(window time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := cookies.From(r)
@@ -67,9 +71,13 @@ func (h *Handler) Ahead(window time.Duration, next http.Handler) http.Handler {
 			defer stop()
 			defer time.AfterFunc(AheadWait(h.timeout), stop).Stop()
 		}
-		t, _, err := h.rotate(wait, presented)
+		t, _, err := h.rotate(wait, presented, true)
 		if err != nil {
-			h.obs.Auth("ahead", "unavailable")
+			outcome := "unavailable"
+			if errors.Is(err, absorb.ErrStoreDown) {
+				outcome = "skipped" // the call goes with its token; the browser refreshes, once per browser
+			}
+			h.obs.Auth("ahead", outcome)
 			next.ServeHTTP(w, r)
 			return
 		}

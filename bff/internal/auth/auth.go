@@ -223,7 +223,7 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 	// within the auth timeout: the browser module gives up soon after it.
 	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 	defer cancel()
-	t, shared, err := h.rotate(ctx, s.Presented())
+	t, shared, err := h.rotate(ctx, s.Presented(), false)
 	if errors.Is(err, ErrRejected) {
 		h.obs.Auth("refresh", "rejected")
 		h.cookies.Clear(w)
@@ -248,14 +248,19 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) absorbs(p absorb.Presented) bool { return h.absorb != nil && p.Binding != "" }
 
 // rotate exchanges p's refresh token upstream, through the absorber when
-// it absorbs p. shared reports that another caller's result was used.
-func (h *Handler) rotate(ctx context.Context, p absorb.Presented) (t authclient.Tokens, shared bool, err error) {
+// it absorbs p; a refresh ahead (skippable) runs only through the shared
+// store (absorb.Absorber.RotateShared: absorb.ErrStoreDown when it is
+// down). shared reports that another caller's result was used.
+func (h *Handler) rotate(ctx context.Context, p absorb.Presented, skippable bool) (t authclient.Tokens, shared bool, err error) {
 	exchange := func(ctx context.Context) (authclient.Tokens, error) {
 		return h.client.Refresh(ctx, p.RefreshToken)
 	}
-	if !h.absorbs(p) {
+	switch {
+	case !h.absorbs(p):
 		t, err := exchange(ctx)
 		return t, false, err
+	case skippable:
+		return h.absorb.RotateShared(ctx, p, exchange)
 	}
 	return h.absorb.Rotate(ctx, p, exchange)
 }
@@ -272,7 +277,7 @@ func (h *Handler) ExchangeFor(r *http.Request) func(ctx context.Context, token, 
 		binding = s.Binding
 	}
 	return func(ctx context.Context, token, access string) (authclient.Tokens, error) {
-		t, _, err := h.rotate(ctx, absorb.Presented{RefreshToken: token, AccessToken: access, Binding: binding})
+		t, _, err := h.rotate(ctx, absorb.Presented{RefreshToken: token, AccessToken: access, Binding: binding}, false)
 		return t, err
 	}
 }

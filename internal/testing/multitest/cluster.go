@@ -91,6 +91,21 @@ func (p *process) start() error {
 	return nil
 }
 
+// running reports whether the process was started and has not exited.
+func (p *process) running() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done == nil {
+		return false
+	}
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
 // kill stops the process with sig and waits for it to exit.
 func (p *process) kill(sig os.Signal) {
 	p.mu.Lock()

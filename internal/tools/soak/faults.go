@@ -12,14 +12,15 @@ import (
 
 // Faults of the upstream's refresh endpoint.
 const (
-	faultNone   = ""
-	fault5xx    = "upstream 5xx"
-	faultHang   = "upstream hangs past the auth timeout"
-	faultDrop   = "rotate, then drop the connection"
-	faultKill   = "instance killed and restarted"
-	faultRedis  = "Redis restarted"
-	faultRefuse = "Redis refuses connections"
-	faultStall  = "Redis hangs (accepts, never answers)"
+	faultNone      = ""
+	fault5xx       = "upstream 5xx"
+	faultHang      = "upstream hangs past the auth timeout"
+	faultDrop      = "rotate, then drop the connection"
+	faultKill      = "instance killed and restarted"
+	faultRedis     = "Redis restarted"
+	faultRefuse    = "Redis refuses connections"
+	faultStall     = "Redis hangs (accepts, never answers)"
+	faultPartition = "one instance cut off from Redis"
 	// unexplained is the cause of a session lost to no fault.
 	unexplained = "no fault (unexplained)"
 )

@@ -5,7 +5,8 @@
 // connection dropped after the upstream rotated, an instance killed and
 // restarted, Redis restarted, Redis refusing connections, Redis hung (a
 // relay between each instance and Redis that refuses, or accepts and
-// relays nothing). It prints what happened to the sessions and the
+// relays nothing), one instance cut off from Redis (its relay alone
+// hangs). It prints what happened to the sessions and the
 // refreshes' latency in each phase (`make soak`). -smoke is a short run for make test: it fails if a
 // session is lost to anything but the rotate-then-drop fault.
 package main
@@ -78,13 +79,14 @@ type phase struct {
 
 func schedule(start time.Time, d time.Duration) []*phase {
 	ps := []*phase{
-		{fault: fault5xx, from: 0.06, to: 0.14},
-		{fault: faultHang, from: 0.19, to: 0.27},
-		{fault: faultDrop, from: 0.32, to: 0.40},
-		{fault: faultKill, from: 0.45, to: 0.53},
-		{fault: faultRedis, from: 0.58, to: 0.64},
-		{fault: faultRefuse, from: 0.70, to: 0.78},
-		{fault: faultStall, from: 0.84, to: 0.92},
+		{fault: fault5xx, from: 0.05, to: 0.12},
+		{fault: faultHang, from: 0.16, to: 0.23},
+		{fault: faultDrop, from: 0.27, to: 0.34},
+		{fault: faultKill, from: 0.38, to: 0.45},
+		{fault: faultRedis, from: 0.49, to: 0.54},
+		{fault: faultRefuse, from: 0.60, to: 0.67},
+		{fault: faultStall, from: 0.72, to: 0.79},
+		{fault: faultPartition, from: 0.85, to: 0.92},
 	}
 	for _, p := range ps {
 		p.start = start.Add(time.Duration(p.from * float64(d)))
@@ -216,6 +218,10 @@ func drive(ps []*phase, f *faulty, instances []*multitest.Instance, relays []*mu
 			relayAll(map[string]multitest.Mode{faultRefuse: multitest.Refuse, faultStall: multitest.Hang}[p.fault])
 			time.Sleep(time.Until(p.end))
 			relayAll(multitest.Pass)
+		case faultPartition: // its relay stops relaying, then resumes; the others keep Redis
+			check(relays[0].Set(multitest.Hang))
+			time.Sleep(time.Until(p.end))
+			check(relays[0].Set(multitest.Pass))
 		default:
 			f.set(p.fault)
 			time.Sleep(time.Until(p.end))
@@ -248,7 +254,7 @@ func causeOf(f *faulty, tokens []string, at time.Time, ps []*phase) string {
 
 // storeOrInstance are the faults of an instance or of Redis, to which a
 // session lost in their window (plus the auth timeout) is put down.
-var storeOrInstance = map[string]bool{faultKill: true, faultRedis: true, faultRefuse: true, faultStall: true}
+var storeOrInstance = map[string]bool{faultKill: true, faultRedis: true, faultRefuse: true, faultStall: true, faultPartition: true}
 
 // sample is one refresh: when it was sent, and how long its answer took.
 type sample struct {
@@ -384,13 +390,14 @@ func (r *report) lostToTransients() int {
 }
 
 var why = map[string]string{
-	faultDrop:   "the upstream rotated, the answer never arrived: the next refresh presents the rotated-out token, a reuse that revokes the session (a grace window longer than the time to the retry saves it)",
-	fault5xx:    "a refresh failed and was not retried",
-	faultHang:   "a refresh timed out and was not retried",
-	faultKill:   "an instance died between the upstream's rotation and its answer: the pair was lost in flight, as with rotate-then-drop",
-	faultRedis:  "Redis lost the lease and the result: a duplicate on another instance refreshed with the old token",
-	faultRefuse: "no instance could reach Redis: each absorbed its own duplicates, and duplicates on two instances both reached the upstream",
-	faultStall:  "no instance could reach Redis: each absorbed its own duplicates, and duplicates on two instances both reached the upstream",
+	faultDrop:      "the upstream rotated, the answer never arrived: the next refresh presents the rotated-out token, a reuse that revokes the session (a grace window longer than the time to the retry saves it)",
+	fault5xx:       "a refresh failed and was not retried",
+	faultHang:      "a refresh timed out and was not retried",
+	faultKill:      "an instance died between the upstream's rotation and its answer: the pair was lost in flight, as with rotate-then-drop",
+	faultRedis:     "Redis lost the lease and the result: a duplicate on another instance refreshed with the old token",
+	faultRefuse:    "no instance could reach Redis: each absorbed its own duplicates, and duplicates on two instances both reached the upstream",
+	faultStall:     "no instance could reach Redis: each absorbed its own duplicates, and duplicates on two instances both reached the upstream",
+	faultPartition: "the instance cut off absorbed its duplicates in process while the others shared theirs through Redis: a duplicate there and one on another instance both reached the upstream",
 }
 
 func (r *report) table() string {
