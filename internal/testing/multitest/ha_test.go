@@ -31,6 +31,38 @@ type deployment struct {
 	fail    func(t *testing.T) // kills the master of the sessions' keys
 }
 
+// processLogs collects the processes' output, shown if t fails.
+func processLogs(t *testing.T) *syncbuf.Buffer {
+	logs := &syncbuf.Buffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("process logs:\n%s", logs.String())
+		}
+	})
+	return logs
+}
+
+// twoInstances starts an upstream with cfg and two instances on d (args:
+// more flags), stopped with t.
+func twoInstances(t *testing.T, d deployment, logs *syncbuf.Buffer, cfg demo.Config, args ...string) (*cluster, []string) {
+	t.Helper()
+	up := demo.New(cfg)
+	srv := httptest.NewServer(up)
+	t.Cleanup(srv.Close)
+	args = append([]string{"-upstream", srv.URL, "-redis", d.url}, args...)
+	if d.cluster {
+		args = append(args, "-redis-cluster")
+	}
+	var bases []string
+	for range 2 {
+		in, err := StartInstance(serverBin, logs, args...)
+		require.NoError(t, err)
+		t.Cleanup(in.Stop)
+		bases = append(bases, in.Base)
+	}
+	return &cluster{up: up, lb: NewBalancer(bases...)}, bases
+}
+
 // deployments starts each deployment for t.
 func deployments(t *testing.T, logs *syncbuf.Buffer) []func() deployment {
 	return []func() deployment{
@@ -59,12 +91,7 @@ func deployments(t *testing.T, logs *syncbuf.Buffer) []func() deployment {
 // The Store contract holds on a Sentinel set and on a cluster: two
 // Stores (two instances) on each.
 func TestStoreContractOnSentinelAndCluster(t *testing.T) {
-	logs := &syncbuf.Buffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("redis logs:\n%s", logs.String())
-		}
-	})
+	logs := processLogs(t)
 	for _, start := range deployments(t, logs) {
 		d := start()
 		t.Run(d.name, func(t *testing.T) {
@@ -118,33 +145,14 @@ func wakeUp(t *testing.T, a, b *redisstore.Store) time.Duration {
 // never lost, and duplicate refreshes on the two instances are absorbed
 // again once the new master serves (the time from the kill to the first
 // round of absorbed pairs is logged; a cluster's master serves a third of
-// the slots, so a round has many pairs). Strict rotation: any duplicate that reached
-// the upstream would revoke its session.
+// the slots, so a round has many pairs). Strict rotation: any duplicate
+// that reached the upstream would revoke its session.
 func TestFailoverLosesNoSession(t *testing.T) {
-	logs := &syncbuf.Buffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("process logs:\n%s", logs.String())
-		}
-	})
+	logs := processLogs(t)
 	for _, start := range deployments(t, logs) {
 		d := start()
 		t.Run(d.name, func(t *testing.T) {
-			up := demo.New(demo.Config{})
-			srv := httptest.NewServer(up)
-			defer srv.Close()
-			args := []string{"-upstream", srv.URL, "-redis", d.url}
-			if d.cluster {
-				args = append(args, "-redis-cluster")
-			}
-			var bases []string
-			for range 2 {
-				in, err := StartInstance(serverBin, logs, args...)
-				require.NoError(t, err)
-				defer in.Stop()
-				bases = append(bases, in.Base)
-			}
-			c := &cluster{up: up, lb: NewBalancer(bases...)}
+			c, bases := twoInstances(t, d, logs, demo.Config{})
 			s, err := Login(context.Background(), bases[0])
 			require.NoError(t, err)
 			require.True(t, absorbed(t, c, bases), "absorbed before the failover")
@@ -199,31 +207,12 @@ func absorbed(t *testing.T, c *cluster, bases []string) bool {
 // ahead (the calls go with their still-valid tokens) and the session
 // refreshes once, as the browser's module would, on one instance.
 func TestBurstsThroughAFailover(t *testing.T) {
-	logs := &syncbuf.Buffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("process logs:\n%s", logs.String())
-		}
-	})
+	logs := processLogs(t)
 	for _, start := range deployments(t, logs) {
 		d := start()
 		t.Run(d.name, func(t *testing.T) {
 			const ttl = 3 * time.Second // refreshed ahead from 375 ms before expiry
-			up := demo.New(demo.Config{AccessTTL: ttl})
-			srv := httptest.NewServer(up)
-			defer srv.Close()
-			args := []string{"-upstream", srv.URL, "-redis", d.url, "-auth-timeout", "3s"}
-			if d.cluster {
-				args = append(args, "-redis-cluster")
-			}
-			var bases []string
-			for range 2 {
-				in, err := StartInstance(serverBin, logs, args...)
-				require.NoError(t, err)
-				defer in.Stop()
-				bases = append(bases, in.Base)
-			}
-			c := &cluster{up: up, lb: NewBalancer(bases...)}
+			c, bases := twoInstances(t, d, logs, demo.Config{AccessTTL: ttl}, "-auth-timeout", "3s")
 			end := time.Now().Add(12 * time.Second)
 			time.AfterFunc(2*time.Second, func() { d.fail(t) })
 			var wg sync.WaitGroup
@@ -264,7 +253,7 @@ func TestBurstsThroughAFailover(t *testing.T) {
 			for i, f := range failures {
 				assert.Empty(t, f, "session %d", i)
 			}
-			assert.Zero(t, up.Stats().Reuses, "no refresh was a reuse")
+			assert.Zero(t, c.up.Stats().Reuses, "no refresh was a reuse")
 			for i, s := range sessions {
 				if s != nil {
 					r, err := s.Do(context.Background(), bases[i%2], "POST", "/api/auth/refresh", "")

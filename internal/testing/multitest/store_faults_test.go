@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/demo"
-	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/syncbuf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -27,12 +26,7 @@ const authTimeout = 8 * time.Second
 // go to the log; the bounds are orders of magnitude, far from what a
 // busy machine needs: the fault used to cost every refresh 4 s.)
 func TestStoreFaultsCostMilliseconds(t *testing.T) {
-	logs := &syncbuf.Buffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("process logs:\n%s", logs.String())
-		}
-	})
+	logs := processLogs(t)
 	up := demo.New(demo.Config{})
 	srv := httptest.NewServer(up)
 	t.Cleanup(srv.Close)
