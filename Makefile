@@ -11,6 +11,8 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 
 WASM_SRC := $(shell find wasm refresh internal -name '*.go' -not -name '*_test.go' -not -path '*/testdata/*') go.mod go.sum
 WASM := js/fetch-with-refresh.wasm
+LOADER_MIN := js/fetch-with-refresh.min.mjs
+ESBUILD := github.com/evanw/esbuild/cmd/esbuild@v0.28.2
 
 .PHONY: help
 help: ## list the targets
@@ -20,7 +22,7 @@ help: ## list the targets
 ## Build
 
 .PHONY: wasm
-wasm: $(WASM) $(WASM).gz $(WASM).br js/wasm_exec.js ## build the browser module (+ .gz, .br) and copy wasm_exec.js
+wasm: $(WASM) $(WASM).gz $(WASM).br js/wasm_exec.js $(LOADER_MIN) ## build the browser module (+ .gz, .br), copy wasm_exec.js, minify the loader
 
 # Every package but the runtime is built without inlining: 11 KB less
 # brotli, which keeps the module under 600 KB. A call with a valid token
@@ -38,6 +40,12 @@ $(WASM).gz $(WASM).br: $(WASM)
 
 js/wasm_exec.js: $(GOROOT)/lib/wasm/wasm_exec.js
 	cp $< $@
+
+# The loader minified, for pages served without a bundler (a bundler
+# minifies it with the app): 4 KB gzip instead of 10 on the page's
+# critical path. esbuild comes from the Go module proxy (no npm needed).
+$(LOADER_MIN): js/fetch-with-refresh.mjs
+	$(GO) run $(ESBUILD) $< --minify --format=esm --log-level=warning --outfile=$@
 
 # The npm package: js/package.json is its manifest; the tarball holds the
 # loader, its types, the module, wasm_exec.js, LICENSE, README.md and the
@@ -96,7 +104,7 @@ $(WORKER)/worker.mjs: go.mod
 $(WORKER)/assets: wasm
 	rm -rf $@ && mkdir -p $@/js
 	cp www/* $@/
-	cp js/fetch-with-refresh.mjs js/module.mjs js/fetch-with-refresh.wasm js/wasm_exec.js $@/js/
+	cp js/fetch-with-refresh.mjs $(LOADER_MIN) js/module.mjs js/fetch-with-refresh.wasm js/wasm_exec.js $@/js/
 	cp cmd/worker/_headers $@/
 
 ## Run

@@ -69,7 +69,6 @@
  */
 const NO_LEASE = Object.freeze({ id: 0, until: 0, cookie: "" });
 
-import { start } from "./module.mjs";
 
 /** A definite refresh failure: the session is over. */
 export class AuthError extends Error {
@@ -228,12 +227,14 @@ export function load(options = {}) {
   function fetchModule(priority) {
     if (fetched) return;
     clearTimeout(aheadTimer);
-    const loading = start(opts, key, priority);
-    fetched = loading.fetched;
+    // module.mjs too is fetched only now: nothing of the module's is on
+    // the page's critical path (a bundler makes it a chunk of its own).
+    const loading = import("./module.mjs").then(({ start }) => start(opts, key, priority));
+    fetched = loading.then((l) => l.fetched);
     fetched.catch(() => {}); // reported by running, below
     // A module that fails to start or ends: calls go on as before it ran,
     // and those that need it (a refresh status) reject with the error.
-    loading.running.then(() => { throw new Error("fetch-with-refresh: the Go program exited"); })
+    loading.then((l) => l.running).then(() => { throw new Error("fetch-with-refresh: the Go program exited"); })
       .catch((/** @type {Error} */ err) => {
         core.api = undefined;
         core.lease = NO_LEASE;

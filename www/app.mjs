@@ -1,6 +1,6 @@
 // The demo page: a login form, then a dashboard whose every call goes
 // through fetchWithRefresh. Plain ES modules, no build step.
-import { load, AuthError, RefreshUnavailableError } from "/js/fetch-with-refresh.mjs";
+import { load, AuthError, RefreshUnavailableError } from "/js/fetch-with-refresh.min.mjs";
 
 const $ = (id) => document.getElementById(id);
 let expiredEarly = false; // "expire now" ended the token at the server before its time

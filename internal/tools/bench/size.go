@@ -28,7 +28,7 @@ func sizes(root string) []row {
 
 	mod := read(filepath.Join(root, "js", "fetch-with-refresh.wasm"))
 	floor := read(empty)
-	glue := append(read(filepath.Join(root, "js", "wasm_exec.js")), read(filepath.Join(root, "js", "fetch-with-refresh.mjs"))...)
+	glue := append(read(filepath.Join(root, "js", "wasm_exec.js")), read(filepath.Join(root, "js", "fetch-with-refresh.min.mjs"))...)
 	worker := read(filepath.Join(root, "build", "worker", "app.wasm"))
 
 	const free, paid = 3 << 20, 10 << 20

@@ -5,8 +5,11 @@ import { load } from "/js/fetch-with-refresh.mjs";
 let client;
 const csrf = { "X-CSRF": "1" };
 
+// setup loads the module and waits until it runs: the figures are the
+// module's (the lazy start-up has its own pages).
 export async function setup(options) {
   client = await load(options);
+  await client.ready;
 }
 
 // login logs in through the module, which so learns the token's expiry.
