@@ -80,9 +80,9 @@ type Config struct {
 //     connection, an error, no answer within the store's share of the
 //     budget) every refresh coordinates in process instead (a Memory) at
 //     once, until a probe in the background (every tenth of a second)
-//     finds it answering again. A hung store
-//     costs one refresh the store's share, once per outage. An outage is
-//     logged once, and each refresh that fell back is an OnFallback.
+//     finds it answering again. A hung store costs one refresh the
+//     store's share, once per outage. An outage is logged once, and each
+//     refresh that fell back is an OnFallback.
 //   - One budget bounds a refresh: the time until the caller's deadline
 //     (the auth timeout), never more than LockTTL. The store waits (a
 //     failing or hung store, another holder's lease) take at most half of
