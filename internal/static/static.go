@@ -5,9 +5,11 @@
 // content, answers conditional and range requests through
 // http.ServeContent, and never lists a directory.
 //
-// Only what a page and the bundle need is served: files whose extension is
-// in Served, outside dotfiles and dot-directories, and never tsconfig.json
-// or TypeScript sources. HTML answers carry the page headers (PageHeaders:
+// Every regular file is served, with the web's type for its extension
+// (fonts, images, JSON, manifests, source maps, the module), except
+// dotfiles and dot-directories and the sources and configuration a
+// project keeps beside its build (TypeScript and Go sources and
+// declarations, package.json, tsconfig.json, lock files). HTML answers carry the page headers (PageHeaders:
 // a Content-Security-Policy that allows the module and nothing inline,
 // frame-ancestors 'none', Referrer-Policy, nosniff).
 package static
@@ -30,21 +32,30 @@ import (
 // Content-Encoding it is served with.
 var encodings = []struct{ suffix, name string }{{".br", "br"}, {".gz", "gzip"}}
 
-// types the standard library may not know on every machine.
+// types of the files a web app's build holds: the standard library's own
+// table knows only some, and /etc/mime.types may be missing (or know
+// neither .webmanifest nor .map). Other extensions take
+// mime.TypeByExtension, else application/octet-stream.
 var types = map[string]string{
-	".wasm": "application/wasm",
-	".mjs":  "text/javascript; charset=utf-8",
-	".js":   "text/javascript; charset=utf-8",
-	".ts":   "text/plain; charset=utf-8",
-	".map":  "application/json",
+	".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8", ".txt": "text/plain; charset=utf-8",
+	".mjs": "text/javascript; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".wasm": "application/wasm",
+	".json": "application/json", ".map": "application/json", ".webmanifest": "application/manifest+json",
+	".woff2": "font/woff2", ".woff": "font/woff", ".ttf": "font/ttf", ".otf": "font/otf",
+	".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp",
+	".avif": "image/avif", ".svg": "image/svg+xml", ".ico": "image/x-icon",
+	".xml": "application/xml", ".pdf": "application/pdf", ".mp4": "video/mp4", ".webm": "video/webm", ".mp3": "audio/mpeg",
 }
 
-// Served lists the extensions of the files that are served: pages,
-// scripts, styles, images, the module. Type declarations (.ts, .d.mts),
-// source maps and JSON (tsconfig.json) are not.
-var Served = map[string]bool{
-	".html": true, ".mjs": true, ".js": true, ".css": true, ".wasm": true,
-	".png": true, ".svg": true, ".ico": true, ".webp": true, ".txt": true,
+// sources are the extensions never served: TypeScript (and its
+// declarations, .d.ts, .d.mts) and Go sources.
+var sources = map[string]bool{".ts": true, ".tsx": true, ".mts": true, ".cts": true, ".go": true}
+
+// projectFiles are the configuration and lock files never served
+// (tsconfig*.json and jsconfig*.json too: servable).
+var projectFiles = map[string]bool{
+	"package.json": true, "package-lock.json": true, "npm-shrinkwrap.json": true, "yarn.lock": true,
+	"pnpm-lock.yaml": true, "bun.lock": true, "bun.lockb": true, "deno.json": true, "deno.lock": true,
+	"go.mod": true, "go.sum": true,
 }
 
 // CSP is the Content-Security-Policy of the pages: scripts and styles from
@@ -196,9 +207,8 @@ func etag(served string, info fs.FileInfo) string {
 	return `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
 }
 
-// servable reports whether name is a file that pages and the bundle need:
-// a served extension, no segment starting with a dot, no tsconfig.json and
-// no TypeScript source or declaration.
+// servable reports whether name may be served: no segment starting with a
+// dot (.env, .git/), no source and no project file.
 func servable(name string) bool {
 	for seg := range strings.SplitSeq(name, "/") {
 		if strings.HasPrefix(seg, ".") {
@@ -206,7 +216,8 @@ func servable(name string) bool {
 		}
 	}
 	base := path.Base(name)
-	return Served[path.Ext(base)] && !strings.HasSuffix(base, ".d.ts") && base != "tsconfig.json"
+	config := path.Ext(base) == ".json" && (strings.HasPrefix(base, "tsconfig") || strings.HasPrefix(base, "jsconfig"))
+	return !sources[path.Ext(base)] && !projectFiles[base] && !config
 }
 
 // hasSibling reports whether name is itself a precompressed sibling, which

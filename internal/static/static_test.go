@@ -85,6 +85,16 @@ func TestServesOnlyTheBundle(t *testing.T) {
 		"fetch-with-refresh.d.mts": {Data: []byte("x")},
 		"app.mjs.map":              {Data: []byte("{}")},
 		"notes.md":                 {Data: []byte("x")},
+		"package.json":             {Data: []byte("{}")},
+		"package-lock.json":        {Data: []byte("{}")},
+		"tsconfig.node.json":       {Data: []byte("{}")},
+		"src/main.tsx":             {Data: []byte("x")},
+		"main.go":                  {Data: []byte("x")},
+		"assets/font-3f2a1b.woff2": {Data: []byte("wOF2")},
+		"assets/hero.jpg":          {Data: []byte("jpg")},
+		"photo.avif":               {Data: []byte("avif")},
+		"data.json":                {Data: []byte("{}")},
+		"site.webmanifest":         {Data: []byte("{}")},
 	}
 	h := New(fsys, "no-cache")
 	for _, tt := range []struct {
@@ -92,12 +102,25 @@ func TestServesOnlyTheBundle(t *testing.T) {
 		want int
 	}{
 		{"/", 200}, {"/index.html", 200}, {"/app.mjs", 200}, {"/style.css", 200}, {"/m.wasm", 200}, {"/shot.png", 200},
+		{"/app.mjs.map", 200}, {"/notes.md", 200}, {"/assets/font-3f2a1b.woff2", 200}, {"/assets/hero.jpg", 200},
+		{"/photo.avif", 200}, {"/data.json", 200}, {"/site.webmanifest", 200},
 		{"/.env", 404}, {"/.git/config", 404}, {"/a/.hidden.js", 404}, {"/tsconfig.json", 404}, {"/types-check.ts", 404},
-		{"/fetch-with-refresh.d.ts", 404}, {"/fetch-with-refresh.d.mts", 404}, {"/app.mjs.map", 404}, {"/notes.md", 404},
+		{"/fetch-with-refresh.d.ts", 404}, {"/fetch-with-refresh.d.mts", 404}, {"/package.json", 404},
+		{"/package-lock.json", 404}, {"/tsconfig.node.json", 404}, {"/src/main.tsx", 404}, {"/main.go", 404},
 	} {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest("GET", tt.path, nil))
 		assert.Equal(t, tt.want, w.Code, tt.path)
+	}
+
+	for file, want := range map[string]string{ // the web's types, on any machine
+		"/assets/font-3f2a1b.woff2": "font/woff2", "/assets/hero.jpg": "image/jpeg", "/photo.avif": "image/avif",
+		"/data.json": "application/json", "/site.webmanifest": "application/manifest+json", "/app.mjs.map": "application/json",
+		"/m.wasm": "application/wasm", "/app.mjs": "text/javascript; charset=utf-8",
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", file, nil))
+		assert.Equal(t, want, w.Header().Get("Content-Type"), file)
 	}
 
 	w := httptest.NewRecorder()
