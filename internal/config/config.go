@@ -36,6 +36,7 @@ type Config struct {
 	RefreshMaxAge time.Duration
 	Insecure      bool
 	WWWDir, JSDir string
+	SPA           bool // a deep link under / gets www's index.html
 	AuthTimeout   time.Duration
 	ProxyTimeout  time.Duration
 	LogJSON       bool
@@ -86,6 +87,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 	fs.BoolVar(&c.Insecure, "insecure-cookies", false, "drop the Secure cookie attribute and the __Host- prefix of the cookie names (plain-http development only)")
 	fs.StringVar(&c.WWWDir, "www", "www", "`directory` served at /")
 	fs.StringVar(&c.JSDir, "js", "js", "`directory` served at /js/")
+	fs.BoolVar(&c.SPA, "spa", false, "serve -www as a single-page app: a GET for a path with no file and no extension that accepts text/html gets /index.html (never under /api/ or /auth/)")
 	fs.DurationVar(&c.AuthTimeout, "auth-timeout", bff.DefaultAuthTimeout, "timeout of a login or refresh call to the upstream (keep it below the browser module's refreshTimeoutMs, 10s by default)")
 	fs.DurationVar(&c.ProxyTimeout, "proxy-timeout", 30*time.Second, "timeout of a proxied call")
 	fs.BoolVar(&c.LogJSON, "log-json", false, "log JSON lines instead of text")

@@ -15,10 +15,13 @@ import (
 // New returns the site: app at the BFF's paths, www at /, js at /js/, and
 // demo (GET /departments and GET /login), when it is not nil, behind the
 // pages' headers. Without demo those paths are files of www like any
-// other (a 404 when www has none).
-func New(app, demo http.Handler, www, js fs.FS) http.Handler {
+// other (a 404 when www has none). spa makes www a single-page app's:
+// a deep link gets its index.html (static.Handler.SPA).
+func New(app, demo http.Handler, www, js fs.FS, spa bool) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/", static.New(www, "no-cache"))
+	files := static.New(www, "no-cache")
+	files.SPA = spa
+	mux.Handle("/", files)
 	mux.Handle("/js/", http.StripPrefix("/js", static.New(js, "no-cache")))
 	mux.Handle("/api/", app)
 	mux.Handle("/auth/", app)

@@ -28,7 +28,7 @@ func TestStatic(t *testing.T) {
 		"sub/x.txt":                  {Data: []byte("x"), ModTime: mod},
 	}
 	www := fstest.MapFS{"index.html": {Data: []byte("<!doctype html>"), ModTime: mod}}
-	h := New(http.NotFoundHandler(), nil, www, js)
+	h := New(http.NotFoundHandler(), nil, www, js, false)
 
 	get := func(path, acceptEncoding string) *http.Response {
 		r := httptest.NewRequest("GET", path, nil)
@@ -104,7 +104,7 @@ func TestDemoPagesOnlyInDemoMode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := New(app, tt.demo, www, fstest.MapFS{})
+			h := New(app, tt.demo, www, fstest.MapFS{}, false)
 			assert.Equal(t, tt.want, serve(h, httptest.NewRequest("GET", tt.path, nil)).StatusCode)
 		})
 	}

@@ -88,6 +88,10 @@ type Handler struct {
 	// CSP is the Content-Security-Policy of HTML answers; New sets the
 	// package's CSP. (Test pages with inline scripts set their own.)
 	CSP string
+	// SPA: a GET for a path with no file and no extension that accepts
+	// text/html gets /index.html (a single-page app's deep link, reloaded),
+	// never under /api/ or /auth/.
+	SPA bool
 
 	fsys         fs.FS
 	cacheControl string
@@ -112,6 +116,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
 	if name == "" || strings.HasSuffix(r.URL.Path, "/") {
 		name = path.Join(name, "index.html")
+	}
+	if h.deepLink(r, name) {
+		name = "index.html"
 	}
 	if !fs.ValidPath(name) || hasSibling(name) || !servable(name) {
 		http.NotFound(w, r)
@@ -164,7 +171,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("Content-Type", ctype)
 	hd.Set("X-Content-Type-Options", "nosniff")
-	if h.cacheControl != "" {
+	switch {
+	case hashed(name):
+		hd.Set("Cache-Control", "public, max-age=31536000, immutable")
+	case h.cacheControl != "":
 		hd.Set("Cache-Control", h.cacheControl)
 	}
 	if variants {
@@ -178,6 +188,45 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hd.Set("ETag", etag(served, info))
 	http.ServeContent(w, r, name, info.ModTime(), content)
+}
+
+// deepLink reports whether r, for name, gets the app's index.html (SPA):
+// a GET or HEAD that accepts HTML, for a path without an extension,
+// outside the BFF's paths, with no file of that name.
+func (h *Handler) deepLink(r *http.Request, name string) bool {
+	p := path.Clean("/" + r.URL.Path)
+	if !h.SPA || path.Ext(p) != "" || strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/auth/") ||
+		!strings.Contains(r.Header.Get("Accept"), "text/html") {
+		return false
+	}
+	info, err := fs.Stat(h.fsys, name)
+	return err != nil || !info.Mode().IsRegular()
+}
+
+// hashed reports whether name is content-hashed, as bundlers name their
+// output: a last part before the extension (after "-" or ".") of 8 to 64
+// letters, digits or "_" with a digit in it (index-B7x2kQ9a.js,
+// main.3f2a1b4c.css), or anything under _next/static/. Such a file never
+// changes: it may be cached for a year.
+func hashed(name string) bool {
+	if strings.HasPrefix(name, "_next/static/") {
+		return true
+	}
+	base := strings.TrimSuffix(path.Base(name), path.Ext(name))
+	i := strings.LastIndexAny(base, "-.")
+	if i < 0 {
+		return false
+	}
+	h := base[i+1:]
+	if len(h) < 8 || len(h) > 64 || !strings.ContainsAny(h, "0123456789") {
+		return false
+	}
+	for _, c := range h {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // open opens a regular file and returns its FileInfo; directories are

@@ -246,3 +246,68 @@ func TestRevalidatedWithoutCompressing(t *testing.T) {
 	assert.Equal(t, http.StatusOK, request(cold, "GET", "/app.js", "br", `"other"`).Code)
 	assert.Positive(t, reads.Load())
 }
+
+// With SPA, a deep link that accepts HTML (a reload of /orders/42) gets
+// index.html; a path with an extension, one under /api/ or /auth/, or a
+// request that does not accept HTML is a 404 as without it; a real file
+// is itself.
+func TestSPAFallback(t *testing.T) {
+	fsys := fstest.MapFS{
+		"index.html":    {Data: []byte("<!doctype html><title>app</title>")},
+		"about/x.html":  {Data: []byte("x")},
+		"assets/app.js": {Data: []byte("js")},
+	}
+	tests := []struct {
+		path, accept string
+		spa          bool
+		want         int
+		body         string
+	}{
+		{"/orders/42", "text/html,application/xhtml+xml", true, 200, "app"},
+		{"/orders/42", "text/html", false, 404, ""},
+		{"/orders/42", "application/json", true, 404, ""},
+		{"/missing.js", "text/html", true, 404, ""},
+		{"/api/orders", "text/html", true, 404, ""},
+		{"/auth/callback", "text/html", true, 404, ""},
+		{"/assets/app.js", "text/html", true, 200, "js"},
+		{"/about/x.html", "text/html", true, 200, "x"},
+	}
+	for _, tt := range tests {
+		h := New(fsys, "no-cache")
+		h.SPA = tt.spa
+		r := httptest.NewRequest("GET", tt.path, nil)
+		r.Header.Set("Accept", tt.accept)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		assert.Equal(t, tt.want, w.Code, "%s (spa %t, accept %s)", tt.path, tt.spa, tt.accept)
+		if tt.body != "" {
+			assert.Contains(t, w.Body.String(), tt.body, tt.path)
+		}
+	}
+}
+
+// Content-hashed names, as bundlers emit them, may be cached for a year;
+// the rest is revalidated.
+func TestHashedNamesAreImmutable(t *testing.T) {
+	tests := map[string]bool{
+		"assets/index-B7x2kQ9a.js": true, "static/js/main.3f2a1b4c.js": true, "assets/font-3f2a1b9e.woff2": true,
+		"_next/static/chunks/webpack.js": true,
+		"index.html": false, "app.mjs": false, "assets/Dropdown-Component.js": false, "fetch-with-refresh.wasm": false,
+		"js/fetch-with-refresh.min.mjs": false, "logo-2024.png": false,
+	}
+	fsys := fstest.MapFS{}
+	for name := range tests {
+		fsys[name] = &fstest.MapFile{Data: []byte("x")}
+	}
+	h := New(fsys, "no-cache")
+	for name, immutable := range tests {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/"+name, nil))
+		require.Equal(t, 200, w.Code, name)
+		want := "no-cache"
+		if immutable {
+			want = "public, max-age=31536000, immutable"
+		}
+		assert.Equal(t, want, w.Header().Get("Cache-Control"), name)
+	}
+}

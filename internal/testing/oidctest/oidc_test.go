@@ -144,7 +144,7 @@ func serveNative(ln net.Listener, p *Provider, apiURL string, scopes []string) (
 	if err := h.Discover(ctx); err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: site.New(h, nil, os.DirFS(filepath.Join(root, "www")), os.DirFS(filepath.Join(root, "js")))}
+	srv := &http.Server{Handler: site.New(h, nil, os.DirFS(filepath.Join(root, "www")), os.DirFS(filepath.Join(root, "js")), false)}
 	go func() { _ = srv.Serve(ln) }()
 	return func() { _ = srv.Close() }, nil
 }
