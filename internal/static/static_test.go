@@ -292,7 +292,7 @@ func TestHashedNamesAreImmutable(t *testing.T) {
 	tests := map[string]bool{
 		"assets/index-B7x2kQ9a.js": true, "static/js/main.3f2a1b4c.js": true, "assets/font-3f2a1b9e.woff2": true,
 		"_next/static/chunks/webpack.js": true,
-		"index.html": false, "app.mjs": false, "assets/Dropdown-Component.js": false, "fetch-with-refresh.wasm": false,
+		"index.html":                     false, "app.mjs": false, "assets/Dropdown-Component.js": false, "fetch-with-refresh.wasm": false,
 		"js/fetch-with-refresh.min.mjs": false, "logo-2024.png": false,
 	}
 	fsys := fstest.MapFS{}
