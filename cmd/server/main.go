@@ -109,7 +109,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if demoMode {
 		pages = ssr.New(ssr.Config{Upstream: b.Upstream, Transport: transport, Auth: api})
 	}
-	handler := site.New(api, pages, os.DirFS(cfg.WWWDir), os.DirFS(cfg.JSDir), cfg.SPA)
+	handler := site.New(api, pages, site.Files{WWW: os.DirFS(cfg.WWWDir), JS: os.DirFS(cfg.JSDir), SPA: cfg.SPA, CSP: cfg.CSP})
 	if cfg.AccessLog {
 		handler = logRequests(log, handler)
 	}

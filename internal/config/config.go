@@ -18,6 +18,7 @@ import (
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff"
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/forwarded"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/static"
 )
 
 // Config is the server's configuration. The fields are named after the
@@ -36,7 +37,8 @@ type Config struct {
 	RefreshMaxAge time.Duration
 	Insecure      bool
 	WWWDir, JSDir string
-	SPA           bool // a deep link under / gets www's index.html
+	SPA           bool   // a deep link under / gets www's index.html
+	CSP           string // the Content-Security-Policy of www's pages; empty: none
 	AuthTimeout   time.Duration
 	ProxyTimeout  time.Duration
 	LogJSON       bool
@@ -87,6 +89,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 	fs.BoolVar(&c.Insecure, "insecure-cookies", false, "drop the Secure cookie attribute and the __Host- prefix of the cookie names (plain-http development only)")
 	fs.StringVar(&c.WWWDir, "www", "www", "`directory` served at /")
 	fs.StringVar(&c.JSDir, "js", "js", "`directory` served at /js/")
+	fs.StringVar(&c.CSP, "csp", static.CSP, "the Content-Security-Policy `policy` of the pages served from -www (\"\" or \"none\": none, the app sets its own); the default allows this origin and the module only")
 	fs.BoolVar(&c.SPA, "spa", false, "serve -www as a single-page app: a GET for a path with no file and no extension that accepts text/html gets /index.html (never under /api/ or /auth/)")
 	fs.DurationVar(&c.AuthTimeout, "auth-timeout", bff.DefaultAuthTimeout, "timeout of a login or refresh call to the upstream (keep it below the browser module's refreshTimeoutMs, 10s by default)")
 	fs.DurationVar(&c.ProxyTimeout, "proxy-timeout", 30*time.Second, "timeout of a proxied call")
@@ -165,6 +168,9 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 	c.ForwardHeaders = strings.FieldsFunc(forwardHeaders, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
 	if c.MetricsAddr == "none" { // an environment cannot set a flag to "" over a non-empty FWR_METRICS_ADDR
 		c.MetricsAddr = ""
+	}
+	if c.CSP == "none" { // nor FWR_CSP to ""
+		c.CSP = ""
 	}
 	if c.RefreshGrace < 0 {
 		return nil, fmt.Errorf("-refresh-grace must not be negative, got %s", c.RefreshGrace)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/static"
 	"github.com/fetch-with-refresh/fetch-with-refresh/refresh"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -56,6 +57,25 @@ func TestParseConfig(t *testing.T) {
 			assert.Equal(t, "rediss://user:pw@cache.example.test:6380/2", c.Redis)
 		}, ""},
 		{"redis without scheme", []string{"-redis", "127.0.0.1:6379"}, nil, nil, "redis:// or rediss://"},
+		{"redis cluster", []string{"-redis", "redis://127.0.0.1:7000?addr=127.0.0.1:7001", "-redis-cluster", "-session-keys", testKey}, nil, func(t *testing.T, c *Config) {
+			assert.True(t, c.RedisCluster)
+		}, ""},
+		{"redis cluster without redis", []string{"-redis-cluster"}, nil, nil, "-redis-cluster needs -redis"},
+		{"page policy: the default", nil, nil, func(t *testing.T, c *Config) {
+			assert.Equal(t, static.CSP, c.CSP)
+			assert.False(t, c.SPA)
+		}, ""},
+		{"page policy: none, a single-page app", []string{"-csp", "", "-spa"}, nil, func(t *testing.T, c *Config) {
+			assert.Empty(t, c.CSP)
+			assert.True(t, c.SPA)
+		}, ""},
+		{"page policy from the environment", nil, map[string]string{"FWR_CSP": "none", "FWR_SPA": "true"}, func(t *testing.T, c *Config) {
+			assert.Empty(t, c.CSP, "an environment says none with \"none\"")
+			assert.True(t, c.SPA)
+		}, ""},
+		{"page policy of the operator", []string{"-csp", "default-src 'self' https://cdn.example.com"}, nil, func(t *testing.T, c *Config) {
+			assert.Equal(t, "default-src 'self' https://cdn.example.com", c.CSP)
+		}, ""},
 		{"redis without session keys", []string{"-redis", "redis://127.0.0.1:6379"}, nil, nil, "-session-keys (FWR_SESSION_KEYS) is required"},
 		{"session keys", []string{"-session-keys", testKey + "," + otherKey, "-session-claims", "sub name"}, nil, func(t *testing.T, c *Config) {
 			require.NotNil(t, c.SessionKeys)

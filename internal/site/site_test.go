@@ -1,6 +1,7 @@
 package site
 
 import (
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/static"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func serve(h http.Handler, r *http.Request) *http.Response {
@@ -28,7 +30,7 @@ func TestStatic(t *testing.T) {
 		"sub/x.txt":                  {Data: []byte("x"), ModTime: mod},
 	}
 	www := fstest.MapFS{"index.html": {Data: []byte("<!doctype html>"), ModTime: mod}}
-	h := New(http.NotFoundHandler(), nil, www, js, false)
+	h := New(http.NotFoundHandler(), nil, Files{WWW: www, JS: js, CSP: static.CSP})
 
 	get := func(path, acceptEncoding string) *http.Response {
 		r := httptest.NewRequest("GET", path, nil)
@@ -104,8 +106,27 @@ func TestDemoPagesOnlyInDemoMode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := New(app, tt.demo, www, fstest.MapFS{}, false)
+			h := New(app, tt.demo, Files{WWW: www, JS: fstest.MapFS{}, CSP: static.CSP})
 			assert.Equal(t, tt.want, serve(h, httptest.NewRequest("GET", tt.path, nil)).StatusCode)
 		})
+	}
+}
+
+// The pages' policy is the host's: the default, another one, or none
+// (the app sets its own in its HTML); the other page headers stay.
+func TestPagePolicy(t *testing.T) {
+	www := fstest.MapFS{"index.html": {Data: []byte("<!doctype html>")}}
+	for _, csp := range []string{static.CSP, "default-src 'self' https://api.example.com", ""} {
+		h := New(http.NotFoundHandler(), nil, Files{WWW: www, JS: fstest.MapFS{}, CSP: csp})
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+		require.Equal(t, http.StatusOK, w.Code)
+		got, set := w.Header()["Content-Security-Policy"]
+		assert.Equal(t, csp != "", set, "a policy header only when there is a policy")
+		if csp != "" {
+			assert.Equal(t, []string{csp}, got)
+		}
+		assert.Equal(t, "nosniff", w.Header().Get("X-Content-Type-Options"))
+		assert.Equal(t, "DENY", w.Header().Get("X-Frame-Options"))
 	}
 }

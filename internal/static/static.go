@@ -66,9 +66,12 @@ const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src
 	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // PageHeaders sets the security headers of an HTML answer, with csp as
-// its Content-Security-Policy.
+// its Content-Security-Policy (none when csp is empty: the page sets its
+// own).
 func PageHeaders(h http.Header, csp string) {
-	h.Set("Content-Security-Policy", csp)
+	if csp != "" {
+		h.Set("Content-Security-Policy", csp)
+	}
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -86,7 +89,8 @@ func Pages(next http.Handler) http.Handler {
 // Handler serves files from an fs.FS. Create one with New.
 type Handler struct {
 	// CSP is the Content-Security-Policy of HTML answers; New sets the
-	// package's CSP. (Test pages with inline scripts set their own.)
+	// package's CSP; empty sends none (the app sets its own). (Test pages
+	// with inline scripts set their own.)
 	CSP string
 	// SPA: a GET for a path with no file and no extension that accepts
 	// text/html gets /index.html (a single-page app's deep link, reloaded),

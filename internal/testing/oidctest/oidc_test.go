@@ -26,6 +26,7 @@ import (
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff"
 	"github.com/fetch-with-refresh/fetch-with-refresh/bff/cookies"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/site"
+	"github.com/fetch-with-refresh/fetch-with-refresh/internal/static"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/browsertest"
 	"github.com/fetch-with-refresh/fetch-with-refresh/internal/testing/workertest"
 	"github.com/fetch-with-refresh/fetch-with-refresh/refresh/authclient"
@@ -144,7 +145,7 @@ func serveNative(ln net.Listener, p *Provider, apiURL string, scopes []string) (
 	if err := h.Discover(ctx); err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: site.New(h, nil, os.DirFS(filepath.Join(root, "www")), os.DirFS(filepath.Join(root, "js")), false)}
+	srv := &http.Server{Handler: site.New(h, nil, site.Files{WWW: os.DirFS(filepath.Join(root, "www")), JS: os.DirFS(filepath.Join(root, "js")), CSP: static.CSP})}
 	go func() { _ = srv.Serve(ln) }()
 	return func() { _ = srv.Close() }, nil
 }

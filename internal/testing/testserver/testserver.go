@@ -115,7 +115,7 @@ func Start(cfg Config) *Server {
 	var handler http.Handler = api
 	if cfg.Root != "" {
 		pages := ssr.New(ssr.Config{Upstream: u, Transport: http.DefaultTransport, Auth: api})
-		handler = site.New(api, pages, os.DirFS(cfg.Root+"/www"), os.DirFS(cfg.Root+"/js"), false)
+		handler = site.New(api, pages, site.Files{WWW: os.DirFS(cfg.Root + "/www"), JS: os.DirFS(cfg.Root + "/js"), CSP: static.CSP})
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /test/hero.png", serveHero)
