@@ -209,9 +209,10 @@ func (h *Handler) deepLink(r *http.Request, name string) bool {
 
 // hashed reports whether name is content-hashed, as bundlers name their
 // output: a last part before the extension (after "-" or ".") of 8 to 64
-// letters, digits or "_" with a digit in it (index-B7x2kQ9a.js,
-// main.3f2a1b4c.css), or anything under _next/static/. Such a file never
-// changes: it may be cached for a year.
+// letters, digits or "_" with a digit in it (main.3f2a1b4c.css,
+// index-B7x2kQ9a.js), or, under an assets/ folder (Vite's), with letters
+// of both cases past its first (index-CwOiCjlA.js); or anything under
+// _next/static/. Such a file never changes: it may be cached for a year.
 func hashed(name string) bool {
 	if strings.HasPrefix(name, "_next/static/") {
 		return true
@@ -222,15 +223,24 @@ func hashed(name string) bool {
 		return false
 	}
 	h := base[i+1:]
-	if len(h) < 8 || len(h) > 64 || !strings.ContainsAny(h, "0123456789") {
+	if len(h) < 8 || len(h) > 64 {
 		return false
 	}
-	for _, c := range h {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+	var digit, lower, upper bool
+	for j, c := range h {
+		switch {
+		case c >= '0' && c <= '9':
+			digit = true
+		case c >= 'a' && c <= 'z':
+			lower = true
+		case c >= 'A' && c <= 'Z':
+			upper = upper || j > 0
+		case c != '_':
 			return false
 		}
 	}
-	return true
+	assets := strings.HasPrefix(name, "assets/") || strings.Contains(name, "/assets/")
+	return digit || assets && lower && upper
 }
 
 // open opens a regular file and returns its FileInfo; directories are

@@ -290,10 +290,12 @@ func TestSPAFallback(t *testing.T) {
 // the rest is revalidated.
 func TestHashedNamesAreImmutable(t *testing.T) {
 	tests := map[string]bool{}
-	for _, name := range []string{"assets/index-B7x2kQ9a.js", "static/js/main.3f2a1b4c.js", "assets/font-3f2a1b9e.woff2", "_next/static/chunks/webpack.js"} {
+	for _, name := range []string{"assets/index-B7x2kQ9a.js", "static/js/main.3f2a1b4c.js", "assets/font-3f2a1b9e.woff2",
+		"assets/main-CwOiCjlA.js", "_next/static/chunks/webpack.js"} {
 		tests[name] = true
 	}
-	for _, name := range []string{"index.html", "app.mjs", "assets/Dropdown-Component.js", "fetch-with-refresh.wasm", "js/fetch-with-refresh.min.mjs", "logo-2024.png"} {
+	for _, name := range []string{"index.html", "app.mjs", "assets/Dropdown-Component.js", "fetch-with-refresh.wasm",
+		"js/fetch-with-refresh.min.mjs", "logo-2024.png", "views/app.MainView.js", "assets/hero-illustration.png"} {
 		tests[name] = false
 	}
 	fsys := fstest.MapFS{}

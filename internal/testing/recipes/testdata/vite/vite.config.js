@@ -13,6 +13,7 @@ const api = process.env.FWR_API ?? "http://127.0.0.1:8080";
 
 export default defineConfig({
   build: {
+    assetsInlineLimit: 0, // the test's font and image are files of the build, as a real app's are
     rolldownOptions: {
       input: { main: "index.html", ky: "ky.html", openapi: "openapi.html" },
     },

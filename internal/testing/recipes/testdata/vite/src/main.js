@@ -1,6 +1,7 @@
 // The package as an app imports it: no options, the module comes with the build.
 import { load } from "fetch-with-refresh";
 import { ready, storm } from "./storm.js";
+import "./app.css";
 
 const client = await load();
 
