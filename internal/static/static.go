@@ -210,37 +210,39 @@ func (h *Handler) deepLink(r *http.Request, name string) bool {
 // hashed reports whether name is content-hashed, as bundlers name their
 // output: a last part before the extension (after "-" or ".") of 8 to 64
 // letters, digits or "_" with a digit in it (main.3f2a1b4c.css,
-// index-B7x2kQ9a.js), or, under an assets/ folder (Vite's), with letters
-// of both cases past its first (index-CwOiCjlA.js); or anything under
-// _next/static/. Such a file never changes: it may be cached for a year.
+// chunk-3f2a1b4c5d6e7f80.js); under an assets/ folder, Vite's
+// [name]-[hash] with its 8 base64url characters (index-CwOiCjlA.js,
+// main-2__R8R-n.js); anything under _next/static/. Such a file never
+// changes: it may be cached for a year.
 func hashed(name string) bool {
 	if strings.HasPrefix(name, "_next/static/") {
 		return true
 	}
 	base := strings.TrimSuffix(path.Base(name), path.Ext(name))
-	i := strings.LastIndexAny(base, "-.")
-	if i < 0 {
-		return false
-	}
-	h := base[i+1:]
-	if len(h) < 8 || len(h) > 64 {
-		return false
-	}
-	var digit, lower, upper bool
-	for j, c := range h {
-		switch {
-		case c >= '0' && c <= '9':
-			digit = true
-		case c >= 'a' && c <= 'z':
-			lower = true
-		case c >= 'A' && c <= 'Z':
-			upper = upper || j > 0
-		case c != '_':
-			return false
+	if i := strings.LastIndexAny(base, "-."); i >= 0 {
+		if h := base[i+1:]; len(h) >= 8 && len(h) <= 64 && hashChars(h, "_") && strings.ContainsAny(h, "0123456789") {
+			return true
 		}
 	}
 	assets := strings.HasPrefix(name, "assets/") || strings.Contains(name, "/assets/")
-	return digit || assets && lower && upper
+	if !assets || len(base) < 10 || base[len(base)-9] != '-' {
+		return false
+	}
+	h := base[len(base)-8:]
+	// A word is no hash: one has a digit, "_" or "-", or capitals past its
+	// first letter.
+	return hashChars(h, "_-") && (strings.ContainsAny(h, "0123456789_-") || strings.ContainsAny(h[1:], "ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+}
+
+// hashChars reports whether h holds only ASCII letters, digits and the
+// bytes of extra.
+func hashChars(h, extra string) bool {
+	for _, c := range h {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(extra, c)) {
+			return false
+		}
+	}
+	return true
 }
 
 // open opens a regular file and returns its FileInfo; directories are

@@ -291,11 +291,12 @@ func TestSPAFallback(t *testing.T) {
 func TestHashedNamesAreImmutable(t *testing.T) {
 	tests := map[string]bool{}
 	for _, name := range []string{"assets/index-B7x2kQ9a.js", "static/js/main.3f2a1b4c.js", "assets/font-3f2a1b9e.woff2",
-		"assets/main-CwOiCjlA.js", "_next/static/chunks/webpack.js"} {
+		"assets/main-CwOiCjlA.js", "assets/main-2__R8R-n.js", "assets/index-By0LVbdq.wasm", "_next/static/chunks/webpack.js"} {
 		tests[name] = true
 	}
 	for _, name := range []string{"index.html", "app.mjs", "assets/Dropdown-Component.js", "fetch-with-refresh.wasm",
-		"js/fetch-with-refresh.min.mjs", "logo-2024.png", "views/app.MainView.js", "assets/hero-illustration.png"} {
+		"js/fetch-with-refresh.min.mjs", "logo-2024.png", "views/app.MainView.js", "assets/hero-illustration.png",
+		"assets/app-settings.js", "assets/Dropdown-Component.css"} {
 		tests[name] = false
 	}
 	fsys := fstest.MapFS{}
