@@ -285,6 +285,19 @@ func (a *Absorber) acquire(run context.Context, b budget, key string) ([]byte, L
 		return value, lease, nil
 	case errors.Is(err, ErrLeaseHeld): // the store works; the refresh is elsewhere
 		return a.awaitHolder(run, b, key)
+	}
+	// Or the store did not answer within the share (a store that works
+	// answers "lease held" by then).
+	return a.storeFailed(run, b, key, err)
+}
+
+// storeFailed is what acquire and awaitHolder do with any other error of
+// the store's Acquire: no room for key (refresh without keeping the
+// result), one busy key (in process, the store still up), else an outage
+// (the store is marked down; in process). A refresh that may only be
+// shared (RotateShared) is ErrStoreDown instead of either fallback.
+func (a *Absorber) storeFailed(run context.Context, b budget, key string, err error) ([]byte, Lease, error) {
+	switch {
 	case errors.Is(err, ErrStoreFull) && b.onlyShared:
 		return nil, nil, ErrStoreDown
 	case errors.Is(err, ErrStoreFull):
@@ -293,8 +306,6 @@ func (a *Absorber) acquire(run context.Context, b budget, key string) ([]byte, L
 	case errors.Is(err, ErrBusy): // the store works; this key has too many waiters
 		return a.fallBack(run, b, key, "busy")
 	}
-	// The store failed, or did not answer within the share (a store that
-	// works answers "lease held" by then).
 	a.failed(err)
 	return a.fallBack(run, b, key, "error")
 }
@@ -327,9 +338,9 @@ func (a *Absorber) fallBack(run context.Context, b budget, key, reason string) (
 // awaitHolder waits, until the answer is due, for the result of the
 // refresh that holds key's lease in the store, or for the lease (the
 // holder gave up or died). ErrBudget when neither came. A store that
-// fails meanwhile (a dropped connection, a busy object) is an outage:
-// the refresh falls back in process, if there is still time for the
-// upstream call.
+// fails meanwhile is storeFailed's (a dropped connection is an outage, a
+// busy key is not): the refresh goes on in process, if there is still
+// time for the upstream call.
 func (a *Absorber) awaitHolder(run context.Context, b budget, key string) ([]byte, Lease, error) {
 	ctx, cancel := context.WithDeadline(run, b.answerBy())
 	defer cancel()
@@ -337,16 +348,10 @@ func (a *Absorber) awaitHolder(run context.Context, b budget, key string) ([]byt
 	switch {
 	case err == nil:
 		return value, lease, nil
-	case errors.Is(err, ErrStoreFull) && b.onlyShared:
-		return nil, nil, ErrStoreDown
-	case errors.Is(err, ErrStoreFull):
-		a.fellFull(err)
-		return nil, nil, nil
-	case errors.Is(err, ErrLeaseHeld) || ctx.Err() != nil || b.late(time.Now()):
+	case !errors.Is(err, ErrStoreFull) && (errors.Is(err, ErrLeaseHeld) || ctx.Err() != nil || b.late(time.Now())):
 		return nil, nil, ErrBudget
 	}
-	a.failed(err)
-	return a.fallBack(run, b, key, "error")
+	return a.storeFailed(run, b, key, err)
 }
 
 // release gives lease up within the budget's write-back time.

@@ -474,29 +474,46 @@ func TestAbsorberDownStore(t *testing.T) {
 	}
 }
 
-// A store that refuses one key (too many waiters on it) is not down: that
-// refresh coordinates in process, the next one uses the store.
+// A store that refuses one key (too many waiters on it) is not down,
+// whether it says so at the first ask or while the refresh waits for
+// another holder's lease: that refresh coordinates in process, the next
+// one uses the store.
 func TestAbsorberBusyKeyIsNoOutage(t *testing.T) {
-	store := &busyStore{Memory: NewMemory(0, nil)}
-	var reasons []string
-	a := New(Config{Store: store, Logger: quiet(), OnFallback: func(r string) { reasons = append(reasons, r) }})
-	u := &upstream{}
-	for _, r := range []string{"busy-r0", "r1"} {
-		_, _, err := a.Rotate(context.Background(), Presented{RefreshToken: r, AccessToken: "a"}, u.refresh(r))
-		require.NoError(t, err)
+	for _, heldFirst := range []bool{false, true} {
+		t.Run(map[bool]string{false: "at the first ask", true: "while waiting for a holder"}[heldFirst], func(t *testing.T) {
+			store := &busyStore{Memory: NewMemory(0, nil), heldFirst: heldFirst}
+			var reasons []string
+			a := New(Config{Store: store, Logger: quiet(), OnFallback: func(r string) { reasons = append(reasons, r) }})
+			defer a.Wait()
+			u := &upstream{}
+			for _, r := range []string{"busy-r0", "r1"} {
+				_, _, err := a.Rotate(context.Background(), Presented{RefreshToken: r, AccessToken: "a"}, u.refresh(r))
+				require.NoError(t, err)
+			}
+			assert.Equal(t, []string{"busy"}, reasons)
+			assert.False(t, a.Down(), "not an outage")
+			assert.Equal(t, 1, store.Len(), "the second refresh's result is in the store")
+		})
 	}
-	assert.Equal(t, []string{"busy"}, reasons)
-	assert.Equal(t, 1, store.Len(), "the second refresh's result is in the store")
 }
 
-// busyStore refuses the keys of refresh tokens that start with "busy".
-type busyStore struct{ *Memory }
+// busyStore refuses the key of Presented{"busy-r0", "a"} as busy: at its
+// first Acquire, or, with heldFirst, after answering that one "lease
+// held" (the refresh then waits for that holder).
+type busyStore struct {
+	*Memory
+	heldFirst bool
+	asked     atomic.Int64
+}
 
 func (s *busyStore) Acquire(ctx context.Context, key string, ttl time.Duration) ([]byte, Lease, error) {
-	if key == (Presented{RefreshToken: "busy-r0", AccessToken: "a"}).Key() {
-		return nil, nil, fmt.Errorf("object: %w", ErrBusy)
+	if key != (Presented{RefreshToken: "busy-r0", AccessToken: "a"}).Key() {
+		return s.Memory.Acquire(ctx, key, ttl)
 	}
-	return s.Memory.Acquire(ctx, key, ttl)
+	if s.heldFirst && s.asked.Add(1) == 1 {
+		return nil, nil, LeaseHeld(context.DeadlineExceeded)
+	}
+	return nil, nil, fmt.Errorf("object: %w", ErrBusy)
 }
 
 // A refresh that fell back to the in-process store during an outage is

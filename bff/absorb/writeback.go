@@ -117,10 +117,10 @@ func (a *Absorber) writeBack(run context.Context, b budget, key string, lease Le
 
 // Wait waits for the refreshes under way, those whose caller left
 // included, for the write-backs after their answers (each gives up
-// within LockTTL) and for a probe of the store; refreshes that come later return ErrClosed. A
-// server that shuts down calls it before it closes the Store, so that the
-// duplicates waiting on other instances still get the results and
-// nothing runs against the closed Store.
+// within LockTTL) and for a probe of the store; refreshes that come
+// later return ErrClosed. A server that shuts down calls it before it
+// closes the Store, so that the duplicates waiting on other instances
+// still get the results and nothing runs against the closed Store.
 func (a *Absorber) Wait() {
 	a.flights.wait()
 }
