@@ -40,8 +40,8 @@ var errStoreDown = errors.New("the refreshes have not found the store back yet")
 // ready answers GET /readyz: 200 when the upstream answers (any HTTP
 // status: it is reachable) and the shared absorption store, if any, too
 // (it answers a ping, and the refreshes use it: down reports that they
-// skip it); else 503. Both are reported. A store that is down does not fail a
-// refresh (it falls back to in-process absorption) but does lose
+// skip it); else 503. Both are reported. A store that is down does not
+// fail a refresh (it falls back to in-process absorption) but does lose
 // cross-instance absorption, which a balancer should know. The answer
 // says only "unreachable": why goes to the log, since the errors name
 // internal addresses and /readyz is on the public listener.
@@ -59,24 +59,21 @@ func ready(cfg Config, down func() bool) http.HandlerFunc {
 			out.Ready, out.Upstream = false, unreachable
 			log.Warn("readyz: upstream unreachable", "err", err)
 		}
+		var err error
 		switch s := cfg.Store.(type) {
 		case nil:
 		case Pinger:
 			out.Store = "ok"
-			err := s.Ping(ctx)
-			if err == nil && down() {
-				err = errStoreDown
-			}
-			if err != nil {
-				out.Ready, out.Store = false, unreachable
-				log.Warn("readyz: shared store unreachable", "err", err)
-			}
+			err = s.Ping(ctx)
 		default:
 			out.Store = "unchecked"
-			if down() {
-				out.Ready, out.Store = false, unreachable
-				log.Warn("readyz: shared store unreachable", "err", errStoreDown)
-			}
+		}
+		if err == nil && cfg.Store != nil && down() {
+			err = errStoreDown
+		}
+		if err != nil {
+			out.Ready, out.Store = false, unreachable
+			log.Warn("readyz: shared store unreachable", "err", err)
 		}
 		status := http.StatusOK
 		if !out.Ready {
