@@ -32,17 +32,15 @@ func redisAddr(raw string) string {
 // openRedis opens the Redis absorption store of -redis (cluster: of
 // -redis-cluster), with go-redis's own messages sent to log.
 func openRedis(raw string, cluster bool, log *slog.Logger) (*redisstore.Store, error) {
-	open, mode := redisstore.Open, "node"
+	open := redisstore.Open
 	if cluster {
-		open, mode = redisstore.OpenCluster, "cluster"
-	} else if u, err := url.Parse(raw); err == nil && u.Query().Has("master_name") {
-		mode = "sentinel"
+		open = redisstore.OpenCluster
 	}
 	rs, err := open(raw)
 	if err != nil {
 		return nil, fmt.Errorf("-redis: %w", err)
 	}
 	redis.SetLogger(redisLogger{log.With("component", "redis")})
-	log.Info("duplicate refreshes are absorbed through Redis", "addr", redisAddr(raw), "mode", mode)
+	log.Info("duplicate refreshes are absorbed through Redis", "addr", redisAddr(raw), "mode", redisstore.Deployment(raw, cluster))
 	return rs, nil
 }

@@ -25,6 +25,7 @@ func TestNewClient(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, map[string]string{"node": "node", "failover": "sentinel", "cluster": "cluster"}[tt.want], Deployment(tt.url, tt.cluster))
 			c, err := NewClient(tt.url, tt.cluster)
 			require.NoError(t, err)
 			defer c.Close()

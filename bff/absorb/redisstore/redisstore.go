@@ -99,16 +99,15 @@ func openStore(rawURL string, cluster bool) (*Store, error) {
 // is down must cost a refresh milliseconds, since the refresh can go on
 // without it. Its errors never hold the URL (it may hold a password).
 func NewClient(rawURL string, cluster bool) (redis.UniversalClient, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
+	if _, err := url.Parse(rawURL); err != nil { // before go-redis's parsers, whose errors quote it
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err // url.Error quotes the whole URL
 		}
 		return nil, fmt.Errorf("redisstore: not a valid URL: %w", err)
 	}
-	switch {
-	case cluster:
+	switch Deployment(rawURL, cluster) {
+	case "cluster":
 		o, err := redis.ParseClusterURL(rawURL)
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: %w", err)
@@ -120,7 +119,7 @@ func NewClient(rawURL string, cluster bool) (redis.UniversalClient, error) {
 			o.ClusterStateReloadInterval = ClusterReload
 		}
 		return redis.NewClusterClient(o), nil
-	case u.Query().Has("master_name"):
+	case "sentinel":
 		o, err := redis.ParseFailoverURL(rawURL)
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: %w", err)
@@ -134,6 +133,18 @@ func NewClient(rawURL string, cluster bool) (redis.UniversalClient, error) {
 	}
 	tune(knobs{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.MaxRetries, &o.MinRetryBackoff, &o.MaxRetryBackoff, &o.DialerRetries, &o.ContextTimeoutEnabled, &o.DisableIdentity})
 	return redis.NewClient(o), nil
+}
+
+// Deployment names what NewClient makes of rawURL: "cluster" (cluster
+// set), "sentinel" (the URL has a master_name parameter) or "node".
+func Deployment(rawURL string, cluster bool) string {
+	if cluster {
+		return "cluster"
+	}
+	if u, err := url.Parse(rawURL); err == nil && u.Query().Has("master_name") {
+		return "sentinel"
+	}
+	return "node"
 }
 
 // knobs are the fields of go-redis's three options types that NewClient
