@@ -193,14 +193,14 @@ export function load(options = {}) {
   const core = {
     api: undefined, lease: NO_LEASE, fast: 0, pending: new Map(), out: 0, sent: 0, statuses: urls.statuses,
     raw: tabs.raw, parse: tabs.parse, module: Promise.race([started, exited]), exited,
-    need: () => { fetchModule("auto"); return core.module; },
+    need: () => { loadModule("auto"); return core.module; },
     ahead: (token) => {
       if (fetched || !token.expiresMs || token.expiresMs === aheadOf) return;
       aheadOf = token.expiresMs;
       const aheadMs = Math.min(opts.refreshAheadMs ?? CONTRACT.aheadMs, token.lifetimeMs > 0 ? token.lifetimeMs / 4 : Infinity);
       const delay = token.expiresMs - aheadMs - MODULE_LEAD_MS - Date.now();
       clearTimeout(aheadTimer);
-      aheadTimer = setTimeout(() => fetchModule("auto"), Math.min(Math.max(delay, 0), 2 ** 31 - 1));
+      aheadTimer = setTimeout(() => loadModule("auto"), Math.min(Math.max(delay, 0), 2 ** 31 - 1));
     },
   };
   /** @type {ReturnType<typeof setTimeout> | undefined} the timer of core.ahead, for the token that expires at aheadOf */
@@ -224,7 +224,7 @@ export function load(options = {}) {
    * Starts fetching, compiling and running the module, once.
    * @param {"low" | "auto"} priority the fetch's
    */
-  function fetchModule(priority) {
+  function loadModule(priority) {
     if (fetched) return;
     clearTimeout(aheadTimer);
     // module.mjs too is fetched only now: nothing of the module's is on
@@ -292,11 +292,11 @@ export function load(options = {}) {
   const client = /** @type {Client} */ (Object.assign(events, methods));
   globalThis.fetchWithRefresh = fetchWithRefresh;
   if (opts.eager || typeof document === "undefined") {
-    fetchModule("auto");
+    loadModule("auto");
     return /** @type {Promise<void>} */ (fetched).then(() => client);
   }
   core.ahead(tabs.parse(tabs.raw()));
-  whenIdle(() => fetchModule("low"));
+  whenIdle(() => loadModule("low"));
   return Promise.resolve(client);
 }
 
